@@ -1,0 +1,120 @@
+#include "args.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace cli {
+
+ArgParser::ArgParser(std::string command, std::string usage, std::string summary)
+    : command_(std::move(command)), usage_(std::move(usage)), summary_(std::move(summary)) {}
+
+void ArgParser::add(std::vector<std::string> names, std::string metavar, std::string help,
+                    std::function<void(const std::string&, const std::string&)> set) {
+  flags_.push_back({std::move(names), std::move(metavar), std::move(help), std::move(set)});
+}
+
+void ArgParser::add_switch(std::vector<std::string> names, std::string help, std::function<void()> set) {
+  flags_.push_back({std::move(names), "", std::move(help), [set](const std::string&, const std::string&) { set(); }});
+}
+
+bool ArgParser::parse(int argc, char** argv, int first) {
+  for (int i = first; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "-h" || arg == "--help") {
+      std::fputs(help().c_str(), stdout);
+      return false;
+    }
+    std::string inline_value;
+    bool has_inline = false;
+    if (arg.rfind("--", 0) == 0) {
+      const size_t eq = arg.find('=');
+      if (eq != std::string::npos) {
+        inline_value = arg.substr(eq + 1);
+        arg = arg.substr(0, eq);
+        has_inline = true;
+      }
+    }
+    const Flag* flag = nullptr;
+    for (const Flag& f : flags_)
+      for (const std::string& n : f.names)
+        if (n == arg) flag = &f;
+    if (!flag) throw UsageError("unknown argument '" + arg + "' (see 'axe " + command_ + " --help')");
+    if (flag->metavar.empty()) {
+      if (has_inline) throw UsageError(arg + " takes no value");
+      flag->set(arg, "");
+      continue;
+    }
+    std::string value;
+    if (has_inline) value = inline_value;
+    else if (i + 1 < argc) value = argv[++i];
+    else throw UsageError(arg + " needs a value " + flag->metavar);
+    flag->set(arg, value);
+  }
+  return true;
+}
+
+std::string ArgParser::help() const {
+  std::ostringstream out;
+  out << "usage: axe " << command_ << " " << usage_ << "\n\n" << summary_ << "\n\noptions:\n";
+  for (const Flag& f : flags_) {
+    std::string names;
+    for (const auto& n : f.names) names += (names.empty() ? "" : ", ") + n;
+    if (!f.metavar.empty()) names += " " + f.metavar;
+    out << "  " << names;
+    out << std::string(names.size() < 26 ? 26 - names.size() : 1, ' ') << f.help << "\n";
+  }
+  out << "  -h, --help                show this help\n";
+  return out.str();
+}
+
+int64_t parse_int(const std::string& flag, const std::string& value, int64_t lo, int64_t hi) {
+  errno = 0;
+  char* end = nullptr;
+  const long long v = std::strtoll(value.c_str(), &end, 10);
+  if (value.empty() || *end != '\0' || errno == ERANGE)
+    throw UsageError("invalid value '" + value + "' for " + flag + ": expected an integer");
+  if (v < lo || v > hi)
+    throw UsageError("value " + value + " for " + flag + " is out of range [" + std::to_string(lo) + ", " +
+                     std::to_string(hi) + "]");
+  return v;
+}
+
+double parse_float(const std::string& flag, const std::string& value, double lo, double hi) {
+  errno = 0;
+  char* end = nullptr;
+  const double v = std::strtod(value.c_str(), &end);
+  if (value.empty() || *end != '\0' || errno == ERANGE || !std::isfinite(v))
+    throw UsageError("invalid value '" + value + "' for " + flag + ": expected a number");
+  if (v < lo || v > hi)
+    throw UsageError("value " + value + " for " + flag + " is out of range [" + std::to_string(lo) + ", " +
+                     std::to_string(hi) + "]");
+  return v;
+}
+
+std::vector<int64_t> parse_int_list(const std::string& flag, const std::string& value, int64_t lo, int64_t hi) {
+  std::vector<int64_t> out;
+  size_t start = 0;
+  while (true) {
+    const size_t comma = value.find(',', start);
+    out.push_back(parse_int(flag, value.substr(start, comma - start), lo, hi));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error(path + ": cannot open: " + std::strerror(errno));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) throw std::runtime_error(path + ": read error");
+  return ss.str();
+}
+
+}  // namespace cli

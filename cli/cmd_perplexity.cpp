@@ -1,0 +1,65 @@
+// axe perplexity: llama.cpp llama-perplexity's protocol by default.
+#include "commands.h"
+#include "common.h"
+
+namespace cli {
+namespace {
+
+void on_chunk(int32_t index, int32_t n_chunks, double ppl, void*) {
+  std::fprintf(stdout, "[%d]%.4f,", index + 1, ppl);
+  if (index + 1 == n_chunks || (index + 1) % 16 == 0) std::fputc('\n', stdout);
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int cmd_perplexity(int argc, char** argv) {
+  ModelFlags mf;
+  std::string file;
+  axe_perplexity_params pp = axe_perplexity_default_params();
+  ArgParser p("perplexity", "-m MODEL -f FILE [-c CTX] [--chunks N] [--score half|all] [options]",
+              "Perplexity of a text. The file is tokenized once with BOS and cut into chunks of CTX tokens,\n"
+              "each starting with BOS. --score half (default, llama.cpp's llama-perplexity) scores the second\n"
+              "half of each chunk; --score all scores every token but the first (the GPTQ protocol).");
+  mf.add_to(p, false);
+  p.add({"-f", "--file"}, "FILE", "text file to score", [&](auto&, auto& v) { file = v; });
+  p.add({"-c", "--ctx-size"}, "N", "chunk length in tokens (default: min(512, the model's context))",
+        [&](auto& f, auto& v) { pp.n_ctx = static_cast<uint32_t>(parse_int(f, v, 4, 1 << 20)); });
+  p.add({"--chunks"}, "N", "score at most N chunks (default: all)",
+        [&](auto& f, auto& v) { pp.n_chunks = static_cast<int32_t>(parse_int(f, v, 1, INT32_MAX)); });
+  p.add({"--score"}, "half|all", "which tokens of a chunk are scored (default half)", [&](auto& f, auto& v) {
+    if (v == "half") pp.score = AXE_SCORE_HALF;
+    else if (v == "all") pp.score = AXE_SCORE_ALL;
+    else throw UsageError("invalid value '" + v + "' for " + f + ": expected half or all");
+  });
+  if (!p.parse(argc, argv, 2)) return 0;
+  mf.require_model(p);
+  if (file.empty()) throw UsageError("missing -f FILE (see 'axe perplexity --help')");
+
+  const std::string text = read_file(file);
+  ModelPtr model = load_model(mf);
+  axe_model_info info{};
+  info.struct_size = sizeof info;
+  check(axe_model_get_info(model.get(), &info), "axe_model_get_info");
+  const uint32_t n_ctx = pp.n_ctx ? pp.n_ctx : std::min<uint32_t>(512, static_cast<uint32_t>(info.n_ctx_train));
+  pp.n_ctx = n_ctx;
+  ModelFlags cf = mf;
+  cf.n_ctx = n_ctx;
+  ContextPtr ctx = make_context(model.get(), cf, mf.threads, n_ctx);
+  pp.on_chunk = on_chunk;
+  axe_perplexity_result r{};
+  r.struct_size = sizeof r;
+  std::fprintf(stderr, "perplexity: %s, %zu bytes, n_ctx = %u, score = %s, %d threads (%s)\n", file.c_str(),
+               text.size(), n_ctx, pp.score == AXE_SCORE_ALL ? "all" : "half", axe_context_n_threads(ctx.get()),
+               axe_context_target(ctx.get()));
+  const double t0 = now_seconds();
+  check(axe_perplexity(ctx.get(), text.data(), text.size(), &pp, &r), axe_context_last_error(ctx.get()));
+  const double dt = now_seconds() - t0;
+  std::printf("chunks: %d, n_ctx: %u, tokens: %llu, scored: %llu\n", r.n_chunks, r.n_ctx,
+              static_cast<unsigned long long>(r.n_tokens_text), static_cast<unsigned long long>(r.n_tokens_scored));
+  std::printf("Final estimate: PPL = %.4f +/- %.5f\n", r.ppl, r.ppl_error);
+  std::fprintf(stderr, "perplexity: %.2f s, %.1f tokens/s\n", dt, r.n_chunks * double(r.n_ctx) / dt);
+  return 0;
+}
+
+}  // namespace cli

@@ -1,0 +1,24 @@
+// The prefill-then-decode loop shared by generate and chat.
+#pragma once
+#include <vector>
+
+#include "common.h"
+#include "utf8_stream.h"
+
+namespace cli {
+
+struct GenerationStats {
+  size_t n_prompt = 0, n_generated = 0;
+  double prefill_s = 0, decode_s = 0;
+  bool context_full = false;
+};
+
+// Decodes `prompt` at the context's current end, then samples and streams up
+// to n_predict tokens (-1: until the context is full), stopping at EOS or BOS.
+// `last` is the token before the prompt (-1 if none), for detokenization.
+GenerationStats generate(axe_model* model, axe_context* ctx, axe_sampler* sampler, const std::vector<axe_token>& prompt,
+                         axe_token last, int64_t n_predict, Utf8Stream& out);
+
+void print_timings(const GenerationStats& s);
+
+}  // namespace cli

@@ -1,0 +1,219 @@
+/*
+ * axe — CPU inference for Llama-style models. The stable C API.
+ *
+ * Conventions
+ *  - Handles are opaque. Every object made by axe_*_create / axe_model_load is
+ *    released by the matching *_free (which accepts NULL).
+ *  - Functions that can fail return axe_status. On failure the handle's last
+ *    error message says what went wrong (axe_model_last_error, ...); failures
+ *    that have no handle yet (loading, creating) set a thread-local message
+ *    read with axe_last_error().
+ *  - Parameter structs carry their own size in their first field so that the
+ *    library can grow them without breaking old callers: always start from
+ *    axe_*_default_params().
+ *  - Buffers: functions that fill a caller buffer return AXE_ERR_BUFFER_TOO_SMALL
+ *    and store the required size when the buffer is too small.
+ *  - Threads: one context is used by one thread at a time. A model can be
+ *    shared by several contexts.
+ */
+#ifndef AXE_AXE_H
+#define AXE_AXE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define AXE_VERSION_MAJOR 0
+#define AXE_VERSION_MINOR 1
+#define AXE_VERSION_PATCH 0
+#define AXE_VERSION_STRING "0.1.0"
+
+#if defined(AXE_BUILDING_LIBRARY)
+#define AXE_API __attribute__((visibility("default")))
+#else
+#define AXE_API
+#endif
+
+typedef int32_t axe_token;
+
+typedef enum axe_status {
+  AXE_OK = 0,
+  AXE_ERR_INVALID_ARGUMENT = 1, /* a NULL handle, a bad parameter value      */
+  AXE_ERR_IO = 2,               /* a file could not be opened, read, written */
+  AXE_ERR_FORMAT = 3,           /* a file is damaged, truncated, inconsistent */
+  AXE_ERR_OUT_OF_MEMORY = 4,
+  AXE_ERR_BUFFER_TOO_SMALL = 5, /* the required size was stored              */
+  AXE_ERR_ABORTED = 6,          /* a progress callback asked to stop          */
+  AXE_ERR_CONTEXT_FULL = 7,     /* positions beyond the context size          */
+  AXE_ERR_UNSUPPORTED = 8,      /* e.g. a forced SIMD target this CPU lacks   */
+  AXE_ERR_INTERNAL = 9
+} axe_status;
+
+/* A short constant name for a status ("AXE_ERR_FORMAT"). */
+AXE_API const char *axe_status_string(axe_status status);
+/* Library version string, e.g. "0.1.0". */
+AXE_API const char *axe_version(void);
+
+/* ---- Logging ------------------------------------------------------------ */
+typedef enum axe_log_level {
+  AXE_LOG_DEBUG = 0,
+  AXE_LOG_INFO = 1,
+  AXE_LOG_WARN = 2,
+  AXE_LOG_ERROR = 3
+} axe_log_level;
+typedef void (*axe_log_callback)(axe_log_level level, const char *message, void *user_data);
+/* Process-wide. NULL restores the default (messages of level WARN and above
+ * to stderr). Messages carry no trailing newline. */
+AXE_API void axe_set_log_callback(axe_log_callback callback, void *user_data);
+
+/* Long work (loading, perplexity) reports progress in [0, 1]; returning 0
+ * from the callback aborts the work with AXE_ERR_ABORTED. */
+typedef int (*axe_progress_callback)(float progress, void *user_data);
+
+/* Thread-local message of the last failure that had no handle to hold it. */
+AXE_API const char *axe_last_error(void);
+
+/* ---- Model -------------------------------------------------------------- */
+typedef struct axe_model axe_model;
+
+typedef struct axe_model_params {
+  size_t struct_size;             /* sizeof(axe_model_params)              */
+  const char *tokenizer_path;     /* NULL: the tokenizer.bin or the single
+                                     tok*.bin beside the model             */
+  axe_progress_callback progress; /* may be NULL                           */
+  void *progress_user_data;
+} axe_model_params;
+
+AXE_API axe_model_params axe_model_default_params(void);
+/* Loads a llama2.c checkpoint (legacy or v1 format). Every size and offset is
+ * checked against the file; a damaged file gives AXE_ERR_FORMAT and a message
+ * naming the file and the problem. */
+AXE_API axe_status axe_model_load(const char *path, const axe_model_params *params, axe_model **out_model);
+AXE_API void axe_model_free(axe_model *model);
+AXE_API const char *axe_model_last_error(const axe_model *model);
+
+typedef struct axe_model_info {
+  size_t struct_size;
+  int32_t dim, hidden_dim, n_layers, n_heads, n_kv_heads, n_vocab, n_ctx_train;
+  int32_t shared_classifier; /* 1 when the output layer is the embedding      */
+  uint64_t n_params;         /* number of weights                             */
+  uint64_t size_bytes;       /* bytes of weights                              */
+  char description[128];     /* e.g. "llama 260K F32"                         */
+} axe_model_info;
+AXE_API axe_status axe_model_get_info(const axe_model *model, axe_model_info *info);
+
+AXE_API axe_token axe_token_bos(const axe_model *model);
+AXE_API axe_token axe_token_eos(const axe_model *model);
+
+/* Tokenizes `text_len` bytes (SentencePiece BPE with byte fallback). On
+ * AXE_ERR_BUFFER_TOO_SMALL, *n_tokens holds the count needed. */
+AXE_API axe_status axe_tokenize(const axe_model *model, const char *text, size_t text_len, int add_bos,
+                                axe_token *tokens, size_t capacity, size_t *n_tokens);
+/* The bytes of one token as they follow `prev` (prev = BOS strips a leading
+ * space; byte tokens <0xNN> give the byte). Not NUL-terminated. */
+AXE_API axe_status axe_token_to_piece(const axe_model *model, axe_token prev, axe_token token, char *buf,
+                                      size_t capacity, size_t *n_bytes);
+/* Decodes a whole sequence to bytes (NUL-terminated when room allows; the
+ * count excludes the NUL). */
+AXE_API axe_status axe_detokenize(const axe_model *model, const axe_token *tokens, size_t n_tokens, char *buf,
+                                  size_t capacity, size_t *n_bytes);
+
+/* ---- Context (KV cache, scratch, threads) -------------------------------- */
+typedef struct axe_context axe_context;
+
+typedef struct axe_context_params {
+  size_t struct_size;
+  uint32_t n_ctx;     /* 0: the model's training context                    */
+  uint32_t n_batch;   /* largest batch given to axe_decode (default 512)   */
+  int32_t n_threads;  /* <= 0: the number of physical cores                */
+  const char *target; /* NULL or "auto": best for this CPU; "avx512-vnni",
+                         "avx512", "avx2", "scalar" force one. The
+                         environment variable AXE_TARGET overrides "auto". */
+} axe_context_params;
+
+AXE_API axe_context_params axe_context_default_params(void);
+AXE_API axe_status axe_context_create(axe_model *model, const axe_context_params *params, axe_context **out_ctx);
+AXE_API void axe_context_free(axe_context *ctx);
+AXE_API const char *axe_context_last_error(const axe_context *ctx);
+AXE_API uint32_t axe_context_n_ctx(const axe_context *ctx);
+AXE_API int32_t axe_context_n_threads(const axe_context *ctx);
+/* The SIMD target this context runs ("avx512", "avx2", ...). */
+AXE_API const char *axe_context_target(const axe_context *ctx);
+
+/* Runs `n_tokens` tokens at positions pos[0..n). Positions must be
+ * consecutive (pos[i] = pos[0] + i) and pos[0] may not exceed the number of
+ * positions already in the cache: decoding at an earlier position forgets
+ * everything from there on. `want_logits` (may be NULL: only the last token)
+ * says for which tokens logits are computed. n_tokens may exceed n_batch:
+ * the batch is split. */
+AXE_API axe_status axe_decode(axe_context *ctx, const axe_token *tokens, const int32_t *pos, size_t n_tokens,
+                              const int8_t *want_logits);
+/* Logits (n_vocab floats) of batch index i of the last axe_decode call, or
+ * NULL (with the error set) if they were not requested. i = -1: the last. */
+AXE_API const float *axe_get_logits(axe_context *ctx, int32_t i);
+/* Number of positions held in the KV cache. */
+AXE_API uint32_t axe_context_n_past(const axe_context *ctx);
+/* Forgets every position (same as decoding at position 0 next). */
+AXE_API void axe_context_reset(axe_context *ctx);
+
+/* ---- Sampler ------------------------------------------------------------ */
+typedef struct axe_sampler axe_sampler;
+
+typedef struct axe_sampler_params {
+  size_t struct_size;
+  float temperature; /* <= 0: greedy (argmax)                              */
+  int32_t top_k;     /* <= 0: off                                          */
+  float top_p;       /* >= 1: off                                          */
+  uint64_t seed;
+} axe_sampler_params;
+
+AXE_API axe_sampler_params axe_sampler_default_params(void);
+AXE_API axe_status axe_sampler_create(const axe_sampler_params *params, axe_sampler **out_sampler);
+AXE_API void axe_sampler_free(axe_sampler *sampler);
+AXE_API const char *axe_sampler_last_error(const axe_sampler *sampler);
+AXE_API axe_status axe_sampler_sample(axe_sampler *sampler, const float *logits, int32_t n_vocab, axe_token *out);
+
+/* ---- Perplexity --------------------------------------------------------- */
+typedef enum axe_score_mode {
+  AXE_SCORE_HALF = 0, /* llama.cpp llama-perplexity: second half of each chunk */
+  AXE_SCORE_ALL = 1   /* every token but the first of each chunk (GPTQ)       */
+} axe_score_mode;
+
+typedef void (*axe_chunk_callback)(int32_t chunk_index, int32_t n_chunks, double running_ppl, void *user_data);
+
+typedef struct axe_perplexity_params {
+  size_t struct_size;
+  uint32_t n_ctx;     /* chunk length in tokens; 0: min(512, context)       */
+  int32_t n_chunks;   /* <= 0: every whole chunk of the text                */
+  axe_score_mode score;
+  axe_chunk_callback on_chunk; /* called in chunk order; may be NULL         */
+  void *on_chunk_user_data;
+  axe_progress_callback progress;
+  void *progress_user_data;
+} axe_perplexity_params;
+
+typedef struct axe_perplexity_result {
+  size_t struct_size;
+  double ppl;          /* exp(mean negative log-likelihood)                 */
+  double ppl_error;    /* its standard error, as llama-perplexity gives it  */
+  int32_t n_chunks;
+  uint32_t n_ctx;
+  uint64_t n_tokens_text;   /* tokens of the whole text (with BOS)          */
+  uint64_t n_tokens_scored;
+} axe_perplexity_result;
+
+AXE_API axe_perplexity_params axe_perplexity_default_params(void);
+/* Tokenizes the text once with BOS, splits it into chunks of n_ctx tokens,
+ * replaces each chunk's first token by BOS and scores it. Chunks run in
+ * parallel on the context's threads; the result does not depend on the
+ * thread count. Uses the context's model and threads, not its KV cache. */
+AXE_API axe_status axe_perplexity(axe_context *ctx, const char *text, size_t text_len,
+                                  const axe_perplexity_params *params, axe_perplexity_result *result);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* AXE_AXE_H */

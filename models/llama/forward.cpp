@@ -1,0 +1,108 @@
+#include "models/llama/forward.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "runtime/parallel.h"
+
+namespace axe {
+
+LlamaState::LlamaState(const LlamaModel& model, size_t n_ctx, size_t n_batch)
+    : n_ctx_(n_ctx), n_batch_(n_batch), vocab_(model.config.vocab) {
+  const LlamaConfig& c = model.config;
+  const size_t kv = static_cast<size_t>(c.kv_dim()) * c.n_layers * n_ctx;
+  key_cache_.resize(kv);
+  value_cache_.resize(kv);
+  const size_t half = c.head_dim() / 2;
+  rope_cos_.resize(n_ctx * half);
+  rope_sin_.resize(n_ctx * half);
+  for (size_t p = 0; p < n_ctx; ++p)
+    for (size_t j = 0; j < half; ++j) {
+      const float freq = 1.0f / std::pow(c.rope_base, static_cast<float>(2 * j) / static_cast<float>(c.head_dim()));
+      const float angle = static_cast<float>(p) * freq;
+      rope_cos_[p * half + j] = std::cos(angle);
+      rope_sin_[p * half + j] = std::sin(angle);
+    }
+  x_.resize(n_batch * c.dim);
+  xb_.resize(n_batch * c.dim);
+  q_.resize(n_batch * c.dim);
+  hb_.resize(n_batch * c.hidden_dim);
+  hb2_.resize(n_batch * c.hidden_dim);
+  logits_.resize(n_batch * vocab_);
+}
+
+namespace {
+
+// Rotates adjacent pairs (v[2j], v[2j+1]) of each head by the angles of pos.
+void rope(float* v, size_t n, size_t head_dim, const float* cos_row, const float* sin_row) {
+  for (size_t h = 0; h < n; h += head_dim)
+    for (size_t j = 0; j < head_dim / 2; ++j) {
+      const float a = v[h + 2 * j], b = v[h + 2 * j + 1];
+      v[h + 2 * j] = a * cos_row[j] - b * sin_row[j];
+      v[h + 2 * j + 1] = a * sin_row[j] + b * cos_row[j];
+    }
+}
+
+}  // namespace
+
+void llama_forward(const LlamaModel& model, const Ops& ops, LlamaState& s, const int32_t* tokens, size_t n,
+                   size_t pos0, const int8_t* want_logits, bool parallel) {
+  const LlamaConfig& c = model.config;
+  const size_t D = c.dim, H = c.hidden_dim, KV = c.kv_dim(), HD = c.head_dim(), half = HD / 2;
+  const size_t n_heads = c.n_heads, kv_mul = c.n_heads / c.n_kv_heads;
+  float* x = s.x_.data();
+  float* xb = s.xb_.data();
+  float* q = s.q_.data();
+
+  for (size_t i = 0; i < n; ++i) std::memcpy(x + i * D, model.embedding + size_t(tokens[i]) * D, D * sizeof(float));
+
+  auto norm_rows = [&](const float* w) {
+    parallel_rows(n, 8, parallel && n >= 16, [&](size_t a, size_t b) {
+      for (size_t i = a; i < b; ++i) ops.rmsnorm(x + i * D, w, xb + i * D, D, c.norm_eps);
+    });
+  };
+
+  for (size_t l = 0; l < model.layers.size(); ++l) {
+    const LlamaLayer& ly = model.layers[l];
+    float* kc = s.key_cache_.data() + l * s.n_ctx_ * KV;
+    float* vc = s.value_cache_.data() + l * s.n_ctx_ * KV;
+
+    norm_rows(ly.rms_att);
+    ly.wq->forward(ops, xb, D, n, q, D, false, parallel);
+    ly.wk->forward(ops, xb, D, n, kc + pos0 * KV, KV, false, parallel);
+    ly.wv->forward(ops, xb, D, n, vc + pos0 * KV, KV, false, parallel);
+    for (size_t i = 0; i < n; ++i) {
+      const size_t p = pos0 + i;
+      rope(q + i * D, D, HD, &s.rope_cos_[p * half], &s.rope_sin_[p * half]);
+      rope(kc + p * KV, KV, HD, &s.rope_cos_[p * half], &s.rope_sin_[p * half]);
+    }
+    // Attention: every (token, head) pair is independent.
+    parallel_rows(n * n_heads, 4, parallel && n * n_heads * (pos0 + n) >= 4096, [&](size_t a, size_t b) {
+      std::vector<float> scratch(pos0 + n);
+      for (size_t job = a; job < b; ++job) {
+        const size_t i = job / n_heads, h = job % n_heads, kvh = h / kv_mul;
+        ops.attention(q + i * D + h * HD, kc + kvh * HD, vc + kvh * HD, KV, pos0 + i + 1, HD, scratch.data(),
+                      xb + i * D + h * HD);
+      }
+    });
+    ly.wo->forward(ops, xb, D, n, x, D, true, parallel);
+
+    norm_rows(ly.rms_ffn);
+    ly.w1->forward(ops, xb, D, n, s.hb_.data(), H, false, parallel);
+    ly.w3->forward(ops, xb, D, n, s.hb2_.data(), H, false, parallel);
+    for (size_t i = 0; i < n; ++i) ops.silu_mul(s.hb_.data() + i * H, s.hb2_.data() + i * H, H);
+    ly.w2->forward(ops, s.hb_.data(), H, n, x, D, true, parallel);
+  }
+
+  // Final norm and classifier for the requested rows only, packed in order.
+  size_t n_out = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const bool want = want_logits ? want_logits[i] != 0 : i + 1 == n;
+    if (!want) continue;
+    ops.rmsnorm(x + i * D, model.rms_final, xb + n_out * D, D, c.norm_eps);
+    ++n_out;
+  }
+  if (n_out) model.classifier->forward(ops, xb, D, n_out, s.logits_.data(), s.vocab_, false, parallel);
+}
+
+}  // namespace axe

@@ -1,0 +1,40 @@
+// The Llama forward pass (llama2.c semantics: RMSNorm, RoPE on adjacent
+// pairs, GQA attention over a KV cache, SwiGLU MLP, tied or separate
+// classifier), batched: n tokens at consecutive positions at once. With one
+// token it is the decode path (matrix-vector products), with many the prefill
+// path (matrix-matrix products).
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "models/llama/model.h"
+#include "runtime/ops/ops.h"
+
+namespace axe {
+
+// One sequence's KV cache and scratch buffers.
+class LlamaState {
+ public:
+  LlamaState(const LlamaModel& model, size_t n_ctx, size_t n_batch);
+  size_t n_ctx() const { return n_ctx_; }
+  size_t n_batch() const { return n_batch_; }
+  // Logits of the tokens that asked for them in the last forward, in order.
+  const float* logits_row(size_t j) const { return logits_.data() + j * vocab_; }
+
+ private:
+  friend void llama_forward(const LlamaModel&, const Ops&, LlamaState&, const int32_t*, size_t, size_t,
+                            const int8_t*, bool);
+  size_t n_ctx_, n_batch_, vocab_;
+  std::vector<float> key_cache_, value_cache_;  // [layer][pos][kv_dim]
+  std::vector<float> rope_cos_, rope_sin_;      // [pos][head_dim / 2]
+  std::vector<float> x_, xb_, q_, hb_, hb2_, logits_;
+};
+
+// Runs tokens[0..n) at positions pos0..pos0+n (n <= state.n_batch(),
+// pos0 + n <= state.n_ctx()). Logits are computed for the tokens with
+// want_logits[i] != 0 (all rows in order), or only for the last token when
+// want_logits is null. `parallel` uses the threads of the current arena.
+void llama_forward(const LlamaModel& model, const Ops& ops, LlamaState& state, const int32_t* tokens, size_t n,
+                   size_t pos0, const int8_t* want_logits, bool parallel);
+
+}  // namespace axe

@@ -1,0 +1,128 @@
+// C API: contexts and decoding.
+#include <algorithm>
+#include <cstring>
+
+#include "runtime/api_internal.h"
+#include "runtime/threads.h"
+
+using axe::fail;
+
+extern "C" {
+
+AXE_API axe_context_params axe_context_default_params(void) {
+  axe_context_params p{};
+  p.struct_size = sizeof(p);
+  p.n_ctx = 0;
+  p.n_batch = 512;
+  p.n_threads = 0;
+  p.target = nullptr;
+  return p;
+}
+
+AXE_API axe_status axe_context_create(axe_model* model, const axe_context_params* params, axe_context** out_ctx) {
+  std::string err;
+  axe_context* result = nullptr;
+  const axe_status st = axe::guarded(&err, [&] {
+    if (!out_ctx) fail(AXE_ERR_INVALID_ARGUMENT, "axe_context_create: out_ctx is NULL");
+    *out_ctx = nullptr;
+    if (!model) fail(AXE_ERR_INVALID_ARGUMENT, "axe_context_create: model is NULL");
+    const axe_context_params p = axe::read_params(params, axe_context_default_params());
+    const auto& c = model->model->config;
+    const uint32_t n_ctx = p.n_ctx ? p.n_ctx : static_cast<uint32_t>(c.seq_len);
+    if (n_ctx > (1u << 20)) fail(AXE_ERR_INVALID_ARGUMENT, "n_ctx " + std::to_string(n_ctx) + " is too large");
+    if (p.n_batch == 0 || p.n_batch > (1u << 16))
+      fail(AXE_ERR_INVALID_ARGUMENT, "n_batch " + std::to_string(p.n_batch) + " is out of range [1, 65536]");
+    if (p.n_threads > 1024) fail(AXE_ERR_INVALID_ARGUMENT, "n_threads " + std::to_string(p.n_threads) + " is too large");
+    auto ctx = std::make_unique<axe_context>();
+    ctx->model = model;
+    ctx->ops = &axe::ops_for(axe::choose_target(p.target ? p.target : "auto"));
+    ctx->n_threads = p.n_threads > 0 ? p.n_threads : axe::physical_core_count();
+    ctx->arena = std::make_unique<tbb::task_arena>(ctx->n_threads);
+    ctx->state = std::make_unique<axe::LlamaState>(*model->model, n_ctx, std::min(p.n_batch, n_ctx));
+    result = ctx.release();
+  });
+  if (st != AXE_OK) {
+    axe::set_thread_error(err);
+    return st;
+  }
+  *out_ctx = result;
+  return AXE_OK;
+}
+
+AXE_API void axe_context_free(axe_context* ctx) { delete ctx; }
+AXE_API const char* axe_context_last_error(const axe_context* ctx) {
+  return ctx ? ctx->error.c_str() : "context is NULL";
+}
+AXE_API uint32_t axe_context_n_ctx(const axe_context* ctx) {
+  return ctx ? static_cast<uint32_t>(ctx->state->n_ctx()) : 0;
+}
+AXE_API int32_t axe_context_n_threads(const axe_context* ctx) { return ctx ? ctx->n_threads : 0; }
+AXE_API const char* axe_context_target(const axe_context* ctx) {
+  return ctx ? axe::target_name(ctx->ops->target) : "";
+}
+AXE_API uint32_t axe_context_n_past(const axe_context* ctx) { return ctx ? static_cast<uint32_t>(ctx->n_past) : 0; }
+AXE_API void axe_context_reset(axe_context* ctx) {
+  if (ctx) {
+    ctx->n_past = 0;
+    ctx->logits_row.clear();
+  }
+}
+
+AXE_API axe_status axe_decode(axe_context* ctx, const axe_token* tokens, const int32_t* pos, size_t n_tokens,
+                              const int8_t* want_logits) {
+  if (!ctx) return AXE_ERR_INVALID_ARGUMENT;
+  return axe::guarded(&ctx->error, [&] {
+    if (!tokens || !pos) fail(AXE_ERR_INVALID_ARGUMENT, "axe_decode: tokens or pos is NULL");
+    if (n_tokens == 0) fail(AXE_ERR_INVALID_ARGUMENT, "axe_decode: no tokens");
+    const auto& m = *ctx->model->model;
+    const size_t n_ctx = ctx->state->n_ctx();
+    if (pos[0] < 0 || static_cast<size_t>(pos[0]) > ctx->n_past)
+      fail(AXE_ERR_INVALID_ARGUMENT, "axe_decode: position " + std::to_string(pos[0]) + " leaves a gap after the " +
+                                         std::to_string(ctx->n_past) + " positions in the cache");
+    for (size_t i = 0; i < n_tokens; ++i) {
+      if (pos[i] != pos[0] + static_cast<int64_t>(i))
+        fail(AXE_ERR_INVALID_ARGUMENT, "axe_decode: positions are not consecutive at batch index " + std::to_string(i));
+      if (tokens[i] < 0 || tokens[i] >= m.config.vocab)
+        fail(AXE_ERR_INVALID_ARGUMENT, "axe_decode: token " + std::to_string(tokens[i]) + " at batch index " +
+                                           std::to_string(i) + " is outside the vocabulary");
+    }
+    if (static_cast<size_t>(pos[0]) + n_tokens > n_ctx)
+      fail(AXE_ERR_CONTEXT_FULL, "axe_decode: positions up to " + std::to_string(pos[0] + n_tokens) +
+                                     " exceed the context of " + std::to_string(n_ctx));
+    ctx->n_past = static_cast<size_t>(pos[0]);  // forget anything from here on
+    const size_t V = m.config.vocab;
+    ctx->logits_row.assign(n_tokens, -1);
+    size_t n_rows = 0;
+    for (size_t i = 0; i < n_tokens; ++i)
+      if (want_logits ? want_logits[i] != 0 : i + 1 == n_tokens) ctx->logits_row[i] = static_cast<int32_t>(n_rows++);
+    ctx->logits.resize(n_rows * V);
+    std::vector<int8_t> want(n_tokens);
+    for (size_t i = 0; i < n_tokens; ++i) want[i] = ctx->logits_row[i] >= 0;
+    size_t row = 0;
+    const size_t B = ctx->state->n_batch();
+    for (size_t b0 = 0; b0 < n_tokens; b0 += B) {
+      const size_t nb = std::min(B, n_tokens - b0);
+      ctx->arena->execute([&] {
+        axe::llama_forward(m, *ctx->ops, *ctx->state, tokens + b0, nb, pos[b0], want.data() + b0, true);
+      });
+      size_t got = 0;
+      for (size_t i = b0; i < b0 + nb; ++i) got += want[i];
+      if (got) std::memcpy(ctx->logits.data() + row * V, ctx->state->logits_row(0), got * V * sizeof(float));
+      row += got;
+      ctx->n_past = pos[b0] + nb;
+    }
+  });
+}
+
+AXE_API const float* axe_get_logits(axe_context* ctx, int32_t i) {
+  if (!ctx) return nullptr;
+  const int64_t n = static_cast<int64_t>(ctx->logits_row.size());
+  const int64_t idx = i < 0 ? n + i : i;
+  if (idx < 0 || idx >= n || ctx->logits_row[idx] < 0) {
+    ctx->error = "axe_get_logits: no logits for batch index " + std::to_string(i) + " of the last decode";
+    return nullptr;
+  }
+  return ctx->logits.data() + static_cast<size_t>(ctx->logits_row[idx]) * ctx->model->model->config.vocab;
+}
+
+}  // extern "C"

@@ -1,0 +1,79 @@
+// What the C API handles hold, and the exception-to-status boundary.
+#pragma once
+#include <tbb/task_arena.h>
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "axe/axe.h"
+#include "models/llama/forward.h"
+#include "models/llama/model.h"
+#include "runtime/error.h"
+#include "runtime/ops/ops.h"
+#include "runtime/sampler.h"
+
+struct axe_model {
+  std::unique_ptr<axe::LlamaModel> model;
+  mutable std::string error;
+};
+
+struct axe_context {
+  axe_model* model = nullptr;
+  const axe::Ops* ops = nullptr;
+  int n_threads = 1;
+  std::unique_ptr<tbb::task_arena> arena;
+  std::unique_ptr<axe::LlamaState> state;
+  size_t n_past = 0;
+  std::vector<float> logits;        // rows of the last axe_decode
+  std::vector<int32_t> logits_row;  // batch index -> row, -1 when not computed
+  std::string error;
+};
+
+struct axe_sampler {
+  axe::Sampler sampler;
+  std::string error;
+};
+
+namespace axe {
+
+void set_thread_error(const std::string& message);
+
+// Runs fn; turns any exception into a status and stores its message in *err.
+template <typename Fn>
+axe_status guarded(std::string* err, Fn&& fn) {
+  try {
+    fn();
+    return AXE_OK;
+  } catch (const Error& e) {
+    if (err) *err = e.what();
+    return e.status();
+  } catch (const std::bad_alloc&) {
+    if (err) *err = "out of memory";
+    return AXE_ERR_OUT_OF_MEMORY;
+  } catch (const std::exception& e) {
+    if (err) *err = std::string("internal error: ") + e.what();
+    return AXE_ERR_INTERNAL;
+  } catch (...) {
+    if (err) *err = "internal error";
+    return AXE_ERR_INTERNAL;
+  }
+}
+
+// Reads a versioned params struct: the caller's bytes over our defaults, so
+// an older (smaller) struct keeps defaults for the fields it does not know.
+template <typename P>
+P read_params(const P* user, P defaults) {
+  if (!user) return defaults;
+  const size_t size = user->struct_size;
+  if (size < sizeof(size_t) || size > (size_t{1} << 16))
+    fail(AXE_ERR_INVALID_ARGUMENT, "params.struct_size is not set (start from the *_default_params() function)");
+  std::memcpy(static_cast<void*>(&defaults), user, std::min(size, sizeof(P)));
+  defaults.struct_size = sizeof(P);
+  return defaults;
+}
+
+}  // namespace axe

@@ -1,0 +1,160 @@
+// C API: models, tokenization.
+#include <cstring>
+
+#include "runtime/api_internal.h"
+
+namespace axe {
+namespace {
+thread_local std::string t_last_error;
+}
+void set_thread_error(const std::string& message) { t_last_error = message; }
+}  // namespace axe
+
+using axe::fail;
+
+extern "C" {
+
+AXE_API const char* axe_last_error(void) { return axe::t_last_error.c_str(); }
+
+AXE_API axe_model_params axe_model_default_params(void) {
+  axe_model_params p{};
+  p.struct_size = sizeof(p);
+  return p;
+}
+
+AXE_API axe_status axe_model_load(const char* path, const axe_model_params* params, axe_model** out_model) {
+  std::string err;
+  axe_model* result = nullptr;
+  const axe_status st = axe::guarded(&err, [&] {
+    if (!out_model) fail(AXE_ERR_INVALID_ARGUMENT, "axe_model_load: out_model is NULL");
+    *out_model = nullptr;
+    if (!path) fail(AXE_ERR_INVALID_ARGUMENT, "axe_model_load: path is NULL");
+    const axe_model_params p = axe::read_params(params, axe_model_default_params());
+    if (p.progress && !p.progress(0.0f, p.progress_user_data)) fail(AXE_ERR_ABORTED, "loading aborted");
+    auto m = std::make_unique<axe_model>();
+    m->model = axe::load_llama2c(path, p.tokenizer_path ? p.tokenizer_path : "");
+    if (p.progress && !p.progress(1.0f, p.progress_user_data)) fail(AXE_ERR_ABORTED, "loading aborted");
+    const auto& c = m->model->config;
+    axe::log(AXE_LOG_INFO, std::string(path) + ": " + m->model->format + ", dim " + std::to_string(c.dim) +
+                               ", " + std::to_string(c.n_layers) + " layers, vocab " + std::to_string(c.vocab));
+    result = m.release();
+  });
+  if (st != AXE_OK) {
+    axe::set_thread_error(err);
+    return st;
+  }
+  *out_model = result;
+  return AXE_OK;
+}
+
+AXE_API void axe_model_free(axe_model* model) { delete model; }
+
+AXE_API const char* axe_model_last_error(const axe_model* model) {
+  return model ? model->error.c_str() : "model is NULL";
+}
+
+AXE_API axe_status axe_model_get_info(const axe_model* model, axe_model_info* info) {
+  if (!model || !info) return AXE_ERR_INVALID_ARGUMENT;
+  if (info->struct_size < sizeof(size_t)) {
+    model->error = "axe_model_get_info: info.struct_size is not set";
+    return AXE_ERR_INVALID_ARGUMENT;
+  }
+  axe_model_info r{};
+  r.struct_size = sizeof(r);
+  const auto& m = *model->model;
+  const auto& c = m.config;
+  r.dim = c.dim;
+  r.hidden_dim = c.hidden_dim;
+  r.n_layers = c.n_layers;
+  r.n_heads = c.n_heads;
+  r.n_kv_heads = c.n_kv_heads;
+  r.n_vocab = c.vocab;
+  r.n_ctx_train = c.seq_len;
+  r.shared_classifier = c.shared_classifier ? 1 : 0;
+  r.n_params = m.n_params();
+  r.size_bytes = m.weight_bytes();
+  const double n = static_cast<double>(r.n_params);
+  char size[32];
+  if (n >= 1e9) std::snprintf(size, sizeof size, "%.1fB", n / 1e9);
+  else if (n >= 1e6) std::snprintf(size, sizeof size, "%.0fM", n / 1e6);
+  else std::snprintf(size, sizeof size, "%.0fK", n / 1e3);
+  std::snprintf(r.description, sizeof r.description, "llama %s F32", size);
+  std::memcpy(info, &r, std::min(info->struct_size, sizeof(r)));
+  return AXE_OK;
+}
+
+AXE_API axe_token axe_token_bos(const axe_model*) { return axe::Tokenizer::kBos; }
+AXE_API axe_token axe_token_eos(const axe_model*) { return axe::Tokenizer::kEos; }
+
+AXE_API axe_status axe_tokenize(const axe_model* model, const char* text, size_t text_len, int add_bos,
+                                axe_token* tokens, size_t capacity, size_t* n_tokens) {
+  if (!model) return AXE_ERR_INVALID_ARGUMENT;
+  axe_status result = AXE_OK;
+  const axe_status st = axe::guarded(&model->error, [&] {
+    if (!n_tokens) fail(AXE_ERR_INVALID_ARGUMENT, "axe_tokenize: n_tokens is NULL");
+    if (!text && text_len) fail(AXE_ERR_INVALID_ARGUMENT, "axe_tokenize: text is NULL");
+    if (!tokens && capacity) fail(AXE_ERR_INVALID_ARGUMENT, "axe_tokenize: tokens is NULL");
+    const auto ids = model->model->tokenizer->encode(std::string_view(text ? text : "", text_len), add_bos != 0);
+    *n_tokens = ids.size();
+    if (ids.size() > capacity) {
+      model->error = "axe_tokenize: " + std::to_string(ids.size()) + " tokens do not fit in " +
+                     std::to_string(capacity);
+      result = AXE_ERR_BUFFER_TOO_SMALL;
+      return;
+    }
+    std::copy(ids.begin(), ids.end(), tokens);
+  });
+  return st != AXE_OK ? st : result;
+}
+
+AXE_API axe_status axe_token_to_piece(const axe_model* model, axe_token prev, axe_token token, char* buf,
+                                      size_t capacity, size_t* n_bytes) {
+  if (!model) return AXE_ERR_INVALID_ARGUMENT;
+  if (!n_bytes || (!buf && capacity)) {
+    model->error = "axe_token_to_piece: NULL buffer or n_bytes";
+    return AXE_ERR_INVALID_ARGUMENT;
+  }
+  if (token < 0 || token >= model->model->tokenizer->n_vocab()) {
+    model->error = "axe_token_to_piece: token " + std::to_string(token) + " is outside the vocabulary";
+    return AXE_ERR_INVALID_ARGUMENT;
+  }
+  char byte;
+  const std::string_view p = model->model->tokenizer->piece(prev, token, &byte);
+  *n_bytes = p.size();
+  if (p.size() > capacity) {
+    model->error = "axe_token_to_piece: buffer too small";
+    return AXE_ERR_BUFFER_TOO_SMALL;
+  }
+  if (!p.empty()) std::memcpy(buf, p.data(), p.size());
+  return AXE_OK;
+}
+
+AXE_API axe_status axe_detokenize(const axe_model* model, const axe_token* tokens, size_t n_tokens, char* buf,
+                                  size_t capacity, size_t* n_bytes) {
+  if (!model) return AXE_ERR_INVALID_ARGUMENT;
+  if (!n_bytes || (!buf && capacity) || (!tokens && n_tokens)) {
+    model->error = "axe_detokenize: NULL argument";
+    return AXE_ERR_INVALID_ARGUMENT;
+  }
+  const auto& tok = *model->model->tokenizer;
+  std::string out;
+  for (size_t i = 0; i < n_tokens; ++i) {
+    if (tokens[i] < 0 || tokens[i] >= tok.n_vocab()) {
+      model->error = "axe_detokenize: token " + std::to_string(tokens[i]) + " at index " + std::to_string(i) +
+                     " is outside the vocabulary";
+      return AXE_ERR_INVALID_ARGUMENT;
+    }
+    char byte;
+    out += tok.piece(i ? tokens[i - 1] : -1, tokens[i], &byte);
+  }
+  *n_bytes = out.size();
+  if (out.size() > capacity) {
+    model->error = "axe_detokenize: buffer too small";
+    return AXE_ERR_BUFFER_TOO_SMALL;
+  }
+  if (!out.empty()) std::memcpy(buf, out.data(), out.size());
+  if (out.size() < capacity) buf[out.size()] = '\0';
+  return AXE_OK;
+}
+
+}  // extern "C"

@@ -1,0 +1,40 @@
+// C API: perplexity.
+#include "runtime/api_internal.h"
+#include "runtime/perplexity.h"
+
+using axe::fail;
+
+extern "C" {
+
+AXE_API axe_perplexity_params axe_perplexity_default_params(void) {
+  axe_perplexity_params p{};
+  p.struct_size = sizeof(p);
+  p.n_ctx = 0;
+  p.n_chunks = -1;
+  p.score = AXE_SCORE_HALF;
+  return p;
+}
+
+AXE_API axe_status axe_perplexity(axe_context* ctx, const char* text, size_t text_len,
+                                  const axe_perplexity_params* params, axe_perplexity_result* result) {
+  if (!ctx) return AXE_ERR_INVALID_ARGUMENT;
+  return axe::guarded(&ctx->error, [&] {
+    if (!result || (!text && text_len)) fail(AXE_ERR_INVALID_ARGUMENT, "axe_perplexity: NULL text or result");
+    if (result->struct_size < sizeof(size_t)) fail(AXE_ERR_INVALID_ARGUMENT, "axe_perplexity: result.struct_size is not set");
+    const axe_perplexity_params p = axe::read_params(params, axe_perplexity_default_params());
+    if (p.score != AXE_SCORE_HALF && p.score != AXE_SCORE_ALL) fail(AXE_ERR_INVALID_ARGUMENT, "axe_perplexity: bad score mode");
+    const auto r = axe::perplexity(*ctx->model->model, *ctx->ops, *ctx->arena, ctx->n_threads,
+                                   std::string_view(text ? text : "", text_len), p);
+    axe_perplexity_result out{};
+    out.struct_size = sizeof(out);
+    out.ppl = r.ppl;
+    out.ppl_error = r.ppl_error;
+    out.n_chunks = r.n_chunks;
+    out.n_ctx = r.n_ctx;
+    out.n_tokens_text = r.n_tokens_text;
+    out.n_tokens_scored = r.n_tokens_scored;
+    std::memcpy(result, &out, std::min(result->struct_size, sizeof(out)));
+  });
+}
+
+}  // extern "C"

@@ -1,0 +1,43 @@
+// A linear layer y = W x: the interface every weight format implements (fp32
+// here; integer weights with their accumulation plans come with the integer
+// kernels). The forward pass only sees this interface.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "runtime/ops/ops.h"
+
+namespace axe {
+
+class Linear {
+ public:
+  virtual ~Linear() = default;
+  size_t rows() const { return rows_; }  // outputs
+  size_t cols() const { return cols_; }  // inputs
+  virtual uint64_t weight_bytes() const = 0;
+  // y[t][0..rows) (+)= W x[t] for t < n_tokens; `parallel` splits rows over
+  // the threads of the current task arena.
+  virtual void forward(const Ops& ops, const float* x, size_t ldx, size_t n_tokens, float* y, size_t ldy,
+                       bool accumulate, bool parallel) const = 0;
+
+ protected:
+  Linear(size_t rows, size_t cols) : rows_(rows), cols_(cols) {}
+
+ private:
+  size_t rows_, cols_;
+};
+
+// fp32 weights, row-major [rows][cols], not owned (usually a mapped file).
+class LinearF32 final : public Linear {
+ public:
+  LinearF32(const float* w, size_t rows, size_t cols) : Linear(rows, cols), w_(w) {}
+  uint64_t weight_bytes() const override { return uint64_t{4} * rows() * cols(); }
+  void forward(const Ops& ops, const float* x, size_t ldx, size_t n_tokens, float* y, size_t ldy, bool accumulate,
+               bool parallel) const override;
+  const float* data() const { return w_; }
+
+ private:
+  const float* w_;
+};
+
+}  // namespace axe

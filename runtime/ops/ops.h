@@ -1,0 +1,37 @@
+// The per-target operation table. One table per SIMD target is compiled from
+// the same Highway source (runtime/ops/ops_dispatch.cpp); a context picks its
+// table once, at creation, so there is no per-call CPU detection.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "runtime/cpu_target.h"
+
+namespace axe {
+
+struct Ops {
+  Target target;
+  // y[m][n] (+)= sum_k x[m][k] * w[n][k] for m < M and n in [n_begin, n_end).
+  // x rows have stride ldx, w rows stride ldw, y rows stride ldy. The result
+  // of every element is independent of M, of the row range and of the target
+  // tile shape (fixed summation order), so outputs do not depend on how work
+  // is split across threads or batched.
+  void (*matmul_f32)(const float* x, size_t ldx, size_t M, const float* w, size_t ldw, size_t K, float* y,
+                     size_t ldy, size_t n_begin, size_t n_end, bool accumulate);
+  // out[i] = x[i] * w[i] / sqrt(mean(x^2) + eps)
+  void (*rmsnorm)(const float* x, const float* w, float* out, size_t n, float eps);
+  // Causal attention of one query head against positions [0, n_pos) of a
+  // cache (keys and values with row stride `ld`), writing `head_dim` outputs.
+  // `scratch` holds n_pos floats.
+  void (*attention)(const float* q, const float* keys, const float* values, size_t ld, size_t n_pos,
+                    size_t head_dim, float* scratch, float* out);
+  // a[i] = silu(a[i]) * b[i]
+  void (*silu_mul)(float* a, const float* b, size_t n);
+  // x[i] = softmax(x)[i]
+  void (*softmax)(float* x, size_t n);
+};
+
+// The table of target t (which must be one of supported_targets()).
+const Ops& ops_for(Target t);
+
+}  // namespace axe

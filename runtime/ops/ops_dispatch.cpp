@@ -1,0 +1,40 @@
+// Compiles the ops for every Highway target and hands out one table per
+// target. This is the only file that knows the list of targets.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "runtime/ops/ops_dispatch.cpp"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "runtime/kernels/matmul_f32-inl.h"
+#include "runtime/ops/ops.h"
+#include "runtime/ops/vector_ops-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace axe {
+namespace HWY_NAMESPACE {
+
+const Ops& GetOps(Target t) {
+  static const Ops ops{t, &MatMulF32, &RmsNorm, &Attention, &SiluMul, &Softmax};
+  return ops;
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace axe
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+#include "runtime/error.h"
+
+namespace axe {
+
+const Ops& ops_for(Target t) {
+  switch (t) {
+    case Target::kScalar: return N_SCALAR::GetOps(t);
+    case Target::kAVX2: return N_AVX2::GetOps(t);
+    case Target::kAVX512: return N_AVX3::GetOps(t);
+    case Target::kAVX512VNNI: return N_AVX3_DL::GetOps(t);
+  }
+  fail(AXE_ERR_INTERNAL, "unknown SIMD target");
+}
+
+}  // namespace axe
+#endif

@@ -1,0 +1,108 @@
+// Highway implementations of the element-wise and reduction ops (per target).
+// Included by runtime/ops/ops_dispatch.cpp once per target.
+#if defined(AXE_RUNTIME_OPS_VECTOR_OPS_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef AXE_RUNTIME_OPS_VECTOR_OPS_INL_H_
+#undef AXE_RUNTIME_OPS_VECTOR_OPS_INL_H_
+#else
+#define AXE_RUNTIME_OPS_VECTOR_OPS_INL_H_
+#endif
+
+#include <cmath>
+
+#include "hwy/contrib/math/math-inl.h"
+#include "hwy/highway.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace axe {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// Sum of a[i] * b[i] with one vector accumulator pair and a masked tail.
+HWY_INLINE float Dot(const float* HWY_RESTRICT a, const float* HWY_RESTRICT b, size_t n) {
+  const hn::ScalableTag<float> d;
+  const size_t L = hn::Lanes(d);
+  auto acc0 = hn::Zero(d), acc1 = hn::Zero(d);
+  size_t i = 0;
+  for (; i + 2 * L <= n; i += 2 * L) {
+    acc0 = hn::MulAdd(hn::LoadU(d, a + i), hn::LoadU(d, b + i), acc0);
+    acc1 = hn::MulAdd(hn::LoadU(d, a + i + L), hn::LoadU(d, b + i + L), acc1);
+  }
+  for (; i < n; i += L) {
+    const auto m = hn::FirstN(d, n - i);
+    acc0 = hn::MulAdd(hn::MaskedLoad(m, d, a + i), hn::MaskedLoad(m, d, b + i), acc0);
+  }
+  return hn::GetLane(hn::SumOfLanes(d, hn::Add(acc0, acc1)));
+}
+
+// out[i] += alpha * x[i]
+HWY_INLINE void Axpy(float alpha, const float* HWY_RESTRICT x, float* HWY_RESTRICT out, size_t n) {
+  const hn::ScalableTag<float> d;
+  const size_t L = hn::Lanes(d);
+  const auto va = hn::Set(d, alpha);
+  size_t i = 0;
+  for (; i + L <= n; i += L) hn::StoreU(hn::MulAdd(va, hn::LoadU(d, x + i), hn::LoadU(d, out + i)), d, out + i);
+  for (; i < n; ++i) out[i] += alpha * x[i];
+}
+
+void RmsNorm(const float* x, const float* w, float* out, size_t n, float eps) {
+  const float ss = Dot(x, x, n) / static_cast<float>(n) + eps;
+  const float inv = 1.0f / std::sqrt(ss);
+  const hn::ScalableTag<float> d;
+  const size_t L = hn::Lanes(d);
+  const auto vinv = hn::Set(d, inv);
+  size_t i = 0;
+  for (; i + L <= n; i += L) hn::StoreU(hn::Mul(hn::Mul(hn::LoadU(d, x + i), vinv), hn::LoadU(d, w + i)), d, out + i);
+  for (; i < n; ++i) out[i] = x[i] * inv * w[i];
+}
+
+void Softmax(float* x, size_t n) {
+  if (n == 0) return;
+  const hn::ScalableTag<float> d;
+  const size_t L = hn::Lanes(d);
+  float mx = x[0];
+  for (size_t i = 1; i < n; ++i) mx = std::max(mx, x[i]);
+  const auto vmax = hn::Set(d, mx);
+  auto vsum = hn::Zero(d);
+  size_t i = 0;
+  for (; i + L <= n; i += L) {
+    const auto e = hn::CallExp(d, hn::Sub(hn::LoadU(d, x + i), vmax));
+    hn::StoreU(e, d, x + i);
+    vsum = hn::Add(vsum, e);
+  }
+  float sum = hn::GetLane(hn::SumOfLanes(d, vsum));
+  for (; i < n; ++i) {
+    x[i] = std::exp(x[i] - mx);
+    sum += x[i];
+  }
+  const auto vinv = hn::Set(d, 1.0f / sum);
+  for (i = 0; i + L <= n; i += L) hn::StoreU(hn::Mul(hn::LoadU(d, x + i), vinv), d, x + i);
+  for (; i < n; ++i) x[i] *= 1.0f / sum;
+}
+
+void SiluMul(float* a, const float* b, size_t n) {
+  const hn::ScalableTag<float> d;
+  const size_t L = hn::Lanes(d);
+  const auto one = hn::Set(d, 1.0f);
+  size_t i = 0;
+  for (; i + L <= n; i += L) {
+    const auto va = hn::LoadU(d, a + i);
+    const auto sig = hn::Div(one, hn::Add(one, hn::CallExp(d, hn::Neg(va))));
+    hn::StoreU(hn::Mul(hn::Mul(va, sig), hn::LoadU(d, b + i)), d, a + i);
+  }
+  for (; i < n; ++i) a[i] = a[i] / (1.0f + std::exp(-a[i])) * b[i];
+}
+
+void Attention(const float* q, const float* keys, const float* values, size_t ld, size_t n_pos, size_t head_dim,
+               float* scratch, float* out) {
+  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  for (size_t t = 0; t < n_pos; ++t) scratch[t] = Dot(q, keys + t * ld, head_dim) * scale;
+  Softmax(scratch, n_pos);
+  std::fill(out, out + head_dim, 0.0f);
+  for (size_t t = 0; t < n_pos; ++t) Axpy(scratch[t], values + t * ld, out, head_dim);
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace axe
+HWY_AFTER_NAMESPACE();
+
+#endif  // include guard

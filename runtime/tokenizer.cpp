@@ -1,0 +1,157 @@
+#include "runtime/tokenizer.h"
+
+#include <cstring>
+#include <queue>
+
+#include "runtime/error.h"
+#include "runtime/mapped_file.h"
+
+namespace axe {
+namespace {
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+// Byte value of a "<0xNN>" piece, or -1.
+int byte_piece_value(const std::string& p) {
+  if (p.size() != 6 || p[0] != '<' || p[1] != '0' || p[2] != 'x' || p[5] != '>') return -1;
+  const int hi = hex_value(p[3]), lo = hex_value(p[4]);
+  return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
+}
+
+// Length of the UTF-8 sequence starting with byte c (1 for invalid bytes).
+size_t utf8_len(unsigned char c) {
+  if (c < 0x80) return 1;
+  if ((c & 0xE0) == 0xC0) return 2;
+  if ((c & 0xF0) == 0xE0) return 3;
+  if ((c & 0xF8) == 0xF0) return 4;
+  return 1;
+}
+
+}  // namespace
+
+Tokenizer::Tokenizer(const std::string& path, int32_t n_vocab) {
+  if (n_vocab <= 2) fail(AXE_ERR_FORMAT, path + ": vocabulary size " + std::to_string(n_vocab) + " is too small");
+  MappedFile f(path);
+  size_t off = 0;
+  const int32_t max_len = f.read<int32_t>(off, "the tokenizer header");
+  off += 4;
+  if (max_len <= 0 || max_len > 1 << 16)
+    fail(AXE_ERR_FORMAT, path + ": bad max token length " + std::to_string(max_len) + " at offset 0");
+  pieces_.resize(n_vocab);
+  scores_.resize(n_vocab);
+  byte_of_token_.assign(n_vocab, -1);
+  std::fill(std::begin(byte_token_), std::end(byte_token_), -1);
+  for (int32_t i = 0; i < n_vocab; ++i) {
+    scores_[i] = f.read<float>(off, "a token score");
+    const int32_t len = f.read<int32_t>(off + 4, "a token length");
+    if (len < 0 || len > max_len)
+      fail(AXE_ERR_FORMAT, path + ": token " + std::to_string(i) + " has length " + std::to_string(len) +
+                               " at offset " + std::to_string(off + 4) + " (max " + std::to_string(max_len) + ")");
+    const uint8_t* s = f.at(off + 8, static_cast<size_t>(len), "a token's bytes");
+    pieces_[i].assign(reinterpret_cast<const char*>(s), static_cast<size_t>(len));
+    off += 8 + static_cast<size_t>(len);
+  }
+  if (off != f.size())
+    fail(AXE_ERR_FORMAT, path + ": " + std::to_string(f.size() - off) + " bytes after the " +
+                             std::to_string(n_vocab) + " tokens the model expects (wrong tokenizer for this model?)");
+  for (int32_t i = 0; i < n_vocab; ++i) {
+    const int b = byte_piece_value(pieces_[i]);
+    if (b >= 0) {
+      byte_of_token_[i] = static_cast<int16_t>(b);
+      if (byte_token_[b] < 0) byte_token_[b] = i;
+      continue;
+    }
+    if (i == kUnk || i == kBos || i == kEos || pieces_[i].empty()) continue;
+    lookup_.emplace(pieces_[i], i);  // first id wins for duplicate pieces
+  }
+}
+
+std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos) const {
+  std::vector<int32_t> out;
+  if (add_bos) out.push_back(kBos);
+  if (text.empty()) return out;
+
+  std::string s;
+  s.reserve(text.size() + 1);
+  s.push_back(' ');  // the dummy prefix
+  s.append(text);
+
+  // Symbols: a doubly linked list over the text's codepoints.
+  struct Symbol {
+    int32_t prev, next;
+    uint32_t start, len;
+  };
+  std::vector<Symbol> sym;
+  sym.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    size_t n = std::min(utf8_len(static_cast<unsigned char>(s[i])), s.size() - i);
+    const int32_t idx = static_cast<int32_t>(sym.size());
+    sym.push_back({idx - 1, idx + 1, static_cast<uint32_t>(i), static_cast<uint32_t>(n)});
+    i += n;
+  }
+  sym.back().next = -1;
+
+  struct Pair {
+    float score;
+    int32_t left, right;
+    uint32_t len;  // merged length when pushed; stale entries no longer match
+  };
+  auto worse = [](const Pair& a, const Pair& b) {
+    return a.score < b.score || (a.score == b.score && a.left > b.left);
+  };
+  std::priority_queue<Pair, std::vector<Pair>, decltype(worse)> queue(worse);
+  auto try_pair = [&](int32_t l, int32_t r) {
+    if (l < 0 || r < 0) return;
+    const uint32_t len = sym[l].len + sym[r].len;
+    auto it = lookup_.find(std::string_view(s).substr(sym[l].start, len));
+    if (it != lookup_.end()) queue.push({scores_[it->second], l, r, len});
+  };
+  for (size_t i = 0; i + 1 < sym.size(); ++i) try_pair(static_cast<int32_t>(i), static_cast<int32_t>(i + 1));
+
+  while (!queue.empty()) {
+    const Pair p = queue.top();
+    queue.pop();
+    Symbol& l = sym[p.left];
+    Symbol& r = sym[p.right];
+    if (l.len == 0 || r.len == 0 || l.next != p.right || l.len + r.len != p.len) continue;  // stale
+    l.len += r.len;
+    r.len = 0;
+    l.next = r.next;
+    if (r.next >= 0) sym[r.next].prev = p.left;
+    try_pair(l.prev, p.left);
+    try_pair(p.left, l.next);
+  }
+
+  for (int32_t i = 0; i >= 0; i = sym[i].next) {
+    const std::string_view piece = std::string_view(s).substr(sym[i].start, sym[i].len);
+    auto it = lookup_.find(piece);
+    if (it != lookup_.end()) {
+      out.push_back(it->second);
+      continue;
+    }
+    for (char c : piece) {
+      const int32_t id = byte_token_[static_cast<unsigned char>(c)];
+      out.push_back(id >= 0 ? id : kUnk);
+    }
+  }
+  return out;
+}
+
+std::string_view Tokenizer::piece(int32_t prev, int32_t token, char* byte_buf) const {
+  if (token < 0 || token >= n_vocab()) return {};
+  if (token == kBos || token == kEos) return {};
+  if (byte_of_token_[token] >= 0) {
+    byte_buf[0] = static_cast<char>(byte_of_token_[token]);
+    return std::string_view(byte_buf, 1);
+  }
+  std::string_view p = pieces_[token];
+  if (prev == kBos && !p.empty() && p[0] == ' ') p.remove_prefix(1);
+  return p;
+}
+
+}  // namespace axe
