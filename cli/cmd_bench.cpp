@@ -35,10 +35,10 @@ double run_once(axe_context* ctx, const std::vector<axe_token>& toks, bool batch
   for (size_t i = 0; i < pos.size(); ++i) pos[i] = static_cast<int32_t>(i);
   const double t0 = now_seconds();
   if (batch) {
-    check(axe_decode(ctx, toks.data(), pos.data(), toks.size(), nullptr), axe_context_last_error(ctx));
+    check(axe_decode(ctx, toks.data(), pos.data(), toks.size(), nullptr), ctx);
   } else {
     for (size_t i = 0; i < toks.size(); ++i)
-      check(axe_decode(ctx, &toks[i], &pos[i], 1, nullptr), axe_context_last_error(ctx));
+      check(axe_decode(ctx, &toks[i], &pos[i], 1, nullptr), ctx);
   }
   return now_seconds() - t0;
 }
@@ -89,7 +89,7 @@ int cmd_bench(int argc, char** argv) {
   ModelPtr model = load_model(mf);
   axe_model_info info{};
   info.struct_size = sizeof info;
-  check(axe_model_get_info(model.get(), &info), "axe_model_get_info");
+  check(axe_model_get_info(model.get(), &info), model.get());
   int64_t max_len = 1;
   for (auto v : n_prompt) max_len = std::max(max_len, v);
   for (auto v : n_gen) max_len = std::max(max_len, v);

@@ -40,7 +40,7 @@ int cmd_perplexity(int argc, char** argv) {
   ModelPtr model = load_model(mf);
   axe_model_info info{};
   info.struct_size = sizeof info;
-  check(axe_model_get_info(model.get(), &info), "axe_model_get_info");
+  check(axe_model_get_info(model.get(), &info), model.get());
   const uint32_t n_ctx = pp.n_ctx ? pp.n_ctx : std::min<uint32_t>(512, static_cast<uint32_t>(info.n_ctx_train));
   pp.n_ctx = n_ctx;
   ModelFlags cf = mf;
@@ -53,7 +53,7 @@ int cmd_perplexity(int argc, char** argv) {
                text.size(), n_ctx, pp.score == AXE_SCORE_ALL ? "all" : "half", axe_context_n_threads(ctx.get()),
                axe_context_target(ctx.get()));
   const double t0 = now_seconds();
-  check(axe_perplexity(ctx.get(), text.data(), text.size(), &pp, &r), axe_context_last_error(ctx.get()));
+  check(axe_perplexity(ctx.get(), text.data(), text.size(), &pp, &r), ctx.get());
   const double dt = now_seconds() - t0;
   std::printf("chunks: %d, n_ctx: %u, tokens: %llu, scored: %llu\n", r.n_chunks, r.n_ctx,
               static_cast<unsigned long long>(r.n_tokens_text), static_cast<unsigned long long>(r.n_tokens_scored));

@@ -4,8 +4,20 @@
 
 namespace cli {
 
-void check(axe_status st, const char* message) {
-  if (st != AXE_OK) throw ApiError(std::string(message) + " (" + axe_status_string(st) + ")");
+namespace {
+[[noreturn]] void throw_api(axe_status st, const char* message) {
+  throw ApiError(std::string(message) + " (" + axe_status_string(st) + ")");
+}
+}  // namespace
+
+void check(axe_status st, const axe_context* ctx) {
+  if (st != AXE_OK) throw_api(st, axe_context_last_error(ctx));
+}
+void check(axe_status st, const axe_model* model) {
+  if (st != AXE_OK) throw_api(st, axe_model_last_error(model));
+}
+void check(axe_status st, const axe_sampler* sampler) {
+  if (st != AXE_OK) throw_api(st, axe_sampler_last_error(sampler));
 }
 
 void ModelFlags::add_to(ArgParser& p, bool with_ctx) {

@@ -16,7 +16,11 @@ namespace cli {
 struct ApiError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
-void check(axe_status st, const char* message);
+// Throw ApiError with the handle's last error when st is not AXE_OK (the
+// message is read after the call has run).
+void check(axe_status st, const axe_context* ctx);
+void check(axe_status st, const axe_model* model);
+void check(axe_status st, const axe_sampler* sampler);
 
 struct ModelFlags {
   std::string model_path;

@@ -14,7 +14,7 @@ GenerationStats generate(axe_model* model, axe_context* ctx, axe_sampler* sample
   std::vector<int32_t> positions(prompt.size());
   for (size_t i = 0; i < prompt.size(); ++i) positions[i] = pos + static_cast<int32_t>(i);
   double t0 = now_seconds();
-  check(axe_decode(ctx, prompt.data(), positions.data(), prompt.size(), nullptr), axe_context_last_error(ctx));
+  check(axe_decode(ctx, prompt.data(), positions.data(), prompt.size(), nullptr), ctx);
   s.prefill_s = now_seconds() - t0;
   s.n_prompt = prompt.size();
   pos += static_cast<int32_t>(prompt.size());
@@ -23,11 +23,11 @@ GenerationStats generate(axe_model* model, axe_context* ctx, axe_sampler* sample
   const axe_token bos = axe_token_bos(model), eos = axe_token_eos(model);
   axe_model_info info{};
   info.struct_size = sizeof info;
-  check(axe_model_get_info(model, &info), "axe_model_get_info");
+  check(axe_model_get_info(model, &info), model);
   t0 = now_seconds();
   for (int64_t i = 0; n_predict < 0 || i < n_predict; ++i) {
     axe_token next = 0;
-    check(axe_sampler_sample(sampler, axe_get_logits(ctx, -1), info.n_vocab, &next), "sampling failed");
+    check(axe_sampler_sample(sampler, axe_get_logits(ctx, -1), info.n_vocab, &next), sampler);
     if (next == eos || next == bos) break;
     out.write(piece(model, last, next));
     last = next;
@@ -36,7 +36,7 @@ GenerationStats generate(axe_model* model, axe_context* ctx, axe_sampler* sample
       s.context_full = true;
       break;
     }
-    check(axe_decode(ctx, &next, &pos, 1, nullptr), axe_context_last_error(ctx));
+    check(axe_decode(ctx, &next, &pos, 1, nullptr), ctx);
     ++pos;
   }
   out.flush();

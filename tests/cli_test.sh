@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The CLI: help, flag errors (exit 2), failures (exit 1), golden outputs.
+set -u
+AXE=$1
+SHARED=$2
+MODEL=$SHARED/models/stories260K/stories260K.bin
+pass=0 fail=0
+expect() {  # expect NAME WANT_STATUS PATTERN -- command...
+  local name=$1 want=$2 pattern=$3
+  shift 4
+  local out status
+  out=$("$@" 2>&1 </dev/null)
+  status=$?
+  if [[ $status -eq $want ]] && grep -qE -- "$pattern" <<<"$out"; then
+    pass=$((pass + 1))
+  else
+    fail=$((fail + 1))
+    echo "FAIL: $name: status $status (want $want), output:"
+    head -c 600 <<<"$out"
+    echo
+  fi
+}
+
+expect "usage" 2 "usage: axe COMMAND" -- "$AXE"
+expect "help" 0 "generate" -- "$AXE" --help
+expect "unknown command" 2 "unknown command 'frob'" -- "$AXE" frob
+for cmd in generate chat perplexity bench; do
+  expect "$cmd --help" 0 "usage: axe $cmd" -- "$AXE" $cmd --help
+  expect "$cmd unknown flag" 2 "unknown argument '--bogus'" -- "$AXE" $cmd -m "$MODEL" --bogus
+done
+expect "missing model" 2 "missing -m" -- "$AXE" generate -p hi
+expect "bad int" 2 "invalid value 'abc' for -n" -- "$AXE" generate -m "$MODEL" -n abc
+expect "bad range" 2 "out of range" -- "$AXE" generate -m "$MODEL" -t 0
+expect "missing value" 2 "needs a value" -- "$AXE" generate -m "$MODEL" --temp
+expect "bad score" 2 "expected half or all" -- "$AXE" perplexity -m "$MODEL" -f x --score most
+expect "bad output" 2 "expected md, csv or json" -- "$AXE" bench -m "$MODEL" -o xml
+expect "missing model file" 1 "nope.bin: cannot open" -- "$AXE" generate -m /nonexistent/nope.bin
+expect "bad target" 1 "unknown SIMD target" -- "$AXE" generate -m "$MODEL" --target avx9000 -n 1
+expect "golden greedy" 0 "^Once upon a time, there was a little girl named Lily. She loved to play outside in the park." -- \
+  "$AXE" generate -m "$MODEL" --temp 0 -n 40
+expect "timings" 0 "prefill: 1 tokens .* decode: 40 tokens" -- "$AXE" generate -m "$MODEL" --temp 0 -n 40
+expect "prompt" 0 "^Lily and Tom" -- "$AXE" generate -m "$MODEL" -p "Lily and Tom" -n 20 -s 7
+a=$("$AXE" generate -m "$MODEL" -n 60 -s 11 --temp 0.9 2>/dev/null)
+b=$("$AXE" generate -m "$MODEL" -n 60 -s 11 --temp 0.9 2>/dev/null)
+c=$("$AXE" generate -m "$MODEL" -n 60 -s 12 --temp 0.9 2>/dev/null)
+if [[ "$a" == "$b" && "$a" != "$c" ]]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: seeds"; fi
+expect "perplexity" 0 "Final estimate: PPL = [0-9.]+ \+/- [0-9.]+" -- \
+  "$AXE" perplexity -m "$MODEL" -f "$SHARED/data/tinystories/eval.txt" -c 128 --chunks 8
+expect "perplexity too short" 1 "fewer than one chunk" -- "$AXE" perplexity -m "$MODEL" -f "$SHARED/models/stories260K/LICENSE" -c 4096
+expect "bench md" 0 "\| llama 260K F32 \| .* \| pp32 \| [0-9.]+ ± [0-9.]+ \|" -- "$AXE" bench -m "$MODEL" -p 32 -n 8 -r 2 -t 1
+expect "bench csv" 0 "^model,size_bytes" -- "$AXE" bench -m "$MODEL" -p 16 -n 0 -r 1 -o csv
+expect "bench json" 0 "\"test\": \"tg8\"" -- "$AXE" bench -m "$MODEL" -p 0 -n 8 -r 1 -o json
+out=$(printf 'Lily went\n/reset\nTom saw\n' | "$AXE" chat -m "$MODEL" --temp 0 -n 16 2>/dev/null)
+status=$?
+if [[ $status -eq 0 && $(grep -c "context cleared" <<<"$out") -eq 1 ]]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: chat: $out"; fi
+out=$(printf 'Lily went\n/quit\nnot read\n' | "$AXE" chat -m "$MODEL" --temp 0 -n 4 2>/dev/null)
+if [[ $? -eq 0 ]]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: chat /quit"; fi
+
+echo "cli: $pass passed, $fail failed"
+[[ $fail -eq 0 ]]

@@ -1,0 +1,117 @@
+// Every SIMD target's ops against plain double-precision loops, and the
+// bitwise properties the runtime relies on (results independent of batching
+// and of the row split between threads).
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "runtime/cpu_target.h"
+#include "runtime/ops/ops.h"
+
+namespace {
+
+std::vector<float> random_vec(size_t n, uint32_t seed, float scale = 1.0f) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-scale, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = dist(rng);
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("matmul_f32 matches a double reference on every target, any shape") {
+  for (axe::Target t : axe::supported_targets()) {
+    const axe::Ops& ops = axe::ops_for(t);
+    CAPTURE(axe::target_name(t));
+    struct Shape {
+      int M, N, K;
+    };
+    for (auto [M, N, K] : {Shape{1, 1, 1}, {1, 37, 64}, {3, 9, 172}, {5, 13, 1030}, {17, 33, 2100}, {130, 6, 48}}) {
+      CAPTURE(M);
+      CAPTURE(N);
+      CAPTURE(K);
+      const auto x = random_vec(size_t(M) * K, 1), w = random_vec(size_t(N) * K, 2);
+      const auto y0 = random_vec(size_t(M) * N, 3);
+      for (bool acc : {false, true}) {
+        std::vector<float> y = y0;
+        ops.matmul_f32(x.data(), K, M, w.data(), K, K, y.data(), N, 0, N, acc);
+        for (int m = 0; m < M; ++m)
+          for (int n = 0; n < N; ++n) {
+            double ref = acc ? y0[size_t(m) * N + n] : 0.0;
+            for (int k = 0; k < K; ++k) ref += double(x[size_t(m) * K + k]) * w[size_t(n) * K + k];
+            REQUIRE(y[size_t(m) * N + n] == doctest::Approx(ref).epsilon(1e-4).scale(std::sqrt(double(K))));
+          }
+      }
+    }
+  }
+}
+
+TEST_CASE("matmul_f32 results do not depend on batching or on the row split") {
+  const int M = 11, N = 29, K = 2500;
+  const auto x = random_vec(size_t(M) * K, 4), w = random_vec(size_t(N) * K, 5);
+  for (axe::Target t : axe::supported_targets()) {
+    const axe::Ops& ops = axe::ops_for(t);
+    CAPTURE(axe::target_name(t));
+    std::vector<float> whole(size_t(M) * N), pieces(size_t(M) * N);
+    ops.matmul_f32(x.data(), K, M, w.data(), K, K, whole.data(), N, 0, N, false);
+    // One token at a time, rows in uneven ranges.
+    for (int m = 0; m < M; ++m)
+      for (auto [a, b] : {std::pair{0, 3}, {3, 4}, {4, 21}, {21, 29}})
+        ops.matmul_f32(x.data() + size_t(m) * K, K, 1, w.data(), K, K, pieces.data() + size_t(m) * N, N, a, b, false);
+    CHECK(whole == pieces);
+  }
+}
+
+TEST_CASE("rmsnorm, softmax, silu_mul and attention match double references on every target") {
+  const size_t n = 77;
+  const auto x = random_vec(n, 6, 3.0f), w = random_vec(n, 7);
+  for (axe::Target t : axe::supported_targets()) {
+    const axe::Ops& ops = axe::ops_for(t);
+    CAPTURE(axe::target_name(t));
+    std::vector<float> out(n);
+    ops.rmsnorm(x.data(), w.data(), out.data(), n, 1e-5f);
+    double ss = 0;
+    for (float v : x) ss += double(v) * v;
+    const double inv = 1.0 / std::sqrt(ss / n + 1e-5);
+    for (size_t i = 0; i < n; ++i) CHECK(out[i] == doctest::Approx(x[i] * inv * w[i]).epsilon(1e-5));
+
+    std::vector<float> s = x;
+    ops.softmax(s.data(), n);
+    double mx = -1e30, sum = 0;
+    for (float v : x) mx = std::max(mx, double(v));
+    for (float v : x) sum += std::exp(v - mx);
+    for (size_t i = 0; i < n; ++i) CHECK(s[i] == doctest::Approx(std::exp(x[i] - mx) / sum).epsilon(1e-5));
+
+    std::vector<float> a = x;
+    ops.silu_mul(a.data(), w.data(), n);
+    for (size_t i = 0; i < n; ++i) CHECK(a[i] == doctest::Approx(x[i] / (1.0 + std::exp(-double(x[i]))) * w[i]).epsilon(1e-5));
+
+    const size_t hd = 24, ld = 40, n_pos = 9;
+    const auto q = random_vec(hd, 8), keys = random_vec(ld * n_pos, 9), vals = random_vec(ld * n_pos, 10);
+    std::vector<float> scratch(n_pos), o(hd);
+    ops.attention(q.data(), keys.data(), vals.data(), ld, n_pos, hd, scratch.data(), o.data());
+    std::vector<double> sc(n_pos);
+    double m2 = -1e30, z = 0;
+    for (size_t p = 0; p < n_pos; ++p) {
+      for (size_t i = 0; i < hd; ++i) sc[p] += double(q[i]) * keys[p * ld + i];
+      sc[p] /= std::sqrt(double(hd));
+      m2 = std::max(m2, sc[p]);
+    }
+    for (auto& v : sc) z += v = std::exp(v - m2);
+    for (size_t i = 0; i < hd; ++i) {
+      double ref = 0;
+      for (size_t p = 0; p < n_pos; ++p) ref += sc[p] / z * vals[p * ld + i];
+      CHECK(o[i] == doctest::Approx(ref).epsilon(1e-5).scale(1e-6));
+    }
+  }
+}
+
+TEST_CASE("target selection: scalar always, unknown names rejected") {
+  const auto have = axe::supported_targets();
+  CHECK(have.front() == axe::Target::kScalar);
+  CHECK(axe::choose_target("scalar") == axe::Target::kScalar);
+  CHECK_THROWS(axe::choose_target("avx9000"));
+}

@@ -1,0 +1,92 @@
+// The tokenizer against llama.cpp's SentencePiece test vectors (Llama 2
+// vocabulary, no BOS), and decoding.
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "runtime/error.h"
+#include "runtime/tokenizer.h"
+#include "test_paths.h"
+
+namespace {
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  REQUIRE(in.good());
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::vector<std::string> split(const std::string& s, const std::string& sep) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (size_t at; (at = s.find(sep, start)) != std::string::npos; start = at + sep.size())
+    out.push_back(s.substr(start, at - start));
+  out.push_back(s.substr(start));
+  return out;
+}
+
+std::string decode(const axe::Tokenizer& t, const std::vector<int32_t>& ids) {
+  std::string out;
+  char byte;
+  for (size_t i = 0; i < ids.size(); ++i) out += t.piece(i ? ids[i - 1] : -1, ids[i], &byte);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("tokenizer reproduces llama.cpp's SentencePiece test vectors with the Llama 2 vocabulary") {
+  const axe::Tokenizer tok(test_paths::llama2_tokenizer(), 32000);
+  const std::string dir = test_paths::shared("data/tokenizer-tests/");
+  auto inputs = split(slurp(dir + "ggml-vocab-llama-spm.gguf.inp"), "\n__ggml_vocab_test__\n");
+  auto outputs = split(slurp(dir + "ggml-vocab-llama-spm.gguf.out"), "\n");
+  REQUIRE(inputs.back().empty());
+  REQUIRE(outputs.back().empty());
+  inputs.pop_back();
+  outputs.pop_back();
+  REQUIRE(inputs.size() == outputs.size());
+  REQUIRE(inputs.size() > 40);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    std::vector<int32_t> expected;
+    std::istringstream ss(outputs[i]);
+    for (int32_t v; ss >> v;) expected.push_back(v);
+    CAPTURE(i);
+    CAPTURE(inputs[i]);
+    CHECK(tok.encode(inputs[i], false) == expected);
+  }
+}
+
+TEST_CASE("tokenizer: BOS, empty text, byte fallback and decoding") {
+  const axe::Tokenizer tok(test_paths::llama2_tokenizer(), 32000);
+  CHECK(tok.encode("", true) == std::vector<int32_t>{1});
+  CHECK(tok.encode("", false).empty());
+  const auto ids = tok.encode("Hello world", true);
+  CHECK(ids == std::vector<int32_t>{1, 15043, 3186});
+  CHECK(decode(tok, ids) == "Hello world");  // the space after BOS is stripped
+  // A character missing from the vocabulary falls back to its UTF-8 bytes.
+  const std::string odd = "\xF0\x9F\xA6\x99";  // 🦙
+  const auto odd_ids = tok.encode(odd, false);
+  CHECK(decode(tok, odd_ids) == " " + odd);
+}
+
+TEST_CASE("tokenizer round-trips the TinyStories evaluation text with the 512-token vocabulary") {
+  const axe::Tokenizer tok(test_paths::tok512(), 512);
+  const std::string text = slurp(test_paths::shared("data/tinystories/eval.txt"));
+  auto ids = tok.encode(text, true);
+  CHECK(ids.size() > 100000);
+  CHECK(ids.size() < text.size());
+  CHECK(decode(tok, ids) == text);
+}
+
+TEST_CASE("tokenizer rejects a vocabulary of the wrong size") {
+  CHECK_THROWS_AS(axe::Tokenizer(test_paths::tok512(), 32000), axe::Error);
+  CHECK_THROWS_AS(axe::Tokenizer(test_paths::llama2_tokenizer(), 512), axe::Error);
+  try {
+    axe::Tokenizer(test_paths::tok512(), 600);
+  } catch (const axe::Error& e) {
+    CHECK(e.status() == AXE_ERR_FORMAT);
+    CHECK(std::string(e.what()).find("tok512.bin") != std::string::npos);
+  }
+}
