@@ -89,22 +89,24 @@ TEST_CASE("rmsnorm, softmax, silu_mul and attention match double references on e
     ops.silu_mul(a.data(), w.data(), n);
     for (size_t i = 0; i < n; ++i) CHECK(a[i] == doctest::Approx(x[i] / (1.0 + std::exp(-double(x[i]))) * w[i]).epsilon(1e-5));
 
-    const size_t hd = 24, ld = 40, n_pos = 9;
-    const auto q = random_vec(hd, 8), keys = random_vec(ld * n_pos, 9), vals = random_vec(ld * n_pos, 10);
+    for (size_t n_pos : {size_t{1}, size_t{9}, size_t{40}}) {
+    const size_t hd = 24, ld = 40;
+    const auto q = random_vec(hd, 8), keys = random_vec(ld * hd, 9), vals = random_vec(ld * hd, 10);  // [hd][ld]
     std::vector<float> scratch(n_pos), o(hd);
     ops.attention(q.data(), keys.data(), vals.data(), ld, n_pos, hd, scratch.data(), o.data());
     std::vector<double> sc(n_pos);
     double m2 = -1e30, z = 0;
     for (size_t p = 0; p < n_pos; ++p) {
-      for (size_t i = 0; i < hd; ++i) sc[p] += double(q[i]) * keys[p * ld + i];
+      for (size_t i = 0; i < hd; ++i) sc[p] += double(q[i]) * keys[i * ld + p];
       sc[p] /= std::sqrt(double(hd));
       m2 = std::max(m2, sc[p]);
     }
     for (auto& v : sc) z += v = std::exp(v - m2);
     for (size_t i = 0; i < hd; ++i) {
       double ref = 0;
-      for (size_t p = 0; p < n_pos; ++p) ref += sc[p] / z * vals[p * ld + i];
+      for (size_t p = 0; p < n_pos; ++p) ref += sc[p] / z * vals[i * ld + p];
       CHECK(o[i] == doctest::Approx(ref).epsilon(1e-5).scale(1e-6));
+    }
     }
   }
 }

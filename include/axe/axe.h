@@ -179,7 +179,8 @@ AXE_API axe_status axe_sampler_sample(axe_sampler *sampler, const float *logits,
 /* ---- Perplexity --------------------------------------------------------- */
 typedef enum axe_score_mode {
   AXE_SCORE_HALF = 0, /* llama.cpp llama-perplexity: second half of each chunk */
-  AXE_SCORE_ALL = 1   /* every token but the first of each chunk (GPTQ)       */
+  AXE_SCORE_ALL = 1,  /* every token but the first of each chunk (GPTQ)       */
+  AXE_SCORE_MODE_MAX_ = 0x7fffffff /* keeps the enum 32-bit; not a mode */
 } axe_score_mode;
 
 typedef void (*axe_chunk_callback)(int32_t chunk_index, int32_t n_chunks, double running_ppl, void *user_data);

@@ -26,6 +26,8 @@ LlamaState::LlamaState(const LlamaModel& model, size_t n_ctx, size_t n_batch)
   x_.resize(n_batch * c.dim);
   xb_.resize(n_batch * c.dim);
   q_.resize(n_batch * c.dim);
+  k_.resize(n_batch * c.kv_dim());
+  v_.resize(n_batch * c.kv_dim());
   hb_.resize(n_batch * c.hidden_dim);
   hb2_.resize(n_batch * c.hidden_dim);
   logits_.resize(n_batch * vocab_);
@@ -69,20 +71,26 @@ void llama_forward(const LlamaModel& model, const Ops& ops, LlamaState& s, const
 
     norm_rows(ly.rms_att);
     ly.wq->forward(ops, xb, D, n, q, D, false, parallel);
-    ly.wk->forward(ops, xb, D, n, kc + pos0 * KV, KV, false, parallel);
-    ly.wv->forward(ops, xb, D, n, vc + pos0 * KV, KV, false, parallel);
+    ly.wk->forward(ops, xb, D, n, s.k_.data(), KV, false, parallel);
+    ly.wv->forward(ops, xb, D, n, s.v_.data(), KV, false, parallel);
     for (size_t i = 0; i < n; ++i) {
       const size_t p = pos0 + i;
       rope(q + i * D, D, HD, &s.rope_cos_[p * half], &s.rope_sin_[p * half]);
-      rope(kc + p * KV, KV, HD, &s.rope_cos_[p * half], &s.rope_sin_[p * half]);
+      rope(&s.k_[i * KV], KV, HD, &s.rope_cos_[p * half], &s.rope_sin_[p * half]);
     }
+    // Into the transposed cache: component j of position p at [j][p].
+    for (size_t i = 0; i < n; ++i)
+      for (size_t j = 0; j < KV; ++j) {
+        kc[j * s.n_ctx_ + pos0 + i] = s.k_[i * KV + j];
+        vc[j * s.n_ctx_ + pos0 + i] = s.v_[i * KV + j];
+      }
     // Attention: every (token, head) pair is independent.
     parallel_rows(n * n_heads, 4, parallel && n * n_heads * (pos0 + n) >= 4096, [&](size_t a, size_t b) {
       std::vector<float> scratch(pos0 + n);
       for (size_t job = a; job < b; ++job) {
         const size_t i = job / n_heads, h = job % n_heads, kvh = h / kv_mul;
-        ops.attention(q + i * D + h * HD, kc + kvh * HD, vc + kvh * HD, KV, pos0 + i + 1, HD, scratch.data(),
-                      xb + i * D + h * HD);
+        ops.attention(q + i * D + h * HD, kc + kvh * HD * s.n_ctx_, vc + kvh * HD * s.n_ctx_, s.n_ctx_, pos0 + i + 1,
+                      HD, scratch.data(), xb + i * D + h * HD);
       }
     });
     ly.wo->forward(ops, xb, D, n, x, D, true, parallel);

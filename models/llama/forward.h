@@ -25,9 +25,9 @@ class LlamaState {
   friend void llama_forward(const LlamaModel&, const Ops&, LlamaState&, const int32_t*, size_t, size_t,
                             const int8_t*, bool);
   size_t n_ctx_, n_batch_, vocab_;
-  std::vector<float> key_cache_, value_cache_;  // [layer][pos][kv_dim]
+  std::vector<float> key_cache_, value_cache_;  // [layer][kv_dim][pos]: transposed
   std::vector<float> rope_cos_, rope_sin_;      // [pos][head_dim / 2]
-  std::vector<float> x_, xb_, q_, hb_, hb2_, logits_;
+  std::vector<float> x_, xb_, q_, k_, v_, hb_, hb2_, logits_;
 };
 
 // Runs tokens[0..n) at positions pos0..pos0+n (n <= state.n_batch(),

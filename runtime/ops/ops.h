@@ -20,10 +20,10 @@ struct Ops {
                      size_t ldy, size_t n_begin, size_t n_end, bool accumulate);
   // out[i] = x[i] * w[i] / sqrt(mean(x^2) + eps)
   void (*rmsnorm)(const float* x, const float* w, float* out, size_t n, float eps);
-  // Causal attention of one query head against positions [0, n_pos) of a
-  // cache (keys and values with row stride `ld`), writing `head_dim` outputs.
-  // `scratch` holds n_pos floats.
-  void (*attention)(const float* q, const float* keys, const float* values, size_t ld, size_t n_pos,
+  // Attention of one query head over positions [0, n_pos) of a cache stored
+  // transposed: keys_t[i * ld + t] is component i of the key at position t
+  // (likewise values_t). Writes head_dim outputs; scratch holds n_pos floats.
+  void (*attention)(const float* q, const float* keys_t, const float* values_t, size_t ld, size_t n_pos,
                     size_t head_dim, float* scratch, float* out);
   // a[i] = silu(a[i]) * b[i]
   void (*silu_mul)(float* a, const float* b, size_t n);

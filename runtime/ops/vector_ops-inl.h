@@ -34,16 +34,6 @@ HWY_INLINE float Dot(const float* HWY_RESTRICT a, const float* HWY_RESTRICT b, s
   return hn::GetLane(hn::SumOfLanes(d, hn::Add(acc0, acc1)));
 }
 
-// out[i] += alpha * x[i]
-HWY_INLINE void Axpy(float alpha, const float* HWY_RESTRICT x, float* HWY_RESTRICT out, size_t n) {
-  const hn::ScalableTag<float> d;
-  const size_t L = hn::Lanes(d);
-  const auto va = hn::Set(d, alpha);
-  size_t i = 0;
-  for (; i + L <= n; i += L) hn::StoreU(hn::MulAdd(va, hn::LoadU(d, x + i), hn::LoadU(d, out + i)), d, out + i);
-  for (; i < n; ++i) out[i] += alpha * x[i];
-}
-
 void RmsNorm(const float* x, const float* w, float* out, size_t n, float eps) {
   const float ss = Dot(x, x, n) / static_cast<float>(n) + eps;
   const float inv = 1.0f / std::sqrt(ss);
@@ -55,12 +45,25 @@ void RmsNorm(const float* x, const float* w, float* out, size_t n, float eps) {
   for (; i < n; ++i) out[i] = x[i] * inv * w[i];
 }
 
+HWY_INLINE float MaxOf(const float* x, size_t n) {
+  const hn::ScalableTag<float> d;
+  const size_t L = hn::Lanes(d);
+  float mx = x[0];
+  size_t i = 0;
+  if (n >= L) {
+    auto vmax = hn::LoadU(d, x);
+    for (i = L; i + L <= n; i += L) vmax = hn::Max(vmax, hn::LoadU(d, x + i));
+    mx = hn::GetLane(hn::MaxOfLanes(d, vmax));
+  }
+  for (; i < n; ++i) mx = std::max(mx, x[i]);
+  return mx;
+}
+
 void Softmax(float* x, size_t n) {
   if (n == 0) return;
   const hn::ScalableTag<float> d;
   const size_t L = hn::Lanes(d);
-  float mx = x[0];
-  for (size_t i = 1; i < n; ++i) mx = std::max(mx, x[i]);
+  const float mx = MaxOf(x, n);
   const auto vmax = hn::Set(d, mx);
   auto vsum = hn::Zero(d);
   size_t i = 0;
@@ -92,13 +95,26 @@ void SiluMul(float* a, const float* b, size_t n) {
   for (; i < n; ++i) a[i] = a[i] / (1.0f + std::exp(-a[i])) * b[i];
 }
 
-void Attention(const float* q, const float* keys, const float* values, size_t ld, size_t n_pos, size_t head_dim,
+// Keys and values are stored transposed, [head_dim][ld] (position fastest),
+// so both products run along positions with full vectors for any head size.
+void Attention(const float* q, const float* keys_t, const float* values_t, size_t ld, size_t n_pos, size_t head_dim,
                float* scratch, float* out) {
+  const hn::ScalableTag<float> d;
+  const size_t L = hn::Lanes(d);
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
-  for (size_t t = 0; t < n_pos; ++t) scratch[t] = Dot(q, keys + t * ld, head_dim) * scale;
+  size_t t = 0;
+  for (; t + L <= n_pos; t += L) {
+    auto acc = hn::Zero(d);
+    for (size_t i = 0; i < head_dim; ++i) acc = hn::MulAdd(hn::Set(d, q[i]), hn::LoadU(d, keys_t + i * ld + t), acc);
+    hn::StoreU(hn::Mul(acc, hn::Set(d, scale)), d, scratch + t);
+  }
+  for (; t < n_pos; ++t) {
+    float acc = 0;
+    for (size_t i = 0; i < head_dim; ++i) acc += q[i] * keys_t[i * ld + t];
+    scratch[t] = acc * scale;
+  }
   Softmax(scratch, n_pos);
-  std::fill(out, out + head_dim, 0.0f);
-  for (size_t t = 0; t < n_pos; ++t) Axpy(scratch[t], values + t * ld, out, head_dim);
+  for (size_t i = 0; i < head_dim; ++i) out[i] = Dot(scratch, values_t + i * ld, n_pos);
 }
 
 }  // namespace HWY_NAMESPACE
