@@ -83,6 +83,7 @@ int cmd_bench(int argc, char** argv) {
     output = v;
   });
   p.add({"--target"}, "NAME", "SIMD target (see axe generate --help)", [&](auto&, auto& v) { mf.target = v; });
+  p.add_switch({"--mmap"}, "use the model file's pages in place", [&] { mf.use_mmap = true; });
   if (!p.parse(argc, argv, 2)) return 0;
   mf.require_model(p);
 

@@ -31,6 +31,8 @@ void ModelFlags::add_to(ArgParser& p, bool with_ctx) {
           [this](auto& f, auto& v) { n_ctx = static_cast<uint32_t>(parse_int(f, v, 1, 1 << 20)); });
   p.add({"--target"}, "NAME", "SIMD target: auto, avx512-vnni, avx512, avx2, scalar (env AXE_TARGET)",
         [this](auto&, auto& v) { target = v; });
+  p.add_switch({"--mmap"}, "use the model file's pages in place instead of reading it into huge pages",
+               [this] { use_mmap = true; });
 }
 
 void ModelFlags::require_model(const ArgParser& p) const {
@@ -40,6 +42,7 @@ void ModelFlags::require_model(const ArgParser& p) const {
 ModelPtr load_model(const ModelFlags& f) {
   axe_model_params mp = axe_model_default_params();
   if (!f.tokenizer_path.empty()) mp.tokenizer_path = f.tokenizer_path.c_str();
+  mp.use_mmap = f.use_mmap ? 1 : 0;
   axe_model* m = nullptr;
   const axe_status st = axe_model_load(f.model_path.c_str(), &mp, &m);
   if (st != AXE_OK) throw ApiError(axe_last_error());

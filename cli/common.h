@@ -28,7 +28,8 @@ struct ModelFlags {
   int32_t threads = 0;
   uint32_t n_ctx = 0;
   std::string target;
-  // -m, --tokenizer, -t, -c (when with_ctx), --target
+  bool use_mmap = false;
+  // -m, --tokenizer, -t, -c (when with_ctx), --target, --mmap
   void add_to(ArgParser& p, bool with_ctx = true);
   void require_model(const ArgParser& p) const;
 };

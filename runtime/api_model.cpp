@@ -32,7 +32,7 @@ AXE_API axe_status axe_model_load(const char* path, const axe_model_params* para
     const axe_model_params p = axe::read_params(params, axe_model_default_params());
     if (p.progress && !p.progress(0.0f, p.progress_user_data)) fail(AXE_ERR_ABORTED, "loading aborted");
     auto m = std::make_unique<axe_model>();
-    m->model = axe::load_llama2c(path, p.tokenizer_path ? p.tokenizer_path : "");
+    m->model = axe::load_llama2c(path, p.tokenizer_path ? p.tokenizer_path : "", p.use_mmap != 0);
     if (p.progress && !p.progress(1.0f, p.progress_user_data)) fail(AXE_ERR_ABORTED, "loading aborted");
     const auto& c = m->model->config;
     axe::log(AXE_LOG_INFO, std::string(path) + ": " + m->model->format + ", dim " + std::to_string(c.dim) +

@@ -1,6 +1,10 @@
-// A read-only memory-mapped file with bounds-checked access. Model files are
-// hostile input: every read goes through `at`, which checks the range against
-// the file length and names the file and the offset when it does not fit.
+// A read-only file image in memory with bounds-checked access. Model files
+// are hostile input: every read goes through `at`, which checks the range
+// against the file length and names the file and the offset when it does not
+// fit. Two ways in: a shared read-only mapping of the page cache (zero copy),
+// or a private copy in anonymous memory advised for transparent huge pages,
+// which streams weights markedly faster (fewer TLB misses; see
+// docs/PERFORMANCE.md) at the cost of reading the file once.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -13,7 +17,8 @@ namespace axe {
 
 class MappedFile {
  public:
-  explicit MappedFile(const std::string& path);
+  enum class Mode { kMap, kHugePageCopy };
+  explicit MappedFile(const std::string& path, Mode mode = Mode::kMap);
   ~MappedFile();
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;
@@ -34,6 +39,7 @@ class MappedFile {
   std::string path_;
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;
+  size_t mapped_ = 0;  // bytes mapped at data_
 };
 
 }  // namespace axe

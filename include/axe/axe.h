@@ -85,6 +85,11 @@ typedef struct axe_model_params {
                                      tok*.bin beside the model             */
   axe_progress_callback progress; /* may be NULL                           */
   void *progress_user_data;
+  int32_t use_mmap;               /* 1: use the file's pages in place (zero
+                                     copy, shared between processes); 0
+                                     (default): read the weights into memory
+                                     backed by huge pages, which decodes
+                                     faster                                */
 } axe_model_params;
 
 AXE_API axe_model_params axe_model_default_params(void);

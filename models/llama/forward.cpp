@@ -8,9 +8,9 @@
 namespace axe {
 
 LlamaState::LlamaState(const LlamaModel& model, size_t n_ctx, size_t n_batch)
-    : n_ctx_(n_ctx), n_batch_(n_batch), vocab_(model.config.vocab) {
+    : n_ctx_(n_ctx), n_batch_(n_batch), vocab_(model.config.vocab), ld_((n_ctx + 15) / 16 * 16 + 16) {
   const LlamaConfig& c = model.config;
-  const size_t kv = static_cast<size_t>(c.kv_dim()) * c.n_layers * n_ctx;
+  const size_t kv = static_cast<size_t>(c.kv_dim()) * c.n_layers * ld_;
   key_cache_.resize(kv);
   value_cache_.resize(kv);
   const size_t half = c.head_dim() / 2;
@@ -66,8 +66,8 @@ void llama_forward(const LlamaModel& model, const Ops& ops, LlamaState& s, const
 
   for (size_t l = 0; l < model.layers.size(); ++l) {
     const LlamaLayer& ly = model.layers[l];
-    float* kc = s.key_cache_.data() + l * s.n_ctx_ * KV;
-    float* vc = s.value_cache_.data() + l * s.n_ctx_ * KV;
+    float* kc = s.key_cache_.data() + l * s.ld_ * KV;
+    float* vc = s.value_cache_.data() + l * s.ld_ * KV;
 
     norm_rows(ly.rms_att);
     ly.wq->forward(ops, xb, D, n, q, D, false, parallel);
@@ -81,15 +81,15 @@ void llama_forward(const LlamaModel& model, const Ops& ops, LlamaState& s, const
     // Into the transposed cache: component j of position p at [j][p].
     for (size_t i = 0; i < n; ++i)
       for (size_t j = 0; j < KV; ++j) {
-        kc[j * s.n_ctx_ + pos0 + i] = s.k_[i * KV + j];
-        vc[j * s.n_ctx_ + pos0 + i] = s.v_[i * KV + j];
+        kc[j * s.ld_ + pos0 + i] = s.k_[i * KV + j];
+        vc[j * s.ld_ + pos0 + i] = s.v_[i * KV + j];
       }
     // Attention: every (token, head) pair is independent.
     parallel_rows(n * n_heads, 4, parallel && n * n_heads * (pos0 + n) >= 4096, [&](size_t a, size_t b) {
       std::vector<float> scratch(pos0 + n);
       for (size_t job = a; job < b; ++job) {
         const size_t i = job / n_heads, h = job % n_heads, kvh = h / kv_mul;
-        ops.attention(q + i * D + h * HD, kc + kvh * HD * s.n_ctx_, vc + kvh * HD * s.n_ctx_, s.n_ctx_, pos0 + i + 1,
+        ops.attention(q + i * D + h * HD, kc + kvh * HD * s.ld_, vc + kvh * HD * s.ld_, s.ld_, pos0 + i + 1,
                       HD, scratch.data(), xb + i * D + h * HD);
       }
     });

@@ -77,10 +77,10 @@ uint64_t LlamaModel::weight_bytes() const {
   return b;
 }
 
-std::unique_ptr<LlamaModel> load_llama2c(const std::string& path, const std::string& tokenizer_path) {
+std::unique_ptr<LlamaModel> load_llama2c(const std::string& path, const std::string& tokenizer_path, bool use_mmap) {
   auto m = std::make_unique<LlamaModel>();
   m->path = path;
-  m->file = std::make_unique<MappedFile>(path);
+  m->file = std::make_unique<MappedFile>(path, use_mmap ? MappedFile::Mode::kMap : MappedFile::Mode::kHugePageCopy);
   const MappedFile& f = *m->file;
   LlamaConfig& c = m->config;
 

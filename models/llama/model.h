@@ -35,7 +35,7 @@ struct LlamaModel {
 
 // Loads a llama2.c checkpoint (legacy or v1) and its tokenizer. When
 // `tokenizer_path` is empty, uses tokenizer.bin or the single tok*.bin beside
-// the model.
-std::unique_ptr<LlamaModel> load_llama2c(const std::string& path, const std::string& tokenizer_path);
+// the model. `use_mmap` keeps the weights in the page cache (MappedFile).
+std::unique_ptr<LlamaModel> load_llama2c(const std::string& path, const std::string& tokenizer_path, bool use_mmap);
 
 }  // namespace axe

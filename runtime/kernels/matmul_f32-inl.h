@@ -29,7 +29,7 @@ constexpr size_t kMR = 3, kNR = 4;  // 12 accumulators + 4 operands of 16 ymm
 #elif HWY_TARGET == HWY_EMU128 || HWY_TARGET == HWY_SCALAR
 constexpr size_t kMR = 2, kNR = 2;
 #else
-constexpr size_t kMR = 4, kNR = 4;  // 16 accumulators of 32 zmm
+constexpr size_t kMR = 4, kNR = 6;  // 24 accumulators + 5 operands of 32 zmm
 #endif
 }  // namespace matmul_detail
 
