@@ -1,0 +1,75 @@
+#include "runtime/kernels/accumulation_plan.h"
+
+#include <algorithm>
+#include <vector>
+
+namespace axe {
+
+ActivationRange ActivationRange::of(int bits, bool is_signed) {
+  ActivationRange r;
+  if (is_signed) {
+    r.nu = (1 << (bits - 1)) - 1;
+    r.mu = -r.nu;
+  } else {
+    r.mu = 0;
+    r.nu = (1 << bits) - 1;
+  }
+  return r;
+}
+
+uint32_t AccumulationPlan::n_tiles(size_t cols) const {
+  if (kind == TileKind::kLanes) return std::min<uint32_t>(tile, static_cast<uint32_t>((cols + 1) / 2));
+  return static_cast<uint32_t>((cols + tile - 1) / tile);
+}
+
+std::string AccumulationPlan::invalid_reason() const {
+  if (tile == 0) return "tile size must be positive";
+  if (inner_bits < 2 || inner_bits > 32) return "P_I must be in [2, 32]";
+  if (outer_bits < inner_bits || outer_bits > 32) return "P_O must be in [P_I, 32]";
+  return "";
+}
+
+std::string AccumulationPlan::describe() const {
+  return std::string(kind == TileKind::kContiguous ? "contiguous T=" : "lanes x") + std::to_string(tile) +
+         ", P_I=" + std::to_string(inner_bits) + ", P_O=" + std::to_string(outer_bits);
+}
+
+PlanCheck check_plan(const int8_t* codes, size_t rows, size_t cols, size_t ld, const AccumulationPlan& plan,
+                     ActivationRange x) {
+  PlanCheck r;
+  const uint32_t n_tiles = plan.n_tiles(cols);
+  const int64_t inner = AccumulationPlan::acc_limit(plan.inner_bits);
+  const int64_t outer = AccumulationPlan::acc_limit(plan.outer_bits);
+  std::vector<int64_t> pos(n_tiles), neg(n_tiles);
+  for (size_t row = 0; row < rows; ++row) {
+    std::fill(pos.begin(), pos.end(), 0);
+    std::fill(neg.begin(), neg.end(), 0);
+    const int8_t* q = codes + row * ld;
+    for (size_t k = 0; k < cols; ++k) {
+      const uint32_t t = plan.tile_of(k);
+      (q[k] > 0 ? pos[t] : neg[t]) += q[k];
+    }
+    int64_t pos_row = 0, neg_row = 0;
+    for (uint32_t t = 0; t < n_tiles; ++t) {
+      const int64_t m = worst_case_magnitude(pos[t], neg[t], x);
+      r.worst_inner_use = std::max(r.worst_inner_use, static_cast<double>(m) / inner);
+      if (m > inner) {
+        if (r.first_bad_row < 0) r.first_bad_row = static_cast<int64_t>(row), r.first_bad_tile = t;
+        ++r.inner_violations;
+      }
+      pos_row += pos[t];
+      neg_row += neg[t];
+    }
+    const int64_t m = worst_case_magnitude(pos_row, neg_row, x);
+    r.worst_outer_use = std::max(r.worst_outer_use, static_cast<double>(m) / outer);
+    if (m > outer) {
+      if (r.first_bad_row < 0) r.first_bad_row = static_cast<int64_t>(row), r.first_bad_tile = -1;
+      ++r.outer_violations;
+    }
+    r.tiles += n_tiles;
+  }
+  r.rows = rows;
+  return r;
+}
+
+}  // namespace axe

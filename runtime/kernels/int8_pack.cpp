@@ -1,0 +1,94 @@
+#include <algorithm>
+#include <cmath>
+
+#include "runtime/error.h"
+#include "runtime/kernels/int8_types.h"
+
+namespace axe {
+
+int8_t Int8Weights::code(size_t row, size_t col) const {
+  if (!packed4) return data.data()[row * kp + col];
+  const uint8_t b = static_cast<uint8_t>(data.data()[row * (kp / 2) + (col / 64) * 32 + (col % 32)]);
+  const int nibble = (col % 64) < 32 ? (b & 0x0F) : (b >> 4);
+  return static_cast<int8_t>(nibble - 8);
+}
+
+Int8Weights pack_int8_weights(const int8_t* codes, size_t rows, size_t cols, const float* scales, int bits,
+                              const AccumulationPlan& plan, ActivationRange x) {
+  if (bits < 2 || bits > 8) fail(AXE_ERR_INVALID_ARGUMENT, "weight bits must be in [2, 8]");
+  const std::string bad_plan = plan.invalid_reason();
+  if (!bad_plan.empty()) fail(AXE_ERR_INVALID_ARGUMENT, "accumulation plan: " + bad_plan);
+  Int8Weights w;
+  w.rows = rows;
+  w.cols = cols;
+  w.kp = (cols + kInt8ColumnAlign - 1) / kInt8ColumnAlign * kInt8ColumnAlign;
+  w.bits = bits;
+  w.packed4 = bits <= 4;
+  w.scales.assign(scales, scales + rows);
+  w.row_sums.assign(rows, 0);
+  w.data.resize(rows * w.row_bytes());
+  const int limit = (1 << (bits - 1)) - 1;
+  for (size_t r = 0; r < rows; ++r) {
+    int8_t* dst = w.data.data() + r * w.row_bytes();
+    if (w.packed4) std::fill(dst, dst + w.kp / 2, static_cast<int8_t>(0x88));  // code 0 in both nibbles
+    for (size_t c = 0; c < cols; ++c) {
+      const int v = codes[r * cols + c];
+      if (v < -limit || v > limit)
+        fail(AXE_ERR_FORMAT, "weight code " + std::to_string(v) + " at row " + std::to_string(r) + ", column " +
+                                 std::to_string(c) + " is outside the " + std::to_string(bits) + "-bit range");
+      w.row_sums[r] += v;
+      w.max_abs = std::max(w.max_abs, std::abs(v));
+      if (!w.packed4) {
+        dst[c] = static_cast<int8_t>(v);
+      } else {
+        uint8_t& b = reinterpret_cast<uint8_t&>(dst[(c / 64) * 32 + (c % 32)]);
+        const uint8_t nib = static_cast<uint8_t>(v + 8);
+        b = (c % 64) < 32 ? static_cast<uint8_t>((b & 0xF0) | nib) : static_cast<uint8_t>((b & 0x0F) | (nib << 4));
+      }
+    }
+  }
+  w.plan = plan;
+  w.x_range = x;
+  w.plan_holds = check_plan(codes, rows, cols, cols, plan, x).ok();
+  return w;
+}
+
+void quantize_activations(const float* x, size_t ldx, size_t tokens, size_t cols, int bits, bool is_signed,
+                          Int8Activations& out) {
+  if (bits < 2 || bits > 8) fail(AXE_ERR_INVALID_ARGUMENT, "activation bits must be in [2, 8]");
+  out.tokens = tokens;
+  out.cols = cols;
+  out.kp = (cols + kInt8ColumnAlign - 1) / kInt8ColumnAlign * kInt8ColumnAlign;
+  out.range = ActivationRange::of(bits, is_signed);
+  out.codes.resize(tokens * out.kp);
+  out.scales.resize(tokens);
+  out.zeros.resize(tokens);
+  const float levels = static_cast<float>(out.range.nu - out.range.mu);
+  for (size_t m = 0; m < tokens; ++m) {
+    const float* row = x + m * ldx;
+    uint8_t* dst = out.codes.data() + m * out.kp;
+    float lo = 0.0f, hi = 0.0f;  // the range always contains 0
+    for (size_t k = 0; k < cols; ++k) lo = std::min(lo, row[k]), hi = std::max(hi, row[k]);
+    float scale;
+    int32_t zero;
+    if (is_signed) {
+      const float amax = std::max(-lo, hi);
+      scale = amax > 0 ? amax / static_cast<float>(out.range.nu) : 1.0f;
+      zero = 128;
+    } else {
+      scale = hi > lo ? (hi - lo) / levels : 1.0f;
+      zero = static_cast<int32_t>(std::clamp(std::nearbyint(-lo / scale), 0.0f, levels));
+    }
+    const float inv = 1.0f / scale;
+    const int32_t cmin = is_signed ? out.range.mu + 128 : 0, cmax = is_signed ? out.range.nu + 128 : out.range.nu;
+    for (size_t k = 0; k < cols; ++k) {
+      const int32_t c = static_cast<int32_t>(std::nearbyint(row[k] * inv)) + zero;
+      dst[k] = static_cast<uint8_t>(std::clamp(c, cmin, cmax));
+    }
+    std::fill(dst + cols, dst + out.kp, static_cast<uint8_t>(zero));
+    out.scales[m] = scale;
+    out.zeros[m] = zero;
+  }
+}
+
+}  // namespace axe

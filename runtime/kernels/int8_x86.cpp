@@ -1,0 +1,363 @@
+// x86 integer kernels: raw intrinsics in functions compiled for their target
+// (GCC target attributes), so the rest of the library stays portable and
+// these run only after the CPU check in int8_kernels.cpp.
+//
+// All kernels are dot-product form: an MR x NR tile of (token, row) outputs
+// keeps one vector accumulator per output over the row's 64-column blocks and
+// reduces across lanes at the end. Column k of a block sits in byte k of a
+// 64-byte (zmm) vector, or byte k % 32 of the first or second ymm vector.
+//  - int32 (VNNI): vpdpbusd, u8 x s8 quadruples summed into int32 lanes.
+//  - int32 (AVX2): vpmaddubsw pair sums, widened by vpmaddwd, when every pair
+//    sum provably fits int16 (2 * 255 * max|q| <= 32767); otherwise the exact
+//    widening form (zero/sign-extend to int16, vpmaddwd).
+//  - int16: vpmaddubsw + vpaddw. Lane j of a zmm sums columns with
+//    (k / 2) % 32 == j (ymm: % 16): a subset of one tile of a lanes plan
+//    whose tile count divides the lane count, or of one contiguous tile when
+//    T is a multiple of 64 and the lanes are widened to int32 (vpmaddwd) at
+//    every tile boundary. Exact because the plan holds for those subsets
+//    (AXE.md: every subset of a tile's terms stays within the bound).
+//    Signed activations use |q| x (sign(q) * c) so each product is exact.
+#if defined(__x86_64__)
+// GCC 12's own AVX-512 extract intrinsics (used by _mm512_reduce_add_epi32)
+// start from _mm256_undefined_si256() and trip -Wuninitialized when inlined.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "runtime/kernels/int8_x86.h"
+
+#define AXE_AVX2 __attribute__((target("avx2,fma")))
+#define AXE_AVXVNNI __attribute__((target("avx2,fma,avxvnni")))
+#define AXE_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
+#define AXE_AVX512VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
+
+namespace axe {
+namespace {
+
+// Raw accumulations of one tile: raw[m * NR + n].
+template <int MR, int NR>
+using TileFn = void (*)(const uint8_t* x, size_t ldx, const int8_t* w, size_t ldw, size_t blocks, size_t widen,
+                        int64_t* raw);
+
+// ---- weight loads ------------------------------------------------------
+template <bool P4>
+AXE_AVX512 inline __m512i load_w512(const int8_t* row, size_t b) {
+  if constexpr (!P4) {
+    return _mm512_loadu_si512(row + b * 64);
+  } else {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + b * 32));
+    const __m256i mask = _mm256_set1_epi8(0x0F);
+    const __m256i lo = _mm256_and_si256(v, mask), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), mask);
+    return _mm512_sub_epi8(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), _mm512_set1_epi8(8));
+  }
+}
+
+template <bool P4>
+AXE_AVX2 inline void load_w256(const int8_t* row, size_t b, __m256i& w0, __m256i& w1) {
+  if constexpr (!P4) {
+    w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + b * 64));
+    w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + b * 64 + 32));
+  } else {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + b * 32));
+    const __m256i mask = _mm256_set1_epi8(0x0F), eight = _mm256_set1_epi8(8);
+    w0 = _mm256_sub_epi8(_mm256_and_si256(v, mask), eight);
+    w1 = _mm256_sub_epi8(_mm256_and_si256(_mm256_srli_epi16(v, 4), mask), eight);
+  }
+}
+
+AXE_AVX2 inline int32_t hsum256(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+  return _mm_cvtsi128_si32(s);
+}
+
+// ---- AVX-512 VNNI, int32 -------------------------------------------------
+template <int MR, int NR, bool P4>
+AXE_AVX512VNNI void tile_vnni512(const uint8_t* x, size_t ldx, const int8_t* w, size_t ldw, size_t blocks, size_t,
+                                 int64_t* raw) {
+  __m512i acc[MR][NR];
+  for (int m = 0; m < MR; ++m)
+    for (int n = 0; n < NR; ++n) acc[m][n] = _mm512_setzero_si512();
+  for (size_t b = 0; b < blocks; ++b) {
+    __m512i xv[MR];
+    for (int m = 0; m < MR; ++m) xv[m] = _mm512_loadu_si512(x + m * ldx + b * 64);
+    for (int n = 0; n < NR; ++n) {
+      const __m512i wv = load_w512<P4>(w + n * ldw, b);
+      for (int m = 0; m < MR; ++m) acc[m][n] = _mm512_dpbusd_epi32(acc[m][n], xv[m], wv);
+    }
+  }
+  for (int m = 0; m < MR; ++m)
+    for (int n = 0; n < NR; ++n) raw[m * NR + n] = _mm512_reduce_add_epi32(acc[m][n]);
+}
+
+// ---- AVX-512BW, int16 ----------------------------------------------------
+// widen: blocks per tile (contiguous plans), 0 to widen once at the end.
+template <int MR, int NR, bool kSigned, bool P4, bool kWiden>
+AXE_AVX512 void tile_i16_512(const uint8_t* x, size_t ldx, const int8_t* w, size_t ldw, size_t blocks, size_t widen,
+                             int64_t* raw) {
+  const __m512i ones = _mm512_set1_epi16(1), flip = _mm512_set1_epi8(static_cast<char>(0x80));
+  __m512i acc16[MR][NR], acc32[MR][NR];
+  for (int m = 0; m < MR; ++m)
+    for (int n = 0; n < NR; ++n) acc16[m][n] = acc32[m][n] = _mm512_setzero_si512();
+  size_t since_widen = 0;
+  for (size_t b = 0; b < blocks; ++b) {
+    __m512i xv[MR];
+    for (int m = 0; m < MR; ++m) {
+      xv[m] = _mm512_loadu_si512(x + m * ldx + b * 64);
+      if constexpr (kSigned) xv[m] = _mm512_xor_si512(xv[m], flip);  // u - 128: the signed code
+    }
+    for (int n = 0; n < NR; ++n) {
+      const __m512i wv = load_w512<P4>(w + n * ldw, b);
+      if constexpr (kSigned) {
+        const __m512i wa = _mm512_abs_epi8(wv);
+        const __mmask64 neg = _mm512_movepi8_mask(wv);
+        for (int m = 0; m < MR; ++m) {
+          const __m512i xs = _mm512_mask_sub_epi8(xv[m], neg, _mm512_setzero_si512(), xv[m]);
+          acc16[m][n] = _mm512_add_epi16(acc16[m][n], _mm512_maddubs_epi16(wa, xs));
+        }
+      } else {
+        for (int m = 0; m < MR; ++m) acc16[m][n] = _mm512_add_epi16(acc16[m][n], _mm512_maddubs_epi16(xv[m], wv));
+      }
+    }
+    if constexpr (kWiden) {
+      if (++since_widen == widen) {
+        since_widen = 0;
+        for (int m = 0; m < MR; ++m)
+          for (int n = 0; n < NR; ++n) {
+            acc32[m][n] = _mm512_add_epi32(acc32[m][n], _mm512_madd_epi16(acc16[m][n], ones));
+            acc16[m][n] = _mm512_setzero_si512();
+          }
+      }
+    }
+  }
+  for (int m = 0; m < MR; ++m)
+    for (int n = 0; n < NR; ++n)
+      raw[m * NR + n] = _mm512_reduce_add_epi32(_mm512_add_epi32(acc32[m][n], _mm512_madd_epi16(acc16[m][n], ones)));
+}
+
+// ---- AVX2, int16 -----------------------------------------------------------
+template <int MR, int NR, bool kSigned, bool P4, bool kWiden>
+AXE_AVX2 void tile_i16_256(const uint8_t* x, size_t ldx, const int8_t* w, size_t ldw, size_t blocks, size_t widen,
+                           int64_t* raw) {
+  const __m256i ones = _mm256_set1_epi16(1), flip = _mm256_set1_epi8(static_cast<char>(0x80));
+  __m256i acc16[MR][NR], acc32[MR][NR];
+  for (int m = 0; m < MR; ++m)
+    for (int n = 0; n < NR; ++n) acc16[m][n] = acc32[m][n] = _mm256_setzero_si256();
+  size_t since_widen = 0;
+  for (size_t b = 0; b < blocks; ++b) {
+    __m256i xv[MR][2];
+    for (int m = 0; m < MR; ++m)
+      for (int h = 0; h < 2; ++h) {
+        xv[m][h] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + m * ldx + b * 64 + h * 32));
+        if constexpr (kSigned) xv[m][h] = _mm256_xor_si256(xv[m][h], flip);  // u - 128: the signed code
+      }
+    for (int n = 0; n < NR; ++n) {
+      __m256i wv[2];
+      load_w256<P4>(w + n * ldw, b, wv[0], wv[1]);
+      for (int h = 0; h < 2; ++h) {
+        const __m256i wa = kSigned ? _mm256_abs_epi8(wv[h]) : wv[h];
+        for (int m = 0; m < MR; ++m) {
+          const __m256i p = kSigned ? _mm256_maddubs_epi16(wa, _mm256_sign_epi8(xv[m][h], wv[h]))
+                                    : _mm256_maddubs_epi16(xv[m][h], wv[h]);
+          acc16[m][n] = _mm256_add_epi16(acc16[m][n], p);
+        }
+      }
+    }
+    if constexpr (kWiden) {
+      if (++since_widen == widen) {
+        since_widen = 0;
+        for (int m = 0; m < MR; ++m)
+          for (int n = 0; n < NR; ++n) {
+            acc32[m][n] = _mm256_add_epi32(acc32[m][n], _mm256_madd_epi16(acc16[m][n], ones));
+            acc16[m][n] = _mm256_setzero_si256();
+          }
+      }
+    }
+  }
+  for (int m = 0; m < MR; ++m)
+    for (int n = 0; n < NR; ++n)
+      raw[m * NR + n] = hsum256(_mm256_add_epi32(acc32[m][n], _mm256_madd_epi16(acc16[m][n], ones)));
+}
+
+// ---- AVX2, int32 -----------------------------------------------------------
+// kPairs: vpmaddubsw pair sums are exact (caller checked 2*255*max|q| <= 32767).
+template <int MR, int NR, bool P4, bool kPairs>
+AXE_AVX2 void tile_i32_256(const uint8_t* x, size_t ldx, const int8_t* w, size_t ldw, size_t blocks, size_t,
+                           int64_t* raw) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256i acc[MR][NR];
+  for (int m = 0; m < MR; ++m)
+    for (int n = 0; n < NR; ++n) acc[m][n] = _mm256_setzero_si256();
+  for (size_t b = 0; b < blocks; ++b) {
+    __m256i xv[MR][2];
+    for (int m = 0; m < MR; ++m)
+      for (int h = 0; h < 2; ++h)
+        xv[m][h] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + m * ldx + b * 64 + h * 32));
+    for (int n = 0; n < NR; ++n) {
+      __m256i wv[2];
+      load_w256<P4>(w + n * ldw, b, wv[0], wv[1]);
+      for (int h = 0; h < 2; ++h) {
+        if constexpr (kPairs) {
+          for (int m = 0; m < MR; ++m)
+            acc[m][n] = _mm256_add_epi32(acc[m][n], _mm256_madd_epi16(_mm256_maddubs_epi16(xv[m][h], wv[h]), ones));
+        } else {
+          const __m256i wlo = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(wv[h]));
+          const __m256i whi = _mm256_cvtepi8_epi16(_mm256_extracti128_si256(wv[h], 1));
+          for (int m = 0; m < MR; ++m) {
+            const __m256i xlo = _mm256_cvtepu8_epi16(_mm256_castsi256_si128(xv[m][h]));
+            const __m256i xhi = _mm256_cvtepu8_epi16(_mm256_extracti128_si256(xv[m][h], 1));
+            acc[m][n] = _mm256_add_epi32(acc[m][n], _mm256_madd_epi16(xlo, wlo));
+            acc[m][n] = _mm256_add_epi32(acc[m][n], _mm256_madd_epi16(xhi, whi));
+          }
+        }
+      }
+    }
+  }
+  for (int m = 0; m < MR; ++m)
+    for (int n = 0; n < NR; ++n) raw[m * NR + n] = hsum256(acc[m][n]);
+}
+
+// ---- AVX-VNNI (ymm), int32 -------------------------------------------------
+template <int MR, int NR, bool P4>
+AXE_AVXVNNI void tile_avxvnni(const uint8_t* x, size_t ldx, const int8_t* w, size_t ldw, size_t blocks, size_t,
+                              int64_t* raw) {
+  __m256i acc[MR][NR];
+  for (int m = 0; m < MR; ++m)
+    for (int n = 0; n < NR; ++n) acc[m][n] = _mm256_setzero_si256();
+  for (size_t b = 0; b < blocks; ++b) {
+    __m256i xv[MR][2];
+    for (int m = 0; m < MR; ++m)
+      for (int h = 0; h < 2; ++h)
+        xv[m][h] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + m * ldx + b * 64 + h * 32));
+    for (int n = 0; n < NR; ++n) {
+      __m256i wv[2];
+      load_w256<P4>(w + n * ldw, b, wv[0], wv[1]);
+      for (int h = 0; h < 2; ++h)
+        for (int m = 0; m < MR; ++m) acc[m][n] = _mm256_dpbusd_avx_epi32(acc[m][n], xv[m][h], wv[h]);
+    }
+  }
+  for (int m = 0; m < MR; ++m)
+    for (int n = 0; n < NR; ++n) raw[m * NR + n] = hsum256(acc[m][n]);
+}
+
+// ---- the driver: tiles over tokens and rows, then the wide epilogue --------
+template <int MR, int NR>
+struct TileSet {
+  TileFn<MR, NR> full;
+  TileFn<1, NR> one_token;
+  TileFn<MR, 1> one_row;
+  TileFn<1, 1> single;
+};
+
+template <int MR, int NR>
+void drive(const TileSet<MR, NR>& t, const Int8Activations& x, size_t m0, size_t m1, const Int8Weights& w, size_t n0,
+           size_t n1, const Int8Output& out, size_t widen, int32_t offset) {
+  const size_t blocks = w.kp / 64, ldw = w.row_bytes(), ldx = x.kp;
+  const int8_t* wd = w.data.data();
+  const uint8_t* xd = x.codes.data();
+  int64_t raw[MR * NR];
+  auto finish = [&](size_t m, size_t n, int mr, int nr) {
+    for (int i = 0; i < mr; ++i)
+      for (int j = 0; j < nr; ++j) int8_epilogue(x, m + i, w, n + j, raw[i * nr + j], offset, out);
+  };
+  size_t n = n0;
+  for (; n + NR <= n1; n += NR) {
+    size_t m = m0;
+    for (; m + MR <= m1; m += MR) {
+      t.full(xd + m * ldx, ldx, wd + n * ldw, ldw, blocks, widen, raw);
+      finish(m, n, MR, NR);
+    }
+    for (; m < m1; ++m) {
+      t.one_token(xd + m * ldx, ldx, wd + n * ldw, ldw, blocks, widen, raw);
+      finish(m, n, 1, NR);
+    }
+  }
+  for (; n < n1; ++n) {
+    size_t m = m0;
+    for (; m + MR <= m1; m += MR) {
+      t.one_row(xd + m * ldx, ldx, wd + n * ldw, ldw, blocks, widen, raw);
+      finish(m, n, MR, 1);
+    }
+    for (; m < m1; ++m) {
+      t.single(xd + m * ldx, ldx, wd + n * ldw, ldw, blocks, widen, raw);
+      finish(m, n, 1, 1);
+    }
+  }
+}
+
+#define AXE_TILESET(FN, MR, NR, ...) \
+  TileSet<MR, NR> { &FN<MR, NR, __VA_ARGS__>, &FN<1, NR, __VA_ARGS__>, &FN<MR, 1, __VA_ARGS__>, &FN<1, 1, __VA_ARGS__> }
+
+// Blocks of 64 columns per contiguous tile, 0 for lanes plans.
+size_t widen_blocks(const Int8Weights& w) {
+  return w.plan.kind == TileKind::kContiguous ? w.plan.tile / 64 : 0;
+}
+
+}  // namespace
+
+void gemm_avx512vnni_int32(const Int8Activations& x, size_t m0, size_t m1, const Int8Weights& w, size_t n0, size_t n1,
+                           const Int8Output& out) {
+  static const auto t8 = AXE_TILESET(tile_vnni512, 4, 4, false);
+  static const auto t4 = AXE_TILESET(tile_vnni512, 4, 4, true);
+  drive(w.packed4 ? t4 : t8, x, m0, m1, w, n0, n1, out, 0, 0);
+}
+
+void gemm_avx512_int16(const Int8Activations& x, size_t m0, size_t m1, const Int8Weights& w, size_t n0, size_t n1,
+                       const Int8Output& out) {
+  const bool s = x.range.is_signed();
+  const size_t widen = widen_blocks(w);
+  const int32_t offset = s ? 128 : 0;
+  if (widen == 0) {  // lanes plan: 16 accumulators, widened once per row
+    static const TileSet<4, 4> sets[2][2] = {
+        {AXE_TILESET(tile_i16_512, 4, 4, false, false, false), AXE_TILESET(tile_i16_512, 4, 4, false, true, false)},
+        {AXE_TILESET(tile_i16_512, 4, 4, true, false, false), AXE_TILESET(tile_i16_512, 4, 4, true, true, false)}};
+    drive(sets[s][w.packed4], x, m0, m1, w, n0, n1, out, 0, offset);
+  } else {  // contiguous tiles: int16 and int32 accumulators side by side
+    static const TileSet<2, 4> sets[2][2] = {
+        {AXE_TILESET(tile_i16_512, 2, 4, false, false, true), AXE_TILESET(tile_i16_512, 2, 4, false, true, true)},
+        {AXE_TILESET(tile_i16_512, 2, 4, true, false, true), AXE_TILESET(tile_i16_512, 2, 4, true, true, true)}};
+    drive(sets[s][w.packed4], x, m0, m1, w, n0, n1, out, widen, offset);
+  }
+}
+
+void gemm_avx2_int16(const Int8Activations& x, size_t m0, size_t m1, const Int8Weights& w, size_t n0, size_t n1,
+                     const Int8Output& out) {
+  const bool s = x.range.is_signed();
+  const size_t widen = widen_blocks(w);
+  const int32_t offset = s ? 128 : 0;
+  if (widen == 0) {
+    static const TileSet<2, 4> sets[2][2] = {
+        {AXE_TILESET(tile_i16_256, 2, 4, false, false, false), AXE_TILESET(tile_i16_256, 2, 4, false, true, false)},
+        {AXE_TILESET(tile_i16_256, 2, 4, true, false, false), AXE_TILESET(tile_i16_256, 2, 4, true, true, false)}};
+    drive(sets[s][w.packed4], x, m0, m1, w, n0, n1, out, 0, offset);
+  } else {
+    static const TileSet<2, 2> sets[2][2] = {
+        {AXE_TILESET(tile_i16_256, 2, 2, false, false, true), AXE_TILESET(tile_i16_256, 2, 2, false, true, true)},
+        {AXE_TILESET(tile_i16_256, 2, 2, true, false, true), AXE_TILESET(tile_i16_256, 2, 2, true, true, true)}};
+    drive(sets[s][w.packed4], x, m0, m1, w, n0, n1, out, widen, offset);
+  }
+}
+
+void gemm_avx2_int32(const Int8Activations& x, size_t m0, size_t m1, const Int8Weights& w, size_t n0, size_t n1,
+                     const Int8Output& out) {
+  const bool pairs = 2 * 255 * w.max_abs <= 32767;
+  static const TileSet<2, 4> sets[2][2] = {
+      {AXE_TILESET(tile_i32_256, 2, 4, false, false), AXE_TILESET(tile_i32_256, 2, 4, false, true)},
+      {AXE_TILESET(tile_i32_256, 2, 4, true, false), AXE_TILESET(tile_i32_256, 2, 4, true, true)}};
+  drive(sets[w.packed4][pairs], x, m0, m1, w, n0, n1, out, 0, 0);
+}
+
+void gemm_avxvnni_int32(const Int8Activations& x, size_t m0, size_t m1, const Int8Weights& w, size_t n0, size_t n1,
+                        const Int8Output& out) {
+  static const auto t8 = AXE_TILESET(tile_avxvnni, 2, 4, false);
+  static const auto t4 = AXE_TILESET(tile_avxvnni, 2, 4, true);
+  drive(w.packed4 ? t4 : t8, x, m0, m1, w, n0, n1, out, 0, 0);
+}
+
+bool cpu_has_avxvnni() { return __builtin_cpu_supports("avxvnni"); }
+
+}  // namespace axe
+#endif  // __x86_64__

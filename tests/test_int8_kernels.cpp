@@ -1,0 +1,226 @@
+// The integer kernels: every kernel this CPU can run against the int64
+// reference, bit for bit, on random and on extreme inputs, for plans that
+// hold; the plan checker; the datapath emulation and its overflow counts.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <random>
+
+#include "runtime/kernels/int8_kernels.h"
+
+using namespace axe;
+
+namespace {
+
+// Codes in [-limit, limit] clipped, column by column, so that every tile and
+// the row total satisfy the plan (the greedy rule of AXE.md section 3).
+// extreme: start every code at a limit instead of at random.
+std::vector<int8_t> codes_for_plan(size_t rows, size_t cols, int bits, const AccumulationPlan* plan, ActivationRange x,
+                                   bool extreme, uint32_t seed) {
+  std::mt19937 rng(seed);
+  const int limit = (1 << (bits - 1)) - 1;
+  std::uniform_int_distribution<int> dist(-limit, limit);
+  std::vector<int8_t> q(rows * cols);
+  for (size_t r = 0; r < rows; ++r) {
+    std::vector<int64_t> pos(cols + 64, 0), neg(cols + 64, 0);
+    int64_t pos_row = 0, neg_row = 0;
+    for (size_t c = 0; c < cols; ++c) {
+      int v = extreme ? ((rng() & 1) ? limit : -limit) : dist(rng);
+      if (plan) {
+        const uint32_t t = plan->tile_of(c);
+        auto fits = [&](int cand) {
+          const int64_t p = pos[t] + std::max(cand, 0), n = neg[t] + std::min(cand, 0);
+          const int64_t pr = pos_row + std::max(cand, 0), nr = neg_row + std::min(cand, 0);
+          return worst_case_magnitude(p, n, x) <= AccumulationPlan::acc_limit(plan->inner_bits) &&
+                 worst_case_magnitude(pr, nr, x) <= AccumulationPlan::acc_limit(plan->outer_bits);
+        };
+        while (v != 0 && !fits(v)) v += v > 0 ? -1 : 1;
+        (v > 0 ? pos[t] : neg[t]) += v;
+        (v > 0 ? pos_row : neg_row) += v;
+      }
+      q[r * cols + c] = static_cast<int8_t>(v);
+    }
+  }
+  return q;
+}
+
+Int8Activations activations(size_t tokens, size_t cols, int bits, bool is_signed, bool extreme, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> x(tokens * cols);
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (!extreme) x[i] = normal(rng) + 0.3f;
+    else x[i] = (rng() & 1) ? 1.0f : -1.0f;  // codes at both ends of the range
+  }
+  Int8Activations a;
+  quantize_activations(x.data(), cols, tokens, cols, bits, is_signed, a);
+  if (extreme && !is_signed) {
+    // All codes at nu or at mu, whatever the rounding did.
+    for (size_t m = 0; m < tokens; ++m)
+      for (size_t k = 0; k < cols; ++k) a.codes.data()[m * a.kp + k] = (k * 7 + m) % 3 ? a.range.nu : 0;
+  }
+  return a;
+}
+
+struct Case {
+  size_t M, K, N;
+  int wbits, abits;
+  bool is_signed, extreme;
+  AccumulationPlan plan;
+};
+
+}  // namespace
+
+TEST_CASE("check_plan computes the exact worst case per tile and per row") {
+  const int8_t q[4] = {127, 127, -127, 0};
+  const ActivationRange u8 = ActivationRange::of(8, false);
+  AccumulationPlan p{TileKind::kContiguous, 2, 16, 32};
+  PlanCheck c = check_plan(q, 1, 4, 4, p, u8);
+  CHECK(c.inner_violations == 1);  // 255 * 254 = 64770 > 32767
+  CHECK(c.first_bad_tile == 0);
+  CHECK(c.worst_inner_use == doctest::Approx(64770.0 / 32767));
+  p.inner_bits = 17;  // 65535
+  c = check_plan(q, 1, 4, 4, p, u8);
+  CHECK(c.ok());
+  p.outer_bits = 17;  // row: A = 254, B = -127: max(255*254, 255*127) = 64770 <= 65535
+  CHECK(check_plan(q, 1, 4, 4, p, u8).ok());
+  // Signed narrow activations: worst case max(127*254 + 127*127, ...) = 48387.
+  const ActivationRange s8 = ActivationRange::of(8, true);
+  CHECK(s8.mu == -127);
+  CHECK(worst_case_magnitude(254, -127, s8) == 127 * 254 + 127 * 127);
+  p = {TileKind::kLanes, 2, 16, 32};  // columns 0,1 -> tile 0; 2,3 -> tile 1
+  c = check_plan(q, 1, 4, 4, p, u8);
+  CHECK(c.tiles == 2);
+  CHECK(c.inner_violations == 1);
+  CHECK(p.tile_of(5) == 0);
+  CHECK(AccumulationPlan{TileKind::kLanes, 4, 16, 15}.invalid_reason() != "");
+}
+
+TEST_CASE("4-bit packing round-trips and out-of-range codes are rejected") {
+  const size_t rows = 3, cols = 150;
+  const auto q = codes_for_plan(rows, cols, 4, nullptr, {}, false, 1);
+  std::vector<float> s(rows, 1.0f);
+  const Int8Weights w = pack_int8_weights(q.data(), rows, cols, s.data(), 4, {}, ActivationRange::of(8, false));
+  CHECK(w.packed4);
+  CHECK(w.kp == 192);
+  for (size_t r = 0; r < rows; ++r)
+    for (size_t c = 0; c < w.kp; ++c) REQUIRE(w.code(r, c) == (c < cols ? q[r * cols + c] : 0));
+  std::vector<int8_t> bad(q);
+  bad[7] = 8;  // outside [-7, 7]
+  CHECK_THROWS(pack_int8_weights(bad.data(), rows, cols, s.data(), 4, {}, ActivationRange::of(8, false)));
+}
+
+TEST_CASE("activation quantization: ranges, zero point, error within half a step") {
+  std::vector<float> x{-1.0f, 0.0f, 0.25f, 3.0f, -0.5f};
+  for (bool is_signed : {false, true}) {
+    Int8Activations a;
+    quantize_activations(x.data(), x.size(), 1, x.size(), 8, is_signed, a);
+    for (size_t k = 0; k < x.size(); ++k) {
+      const int u = a.codes.data()[k];
+      CHECK(u - (is_signed ? 128 : 0) >= a.range.mu);
+      CHECK(u - (is_signed ? 128 : 0) <= a.range.nu);
+      CHECK(a.scales[0] * (u - a.zeros[0]) == doctest::Approx(x[k]).epsilon(0).scale(1).epsilon(a.scales[0] * 0.51f));
+    }
+    CHECK(a.codes.data()[1] == a.zeros[0]);  // 0 is exact
+  }
+}
+
+TEST_CASE("every integer kernel matches the int64 reference bit for bit") {
+  const ActivationRange u8 = ActivationRange::of(8, false);
+  (void)u8;
+  std::vector<Case> cases;
+  const AccumulationPlan plans[] = {
+      {TileKind::kLanes, 16, 16, 32}, {TileKind::kContiguous, 128, 16, 32}, {TileKind::kLanes, 16, 16, 16},
+      {TileKind::kContiguous, 64, 14, 20}, {TileKind::kLanes, 8, 15, 32}, {TileKind::kContiguous, 64, 32, 32}};
+  uint32_t seed = 1;
+  for (const auto& plan : plans)
+    for (int wbits : {8, 4})
+      for (bool is_signed : {false, true})
+        for (bool extreme : {false, true}) {
+          cases.push_back({5, 300, 11, wbits, 8, is_signed, extreme, plan});
+          if (seed++ % 3 == 0) cases.push_back({17, 1024, 9, wbits, 8, is_signed, extreme, plan});
+        }
+  cases.push_back({3, 64, 5, 8, 4, false, true, {TileKind::kContiguous, 64, 16, 32}});
+  size_t int16_runs = 0;
+  for (const Case& c : cases) {
+    const ActivationRange xr = ActivationRange::of(c.abits, c.is_signed);
+    const auto q = codes_for_plan(c.N, c.K, c.wbits, &c.plan, xr, c.extreme, seed++);
+    std::vector<float> scales(c.N);
+    for (size_t n = 0; n < c.N; ++n) scales[n] = 0.01f * (n + 1);
+    const Int8Weights w = pack_int8_weights(q.data(), c.N, c.K, scales.data(), c.wbits, c.plan, xr);
+    REQUIRE(w.plan_holds);
+    const Int8Activations x = activations(c.M, c.K, c.abits, c.is_signed, c.extreme, seed++);
+    std::vector<int32_t> d_ref(c.M * c.N), d(c.M * c.N);
+    std::vector<float> y_ref(c.M * c.N), y(c.M * c.N);
+    int8_gemm_reference(x, 0, c.M, w, 0, c.N, {d_ref.data(), c.N, y_ref.data(), c.N, nullptr});
+    for (const Int8Kernel& k : int8_kernels()) {
+      if (!k.usable(w, x.range)) continue;
+      CAPTURE(k.name);
+      CAPTURE(c.plan.describe());
+      CAPTURE(c.wbits);
+      CAPTURE(c.is_signed);
+      CAPTURE(c.extreme);
+      std::fill(d.begin(), d.end(), -1);
+      // Rows and tokens in two uneven pieces, as threads would split them.
+      k.run(x, 0, c.M, w, 0, c.N / 2, {d.data(), c.N, y.data(), c.N, nullptr});
+      k.run(x, 0, c.M, w, c.N / 2, c.N, {d.data(), c.N, y.data(), c.N, nullptr});
+      REQUIRE(d == d_ref);
+      REQUIRE(y == y_ref);
+      if (k.accumulator == Int8Accumulator::kInt16) ++int16_runs;
+    }
+    OverflowCounts counts;
+    std::fill(d.begin(), d.end(), -1);
+    int8_gemm_emulated(x, 0, c.M, w, 0, c.N, {d.data(), c.N, nullptr, 0, nullptr}, {c.plan, false}, counts);
+    CHECK(d == d_ref);  // a plan that holds never overflows
+    CHECK(counts.inner == 0);
+    CHECK(counts.outer == 0);
+  }
+  // On x86 machines with AVX2 the int16 kernels must have been exercised.
+#if defined(__x86_64__)
+  if (__builtin_cpu_supports("avx2")) CHECK(int16_runs > 0);
+#endif
+}
+
+TEST_CASE("int16 kernels refuse weights whose plan does not hold") {
+  const ActivationRange xr = ActivationRange::of(8, false);
+  const AccumulationPlan plan{TileKind::kLanes, 16, 16, 32};
+  const auto q = codes_for_plan(4, 256, 8, nullptr, xr, true, 3);  // unconstrained, at the limits
+  std::vector<float> s(4, 1.0f);
+  const Int8Weights w = pack_int8_weights(q.data(), 4, 256, s.data(), 8, plan, xr);
+  CHECK_FALSE(w.plan_holds);
+  for (const Int8Kernel& k : int8_kernels())
+    if (k.accumulator == Int8Accumulator::kInt16) CHECK_FALSE(k.usable(w, xr));
+}
+
+TEST_CASE("datapath emulation: wrap and saturate, and overflow counts") {
+  const ActivationRange xr = ActivationRange::of(8, false);
+  const int8_t q[2] = {100, 100};
+  const float s = 1.0f;
+  const AccumulationPlan plan{TileKind::kContiguous, 2, 8, 32};
+  const Int8Weights w = pack_int8_weights(q, 1, 2, &s, 8, plan, xr);
+  Int8Activations x;
+  const float ones[2] = {1.0f, 1.0f};
+  quantize_activations(ones, 2, 1, 2, 8, false, x);
+  x.codes.data()[0] = x.codes.data()[1] = 1;
+  x.zeros[0] = 0;
+  int32_t d = 0;
+  OverflowCounts wrap, sat;
+  int8_gemm_emulated(x, 0, 1, w, 0, 1, {&d, 1, nullptr, 0, nullptr}, {plan, false}, wrap);
+  CHECK(d == 200 - 256);  // 8-bit two's complement wraps
+  CHECK(wrap.inner == 1);
+  int8_gemm_emulated(x, 0, 1, w, 0, 1, {&d, 1, nullptr, 0, nullptr}, {plan, true}, sat);
+  CHECK(d == 127);
+  CHECK(sat.inner == 1);
+
+  // An unconstrained layer on a 16-bit datapath overflows; the emulation says so.
+  const AccumulationPlan p16{TileKind::kContiguous, 64, 16, 32};
+  const auto big = codes_for_plan(8, 512, 8, nullptr, xr, true, 9);
+  std::vector<float> sc(8, 1.0f);
+  const Int8Weights wb = pack_int8_weights(big.data(), 8, 512, sc.data(), 8, p16, xr);
+  const Int8Activations xb = activations(4, 512, 8, false, true, 10);
+  OverflowCounts c;
+  std::vector<int32_t> dd(32);
+  int8_gemm_emulated(xb, 0, 4, wb, 0, 8, {dd.data(), 8, nullptr, 0, nullptr}, {p16, false}, c);
+  CHECK(c.inner > 0);
+  CHECK(c.dot_products == 32);
+}
