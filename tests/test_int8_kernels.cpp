@@ -12,35 +12,16 @@ using namespace axe;
 
 namespace {
 
-// Codes in [-limit, limit] clipped, column by column, so that every tile and
-// the row total satisfy the plan (the greedy rule of AXE.md section 3).
-// extreme: start every code at a limit instead of at random.
+// Random codes in the M-bit range (or all at a limit when extreme), clipped
+// to the plan's budgets when a plan is given.
 std::vector<int8_t> codes_for_plan(size_t rows, size_t cols, int bits, const AccumulationPlan* plan, ActivationRange x,
                                    bool extreme, uint32_t seed) {
   std::mt19937 rng(seed);
   const int limit = (1 << (bits - 1)) - 1;
   std::uniform_int_distribution<int> dist(-limit, limit);
   std::vector<int8_t> q(rows * cols);
-  for (size_t r = 0; r < rows; ++r) {
-    std::vector<int64_t> pos(cols + 64, 0), neg(cols + 64, 0);
-    int64_t pos_row = 0, neg_row = 0;
-    for (size_t c = 0; c < cols; ++c) {
-      int v = extreme ? ((rng() & 1) ? limit : -limit) : dist(rng);
-      if (plan) {
-        const uint32_t t = plan->tile_of(c);
-        auto fits = [&](int cand) {
-          const int64_t p = pos[t] + std::max(cand, 0), n = neg[t] + std::min(cand, 0);
-          const int64_t pr = pos_row + std::max(cand, 0), nr = neg_row + std::min(cand, 0);
-          return worst_case_magnitude(p, n, x) <= AccumulationPlan::acc_limit(plan->inner_bits) &&
-                 worst_case_magnitude(pr, nr, x) <= AccumulationPlan::acc_limit(plan->outer_bits);
-        };
-        while (v != 0 && !fits(v)) v += v > 0 ? -1 : 1;
-        (v > 0 ? pos[t] : neg[t]) += v;
-        (v > 0 ? pos_row : neg_row) += v;
-      }
-      q[r * cols + c] = static_cast<int8_t>(v);
-    }
-  }
+  for (auto& v : q) v = static_cast<int8_t>(extreme ? ((rng() & 1) ? limit : -limit) : dist(rng));
+  if (plan) clip_codes_to_plan(q.data(), rows, cols, cols, *plan, x);
   return q;
 }
 
@@ -96,6 +77,25 @@ TEST_CASE("check_plan computes the exact worst case per tile and per row") {
   CHECK(AccumulationPlan{TileKind::kLanes, 4, 16, 15}.invalid_reason() != "");
 }
 
+TEST_CASE("clip_codes_to_plan makes any codes satisfy the plan, and the budget binds") {
+  for (const AccumulationPlan& plan : {AccumulationPlan{TileKind::kContiguous, 64, 16, 32},
+                                       AccumulationPlan{TileKind::kLanes, 16, 16, 18},
+                                       AccumulationPlan{TileKind::kContiguous, 50, 14, 16}})
+    for (bool is_signed : {false, true}) {
+      const ActivationRange xr = ActivationRange::of(8, is_signed);
+      const auto before = codes_for_plan(6, 333, 8, nullptr, xr, true, 5);
+      auto after = before;
+      clip_codes_to_plan(after.data(), 6, 333, 333, plan, xr);
+      const PlanCheck c = check_plan(after.data(), 6, 333, 333, plan, xr);
+      CAPTURE(plan.describe());
+      CHECK(c.ok());
+      CHECK(c.worst_inner_use > 0.9);  // the budget is used, not thrown away
+      CHECK_FALSE(check_plan(before.data(), 6, 333, 333, plan, xr).ok());
+      for (size_t i = 0; i < after.size(); ++i)  // only shrinks toward zero, never flips sign
+        REQUIRE((after[i] == 0 || (after[i] > 0) == (before[i] > 0)));
+    }
+}
+
 TEST_CASE("4-bit packing round-trips and out-of-range codes are rejected") {
   const size_t rows = 3, cols = 150;
   const auto q = codes_for_plan(rows, cols, 4, nullptr, {}, false, 1);
@@ -138,6 +138,7 @@ TEST_CASE("every integer kernel matches the int64 reference bit for bit") {
       for (bool is_signed : {false, true})
         for (bool extreme : {false, true}) {
           cases.push_back({5, 300, 11, wbits, 8, is_signed, extreme, plan});
+          cases.push_back({8, 200, 16, wbits, 8, is_signed, extreme, plan});
           if (seed++ % 3 == 0) cases.push_back({17, 1024, 9, wbits, 8, is_signed, extreme, plan});
         }
   cases.push_back({3, 64, 5, 8, 4, false, true, {TileKind::kContiguous, 64, 16, 32}});
@@ -145,14 +146,14 @@ TEST_CASE("every integer kernel matches the int64 reference bit for bit") {
   for (const Case& c : cases) {
     const ActivationRange xr = ActivationRange::of(c.abits, c.is_signed);
     const auto q = codes_for_plan(c.N, c.K, c.wbits, &c.plan, xr, c.extreme, seed++);
-    std::vector<float> scales(c.N);
-    for (size_t n = 0; n < c.N; ++n) scales[n] = 0.01f * (n + 1);
+    std::vector<float> scales(c.N), bias(c.N);
+    for (size_t n = 0; n < c.N; ++n) scales[n] = 0.01f * (n + 1), bias[n] = 0.37f * n - 1.0f;
     const Int8Weights w = pack_int8_weights(q.data(), c.N, c.K, scales.data(), c.wbits, c.plan, xr);
     REQUIRE(w.plan_holds);
     const Int8Activations x = activations(c.M, c.K, c.abits, c.is_signed, c.extreme, seed++);
     std::vector<int32_t> d_ref(c.M * c.N), d(c.M * c.N);
     std::vector<float> y_ref(c.M * c.N), y(c.M * c.N);
-    int8_gemm_reference(x, 0, c.M, w, 0, c.N, {d_ref.data(), c.N, y_ref.data(), c.N, nullptr});
+    int8_gemm_reference(x, 0, c.M, w, 0, c.N, {d_ref.data(), c.N, y_ref.data(), c.N, bias.data()});
     for (const Int8Kernel& k : int8_kernels()) {
       if (!k.usable(w, x.range)) continue;
       CAPTURE(k.name);
@@ -162,8 +163,8 @@ TEST_CASE("every integer kernel matches the int64 reference bit for bit") {
       CAPTURE(c.extreme);
       std::fill(d.begin(), d.end(), -1);
       // Rows and tokens in two uneven pieces, as threads would split them.
-      k.run(x, 0, c.M, w, 0, c.N / 2, {d.data(), c.N, y.data(), c.N, nullptr});
-      k.run(x, 0, c.M, w, c.N / 2, c.N, {d.data(), c.N, y.data(), c.N, nullptr});
+      k.run(x, 0, c.M, w, 0, c.N / 2, {d.data(), c.N, y.data(), c.N, bias.data()});
+      k.run(x, 0, c.M, w, c.N / 2, c.N, {d.data(), c.N, y.data(), c.N, bias.data()});
       REQUIRE(d == d_ref);
       REQUIRE(y == y_ref);
       if (k.accumulator == Int8Accumulator::kInt16) ++int16_runs;

@@ -72,4 +72,30 @@ PlanCheck check_plan(const int8_t* codes, size_t rows, size_t cols, size_t ld, c
   return r;
 }
 
+void clip_codes_to_plan(int8_t* codes, size_t rows, size_t cols, size_t ld, const AccumulationPlan& plan,
+                        ActivationRange x) {
+  const int64_t inner = AccumulationPlan::acc_limit(plan.inner_bits);
+  const int64_t outer = AccumulationPlan::acc_limit(plan.outer_bits);
+  std::vector<int64_t> pos(plan.n_tiles(cols)), neg(plan.n_tiles(cols));
+  for (size_t r = 0; r < rows; ++r) {
+    std::fill(pos.begin(), pos.end(), 0);
+    std::fill(neg.begin(), neg.end(), 0);
+    int64_t pos_row = 0, neg_row = 0;
+    int8_t* q = codes + r * ld;
+    for (size_t c = 0; c < cols; ++c) {
+      const uint32_t t = plan.tile_of(c);
+      int v = q[c];
+      auto fits = [&](int cand) {
+        const int64_t p = std::max(cand, 0), n = std::min(cand, 0);
+        return worst_case_magnitude(pos[t] + p, neg[t] + n, x) <= inner &&
+               worst_case_magnitude(pos_row + p, neg_row + n, x) <= outer;
+      };
+      while (v != 0 && !fits(v)) v += v > 0 ? -1 : 1;  // 0 always fits
+      (v > 0 ? pos[t] : neg[t]) += v;
+      (v > 0 ? pos_row : neg_row) += v;
+      q[c] = static_cast<int8_t>(v);
+    }
+  }
+}
+
 }  // namespace axe

@@ -71,4 +71,11 @@ struct PlanCheck {
 PlanCheck check_plan(const int8_t* codes, size_t rows, size_t cols, size_t ld, const AccumulationPlan& plan,
                      ActivationRange x);
 
+// The hard clip of AXE.md section 3 on integer codes: walks each row's
+// columns in order and shrinks every code toward zero until its tile (P_I)
+// and its row (P_O) still satisfy the plan, then adds it to the running sums.
+// Afterwards check_plan(...).ok() holds. In place; rows x cols, stride ld.
+void clip_codes_to_plan(int8_t* codes, size_t rows, size_t cols, size_t ld, const AccumulationPlan& plan,
+                        ActivationRange x);
+
 }  // namespace axe

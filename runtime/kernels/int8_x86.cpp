@@ -24,6 +24,7 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "runtime/kernels/int8_x86.h"
@@ -36,10 +37,11 @@
 namespace axe {
 namespace {
 
-// Raw accumulations of one tile: raw[m * NR + n].
+// Raw accumulations of one tile: raw[m * NR + n] (int32: every kernel's sum
+// fits, see int32_fits in int8_kernels.cpp).
 template <int MR, int NR>
 using TileFn = void (*)(const uint8_t* x, size_t ldx, const int8_t* w, size_t ldw, size_t blocks, size_t widen,
-                        int64_t* raw);
+                        int32_t* raw);
 
 // ---- weight loads ------------------------------------------------------
 template <bool P4>
@@ -74,10 +76,38 @@ AXE_AVX2 inline int32_t hsum256(__m256i v) {
   return _mm_cvtsi128_si32(s);
 }
 
+// Sums of 16 vectors of int32 lanes at once: out[i] = sum of the lanes of
+// v[i]. A transpose-and-add tree (30 shuffles and adds instead of 16 full
+// reductions), which matters because a 4x4 tile reduces after every row.
+AXE_AVX512 inline void reduce16(const __m512i* v, int32_t* out) {
+  __m512i s[4];
+  for (int j = 0; j < 4; ++j) {
+    const __m512i* a = v + 4 * j;
+    const __m512i r0 = _mm512_add_epi32(_mm512_unpacklo_epi32(a[0], a[1]), _mm512_unpackhi_epi32(a[0], a[1]));
+    const __m512i r1 = _mm512_add_epi32(_mm512_unpacklo_epi32(a[2], a[3]), _mm512_unpackhi_epi32(a[2], a[3]));
+    s[j] = _mm512_add_epi32(_mm512_unpacklo_epi64(r0, r1), _mm512_unpackhi_epi64(r0, r1));
+  }
+  const __m512i u0 = _mm512_add_epi32(_mm512_shuffle_i32x4(s[0], s[1], 0x88), _mm512_shuffle_i32x4(s[0], s[1], 0xDD));
+  const __m512i u1 = _mm512_add_epi32(_mm512_shuffle_i32x4(s[2], s[3], 0x88), _mm512_shuffle_i32x4(s[2], s[3], 0xDD));
+  const __m512i r = _mm512_add_epi32(_mm512_shuffle_i32x4(u0, u1, 0x88), _mm512_shuffle_i32x4(u0, u1, 0xDD));
+  _mm512_storeu_si512(out, r);
+}
+
+// Reduces an MR x NR tile of int32 vectors into raw[m * NR + n].
+template <int MR, int NR>
+AXE_AVX512 inline void reduce_tile(__m512i (&acc)[MR][NR], int32_t* raw) {
+  if constexpr (MR * NR == 16) {
+    reduce16(&acc[0][0], raw);
+  } else {
+    for (int m = 0; m < MR; ++m)
+      for (int n = 0; n < NR; ++n) raw[m * NR + n] = _mm512_reduce_add_epi32(acc[m][n]);
+  }
+}
+
 // ---- AVX-512 VNNI, int32 -------------------------------------------------
 template <int MR, int NR, bool P4>
 AXE_AVX512VNNI void tile_vnni512(const uint8_t* x, size_t ldx, const int8_t* w, size_t ldw, size_t blocks, size_t,
-                                 int64_t* raw) {
+                                 int32_t* raw) {
   __m512i acc[MR][NR];
   for (int m = 0; m < MR; ++m)
     for (int n = 0; n < NR; ++n) acc[m][n] = _mm512_setzero_si512();
@@ -89,15 +119,14 @@ AXE_AVX512VNNI void tile_vnni512(const uint8_t* x, size_t ldx, const int8_t* w, 
       for (int m = 0; m < MR; ++m) acc[m][n] = _mm512_dpbusd_epi32(acc[m][n], xv[m], wv);
     }
   }
-  for (int m = 0; m < MR; ++m)
-    for (int n = 0; n < NR; ++n) raw[m * NR + n] = _mm512_reduce_add_epi32(acc[m][n]);
+  reduce_tile<MR, NR>(acc, raw);
 }
 
 // ---- AVX-512BW, int16 ----------------------------------------------------
 // widen: blocks per tile (contiguous plans), 0 to widen once at the end.
 template <int MR, int NR, bool kSigned, bool P4, bool kWiden>
 AXE_AVX512 void tile_i16_512(const uint8_t* x, size_t ldx, const int8_t* w, size_t ldw, size_t blocks, size_t widen,
-                             int64_t* raw) {
+                             int32_t* raw) {
   const __m512i ones = _mm512_set1_epi16(1), flip = _mm512_set1_epi8(static_cast<char>(0x80));
   __m512i acc16[MR][NR], acc32[MR][NR];
   for (int m = 0; m < MR; ++m)
@@ -134,14 +163,14 @@ AXE_AVX512 void tile_i16_512(const uint8_t* x, size_t ldx, const int8_t* w, size
     }
   }
   for (int m = 0; m < MR; ++m)
-    for (int n = 0; n < NR; ++n)
-      raw[m * NR + n] = _mm512_reduce_add_epi32(_mm512_add_epi32(acc32[m][n], _mm512_madd_epi16(acc16[m][n], ones)));
+    for (int n = 0; n < NR; ++n) acc32[m][n] = _mm512_add_epi32(acc32[m][n], _mm512_madd_epi16(acc16[m][n], ones));
+  reduce_tile<MR, NR>(acc32, raw);
 }
 
 // ---- AVX2, int16 -----------------------------------------------------------
 template <int MR, int NR, bool kSigned, bool P4, bool kWiden>
 AXE_AVX2 void tile_i16_256(const uint8_t* x, size_t ldx, const int8_t* w, size_t ldw, size_t blocks, size_t widen,
-                           int64_t* raw) {
+                           int32_t* raw) {
   const __m256i ones = _mm256_set1_epi16(1), flip = _mm256_set1_epi8(static_cast<char>(0x80));
   __m256i acc16[MR][NR], acc32[MR][NR];
   for (int m = 0; m < MR; ++m)
@@ -186,7 +215,7 @@ AXE_AVX2 void tile_i16_256(const uint8_t* x, size_t ldx, const int8_t* w, size_t
 // kPairs: vpmaddubsw pair sums are exact (caller checked 2*255*max|q| <= 32767).
 template <int MR, int NR, bool P4, bool kPairs>
 AXE_AVX2 void tile_i32_256(const uint8_t* x, size_t ldx, const int8_t* w, size_t ldw, size_t blocks, size_t,
-                           int64_t* raw) {
+                           int32_t* raw) {
   const __m256i ones = _mm256_set1_epi16(1);
   __m256i acc[MR][NR];
   for (int m = 0; m < MR; ++m)
@@ -223,7 +252,7 @@ AXE_AVX2 void tile_i32_256(const uint8_t* x, size_t ldx, const int8_t* w, size_t
 // ---- AVX-VNNI (ymm), int32 -------------------------------------------------
 template <int MR, int NR, bool P4>
 AXE_AVXVNNI void tile_avxvnni(const uint8_t* x, size_t ldx, const int8_t* w, size_t ldw, size_t blocks, size_t,
-                              int64_t* raw) {
+                              int32_t* raw) {
   __m256i acc[MR][NR];
   for (int m = 0; m < MR; ++m)
     for (int n = 0; n < NR; ++n) acc[m][n] = _mm256_setzero_si256();
@@ -243,6 +272,37 @@ AXE_AVXVNNI void tile_avxvnni(const uint8_t* x, size_t ldx, const int8_t* w, siz
     for (int n = 0; n < NR; ++n) raw[m * NR + n] = hsum256(acc[m][n]);
 }
 
+// The wide epilogue of a 4x4 tile in one vector, lane m * 4 + n, with the
+// same operations in the same order as int8_epilogue (so bit-identical):
+// D = raw - (z - offset) * sum(q); y = (s_w * s_x) * float(D) (+ bias).
+AXE_AVX512 void epilogue_4x4(const int32_t* raw, const Int8Activations& x, size_t m, const Int8Weights& w, size_t n,
+                             int32_t offset, const Int8Output& out) {
+  const __m512i rs = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(&w.row_sums[n])));
+  const __m512i z = _mm512_set_epi32(
+      x.zeros[m + 3] - offset, x.zeros[m + 3] - offset, x.zeros[m + 3] - offset, x.zeros[m + 3] - offset,
+      x.zeros[m + 2] - offset, x.zeros[m + 2] - offset, x.zeros[m + 2] - offset, x.zeros[m + 2] - offset,
+      x.zeros[m + 1] - offset, x.zeros[m + 1] - offset, x.zeros[m + 1] - offset, x.zeros[m + 1] - offset,
+      x.zeros[m] - offset, x.zeros[m] - offset, x.zeros[m] - offset, x.zeros[m] - offset);
+  const __m512i d = _mm512_sub_epi32(_mm512_loadu_si512(raw), _mm512_mullo_epi32(z, rs));
+  if (out.d) {
+    alignas(64) int32_t tmp[16];
+    _mm512_store_si512(tmp, d);
+    for (int i = 0; i < 4; ++i) std::memcpy(out.d + (m + i) * out.ldd + n, tmp + 4 * i, 16);
+  }
+  if (out.y) {
+    const __m512 sw = _mm512_broadcast_f32x4(_mm_loadu_ps(&w.scales[n]));
+    const __m512 sx = _mm512_set_ps(x.scales[m + 3], x.scales[m + 3], x.scales[m + 3], x.scales[m + 3],
+                                    x.scales[m + 2], x.scales[m + 2], x.scales[m + 2], x.scales[m + 2],
+                                    x.scales[m + 1], x.scales[m + 1], x.scales[m + 1], x.scales[m + 1],
+                                    x.scales[m], x.scales[m], x.scales[m], x.scales[m]);
+    __m512 y = _mm512_mul_ps(_mm512_mul_ps(sw, sx), _mm512_cvtepi32_ps(d));
+    if (out.bias) y = _mm512_add_ps(y, _mm512_broadcast_f32x4(_mm_loadu_ps(out.bias + n)));
+    alignas(64) float tmp[16];
+    _mm512_store_ps(tmp, y);
+    for (int i = 0; i < 4; ++i) std::memcpy(out.y + (m + i) * out.ldy + n, tmp + 4 * i, 16);
+  }
+}
+
 // ---- the driver: tiles over tokens and rows, then the wide epilogue --------
 template <int MR, int NR>
 struct TileSet {
@@ -250,6 +310,9 @@ struct TileSet {
   TileFn<1, NR> one_token;
   TileFn<MR, 1> one_row;
   TileFn<1, 1> single;
+  // Vector epilogue of a full tile, or null for the scalar one.
+  void (*epilogue)(const int32_t*, const Int8Activations&, size_t, const Int8Weights&, size_t, int32_t,
+                   const Int8Output&) = nullptr;
 };
 
 template <int MR, int NR>
@@ -258,38 +321,49 @@ void drive(const TileSet<MR, NR>& t, const Int8Activations& x, size_t m0, size_t
   const size_t blocks = w.kp / 64, ldw = w.row_bytes(), ldx = x.kp;
   const int8_t* wd = w.data.data();
   const uint8_t* xd = x.codes.data();
-  int64_t raw[MR * NR];
+  int32_t raw[MR * NR];
   auto finish = [&](size_t m, size_t n, int mr, int nr) {
     for (int i = 0; i < mr; ++i)
       for (int j = 0; j < nr; ++j) int8_epilogue(x, m + i, w, n + j, raw[i * nr + j], offset, out);
   };
-  size_t n = n0;
-  for (; n + NR <= n1; n += NR) {
-    size_t m = m0;
-    for (; m + MR <= m1; m += MR) {
-      t.full(xd + m * ldx, ldx, wd + n * ldw, ldw, blocks, widen, raw);
-      finish(m, n, MR, NR);
+  // Token blocks keep their activations in L2 while the weight panels of the
+  // row range stream through L1.
+  constexpr size_t kTokenBlock = 64;
+  for (size_t mb = m0; mb < m1; mb += kTokenBlock) {
+    const size_t me = std::min(m1, mb + kTokenBlock);
+    size_t n = n0;
+    for (; n + NR <= n1; n += NR) {
+      size_t m = mb;
+      for (; m + MR <= me; m += MR) {
+        t.full(xd + m * ldx, ldx, wd + n * ldw, ldw, blocks, widen, raw);
+        if (t.epilogue) t.epilogue(raw, x, m, w, n, offset, out);
+        else finish(m, n, MR, NR);
+      }
+      for (; m < me; ++m) {
+        t.one_token(xd + m * ldx, ldx, wd + n * ldw, ldw, blocks, widen, raw);
+        finish(m, n, 1, NR);
+      }
     }
-    for (; m < m1; ++m) {
-      t.one_token(xd + m * ldx, ldx, wd + n * ldw, ldw, blocks, widen, raw);
-      finish(m, n, 1, NR);
-    }
-  }
-  for (; n < n1; ++n) {
-    size_t m = m0;
-    for (; m + MR <= m1; m += MR) {
-      t.one_row(xd + m * ldx, ldx, wd + n * ldw, ldw, blocks, widen, raw);
-      finish(m, n, MR, 1);
-    }
-    for (; m < m1; ++m) {
-      t.single(xd + m * ldx, ldx, wd + n * ldw, ldw, blocks, widen, raw);
-      finish(m, n, 1, 1);
+    for (; n < n1; ++n) {
+      size_t m = mb;
+      for (; m + MR <= me; m += MR) {
+        t.one_row(xd + m * ldx, ldx, wd + n * ldw, ldw, blocks, widen, raw);
+        finish(m, n, MR, 1);
+      }
+      for (; m < me; ++m) {
+        t.single(xd + m * ldx, ldx, wd + n * ldw, ldw, blocks, widen, raw);
+        finish(m, n, 1, 1);
+      }
     }
   }
 }
 
 #define AXE_TILESET(FN, MR, NR, ...) \
   TileSet<MR, NR> { &FN<MR, NR, __VA_ARGS__>, &FN<1, NR, __VA_ARGS__>, &FN<MR, 1, __VA_ARGS__>, &FN<1, 1, __VA_ARGS__> }
+#define AXE_TILESET_4X4_512(FN, ...)                                                                       \
+  TileSet<4, 4> {                                                                                           \
+    &FN<4, 4, __VA_ARGS__>, &FN<1, 4, __VA_ARGS__>, &FN<4, 1, __VA_ARGS__>, &FN<1, 1, __VA_ARGS__>, &epilogue_4x4 \
+  }
 
 // Blocks of 64 columns per contiguous tile, 0 for lanes plans.
 size_t widen_blocks(const Int8Weights& w) {
@@ -300,8 +374,8 @@ size_t widen_blocks(const Int8Weights& w) {
 
 void gemm_avx512vnni_int32(const Int8Activations& x, size_t m0, size_t m1, const Int8Weights& w, size_t n0, size_t n1,
                            const Int8Output& out) {
-  static const auto t8 = AXE_TILESET(tile_vnni512, 4, 4, false);
-  static const auto t4 = AXE_TILESET(tile_vnni512, 4, 4, true);
+  static const auto t8 = AXE_TILESET_4X4_512(tile_vnni512, false);
+  static const auto t4 = AXE_TILESET_4X4_512(tile_vnni512, true);
   drive(w.packed4 ? t4 : t8, x, m0, m1, w, n0, n1, out, 0, 0);
 }
 
@@ -312,8 +386,8 @@ void gemm_avx512_int16(const Int8Activations& x, size_t m0, size_t m1, const Int
   const int32_t offset = s ? 128 : 0;
   if (widen == 0) {  // lanes plan: 16 accumulators, widened once per row
     static const TileSet<4, 4> sets[2][2] = {
-        {AXE_TILESET(tile_i16_512, 4, 4, false, false, false), AXE_TILESET(tile_i16_512, 4, 4, false, true, false)},
-        {AXE_TILESET(tile_i16_512, 4, 4, true, false, false), AXE_TILESET(tile_i16_512, 4, 4, true, true, false)}};
+        {AXE_TILESET_4X4_512(tile_i16_512, false, false, false), AXE_TILESET_4X4_512(tile_i16_512, false, true, false)},
+        {AXE_TILESET_4X4_512(tile_i16_512, true, false, false), AXE_TILESET_4X4_512(tile_i16_512, true, true, false)}};
     drive(sets[s][w.packed4], x, m0, m1, w, n0, n1, out, 0, offset);
   } else {  // contiguous tiles: int16 and int32 accumulators side by side
     static const TileSet<2, 4> sets[2][2] = {

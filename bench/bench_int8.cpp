@@ -1,0 +1,197 @@
+// Integer kernel benchmarks on every kernel this CPU can run (AVX2 kernels
+// run on AVX-512 machines too), at the shapes of real models, with the limits
+// they are measured against: memory bandwidth (read, copy) and each
+// instruction sequence's MAC rate with independent chains.
+//   build/bench/axe_bench_int8 --benchmark_filter=int8_gemm
+// Counters: GOP/s (2 ops per multiply-add), GB/s of weights streamed.
+#include <benchmark/benchmark.h>
+#include <tbb/global_control.h>
+#include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
+
+#include <cstring>
+#include <map>
+#include <random>
+#include <vector>
+
+#include "runtime/kernels/int8_kernels.h"
+
+namespace {
+
+using namespace axe;
+
+// Weights that satisfy a lanes x16, P_I = 16 plan for u8 activations, so
+// that every kernel, int16 included, is exact on them (cached per shape).
+const Int8Weights& weights(size_t K, size_t N, int bits) {
+  static std::map<std::tuple<size_t, size_t, int>, Int8Weights> cache;
+  auto key = std::make_tuple(K, N, bits);
+  auto it = cache.find(key);
+  if (it != cache.end()) return it->second;
+  std::mt19937 rng(7);
+  const int limit = (1 << (bits - 1)) - 1;
+  std::uniform_int_distribution<int> dist(-limit, limit);
+  std::vector<int8_t> q(N * K);
+  for (auto& v : q) v = static_cast<int8_t>(dist(rng));
+  const AccumulationPlan plan{TileKind::kLanes, 16, 16, 32};
+  const ActivationRange xr = ActivationRange::of(8, false);
+  clip_codes_to_plan(q.data(), N, K, K, plan, xr);
+  std::vector<float> scales(N, 0.01f);
+  return cache.emplace(key, pack_int8_weights(q.data(), N, K, scales.data(), bits, plan, xr)).first->second;
+}
+
+Int8Activations acts(size_t M, size_t K) {
+  std::mt19937 rng(3);
+  std::normal_distribution<float> normal;
+  std::vector<float> x(M * K);
+  for (auto& v : x) v = normal(rng);
+  Int8Activations a;
+  quantize_activations(x.data(), K, M, K, 8, false, a);
+  return a;
+}
+
+void BM_int8_gemm(benchmark::State& state, const Int8Kernel* kernel, int bits) {
+  const size_t M = state.range(0), K = state.range(1), N = state.range(2), threads = state.range(3);
+  const Int8Weights& w = weights(K, N, bits);
+  const Int8Activations x = acts(M, K);
+  if (!kernel->usable(w, x.range)) {
+    state.SkipWithError("kernel not usable here");
+    return;
+  }
+  std::vector<float> y(M * N);
+  tbb::task_arena arena(static_cast<int>(threads));
+  const Int8Output out{nullptr, 0, y.data(), N, nullptr};
+  const size_t blocks = (N + 63) / 64;
+  for (auto _ : state) {
+    arena.execute([&] {
+      tbb::parallel_for(size_t{0}, blocks, [&](size_t b) {
+        kernel->run(x, 0, M, w, b * 64, std::min(N, b * 64 + 64), out);
+      }, tbb::static_partitioner());
+    });
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["GOP/s"] = benchmark::Counter(2.0 * M * N * K * state.iterations() / 1e9, benchmark::Counter::kIsRate);
+  state.counters["GB/s"] =
+      benchmark::Counter(double(w.row_bytes()) * N * state.iterations() / 1e9, benchmark::Counter::kIsRate);
+}
+
+// STREAM-style: read (sum) or copy a buffer far larger than the caches.
+void BM_memory(benchmark::State& state, bool copy) {
+  const size_t bytes = size_t{1} << 30, threads = state.range(0);
+  static std::vector<uint64_t> src(bytes / 8, 1), dst(bytes / 8, 0);
+  tbb::task_arena arena(static_cast<int>(threads));
+  const size_t chunks = 64, per = src.size() / chunks;
+  for (auto _ : state) {
+    uint64_t total = 0;
+    arena.execute([&] {
+      tbb::parallel_for(size_t{0}, chunks, [&](size_t c) {
+        if (copy) {
+          std::memcpy(&dst[c * per], &src[c * per], per * 8);
+        } else {
+          uint64_t s = 0;
+          for (size_t i = c * per; i < (c + 1) * per; ++i) s += src[i];
+          benchmark::DoNotOptimize(s);
+        }
+      }, tbb::static_partitioner());
+    });
+    benchmark::DoNotOptimize(total);
+  }
+  state.counters["GB/s"] = benchmark::Counter(double(copy ? 2 * bytes : bytes) * state.iterations() / 1e9,
+                                              benchmark::Counter::kIsRate);
+}
+
+#if defined(__x86_64__)
+// Peak MAC rates: 10 independent chains of one instruction sequence, no loads.
+#define AXE_CHAINS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9)
+__attribute__((target("avx512bw"))) void peak_i16_512(size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+#define X(r) "vpmaddubsw %%zmm30, %%zmm31, %%zmm1" #r "\n vpaddw %%zmm1" #r ", %%zmm" #r ", %%zmm" #r "\n"
+    asm volatile(AXE_CHAINS(X) ::: "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
+                 "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19");
+#undef X
+  }
+}
+__attribute__((target("avx512vnni"))) void peak_vnni_512(size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+#define X(r) "vpdpbusd %%zmm30, %%zmm31, %%zmm" #r "\n vpdpbusd %%zmm30, %%zmm31, %%zmm1" #r "\n"
+    asm volatile(AXE_CHAINS(X) ::: "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
+                 "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19");
+#undef X
+  }
+}
+// ymm: accumulators ymm0-5, temporaries ymm6-11, inputs ymm12/13, ones ymm14.
+#define AXE_CHAINS6(X) X(0, 6) X(1, 7) X(2, 8) X(3, 9) X(4, 10) X(5, 11)
+__attribute__((target("avx2"))) void peak_i16_256(size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+#define X(a, t) "vpmaddubsw %%ymm12, %%ymm13, %%ymm" #t "\n vpaddw %%ymm" #t ", %%ymm" #a ", %%ymm" #a "\n"
+    asm volatile(AXE_CHAINS6(X) ::: "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
+                 "xmm10", "xmm11");
+#undef X
+  }
+}
+__attribute__((target("avx2"))) void peak_i32_256(size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+#define X(a, t)                                                                                 \
+  "vpmaddubsw %%ymm12, %%ymm13, %%ymm" #t "\n vpmaddwd %%ymm14, %%ymm" #t ", %%ymm" #t "\n" \
+  " vpaddd %%ymm" #t ", %%ymm" #a ", %%ymm" #a "\n"
+    asm volatile(AXE_CHAINS6(X) ::: "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
+                 "xmm10", "xmm11");
+#undef X
+  }
+}
+__attribute__((target("avxvnni"))) void peak_avxvnni_256(size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+#define X(r) "%{vex%} vpdpbusd %%ymm14, %%ymm15, %%ymm" #r "\n"
+    asm volatile(AXE_CHAINS(X) ::: "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9");
+#undef X
+  }
+}
+
+void BM_peak(benchmark::State& state, void (*fn)(size_t), double macs_per_iter) {
+  const size_t n = 1 << 16;
+  for (auto _ : state) fn(n);
+  state.counters["GMAC/s"] =
+      benchmark::Counter(macs_per_iter * n * state.iterations() / 1e9, benchmark::Counter::kIsRate);
+}
+#endif
+
+int register_all() {
+  const std::pair<int64_t, int64_t> shapes[] = {{768, 768}, {768, 2048}, {2048, 768}, {2048, 2048}, {2048, 5632}, {5632, 2048}};
+  for (const Int8Kernel& k : int8_kernels()) {
+    if (k.accumulator == Int8Accumulator::kInt64) continue;  // the reference is for tests
+    const bool probe_ok = k.usable(weights(768, 64, 8), ActivationRange::of(8, false));
+    if (!probe_ok) continue;  // this CPU lacks it
+    for (int bits : {8, 4})
+      for (int64_t M : {1, 16, 512})
+        for (auto [K, N] : shapes) {
+          if (std::string(k.name) == "scalar-int32" && M == 512) continue;
+          for (int64_t threads : {1, 2}) {
+            if (threads == 2 && M != 1) continue;  // decode on two cores: the bandwidth question
+            benchmark::RegisterBenchmark(
+                (std::string("int8_gemm/") + k.name + "/w" + std::to_string(bits)).c_str(), BM_int8_gemm, &k, bits)
+                ->Args({M, K, N, threads})
+                ->ArgNames({"M", "K", "N", "threads"})
+                ->Unit(benchmark::kMicrosecond)
+                ->UseRealTime();
+          }
+        }
+  }
+  for (int64_t t : {1, 2}) {
+    benchmark::RegisterBenchmark("memory/read", BM_memory, false)->Arg(t)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark("memory/copy", BM_memory, true)->Arg(t)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
+  }
+#if defined(__x86_64__)
+  if (__builtin_cpu_supports("avx512bw")) benchmark::RegisterBenchmark("peak/zmm vpmaddubsw+vpaddw", BM_peak, &peak_i16_512, 10 * 64.0);
+  if (__builtin_cpu_supports("avx512vnni")) benchmark::RegisterBenchmark("peak/zmm vpdpbusd", BM_peak, &peak_vnni_512, 20 * 64.0);
+  if (__builtin_cpu_supports("avx2")) {
+    benchmark::RegisterBenchmark("peak/ymm vpmaddubsw+vpaddw", BM_peak, &peak_i16_256, 6 * 32.0);
+    benchmark::RegisterBenchmark("peak/ymm vpmaddubsw+vpmaddwd+vpaddd", BM_peak, &peak_i32_256, 6 * 32.0);
+  }
+  if (__builtin_cpu_supports("avxvnni")) benchmark::RegisterBenchmark("peak/ymm vpdpbusd (AVX-VNNI)", BM_peak, &peak_avxvnni_256, 10 * 32.0);
+#endif
+  return 0;
+}
+const int registered = register_all();
+
+}  // namespace
+
+BENCHMARK_MAIN();
