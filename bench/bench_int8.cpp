@@ -5,6 +5,9 @@
 //   build/bench/axe_bench_int8 --benchmark_filter=int8_gemm
 // Counters: GOP/s (2 ops per multiply-add), GB/s of weights streamed.
 #include <benchmark/benchmark.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 #include <tbb/global_control.h>
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
@@ -39,6 +42,27 @@ const Int8Weights& weights(size_t K, size_t N, int bits) {
   return cache.emplace(key, pack_int8_weights(q.data(), N, K, scales.data(), bits, plan, xr)).first->second;
 }
 
+// Copies of a layer's weights totalling >= 512 MiB, so that a GEMV that
+// walks through them reads its weights from memory, not from the caches.
+const std::vector<Int8Weights>& weight_copies(size_t K, size_t N, int bits) {
+  static std::map<std::tuple<size_t, size_t, int>, std::vector<Int8Weights>> cache;
+  auto& copies = cache[std::make_tuple(K, N, bits)];
+  if (!copies.empty()) return copies;
+  const Int8Weights& w = weights(K, N, bits);
+  const size_t bytes = w.row_bytes() * w.rows;
+  const size_t n = std::max<size_t>(2, (size_t{512} << 20) / bytes + 1);
+  for (size_t i = 0; i < n; ++i) {
+    Int8Weights c;
+    c.rows = w.rows, c.cols = w.cols, c.kp = w.kp, c.bits = w.bits, c.packed4 = w.packed4;
+    c.scales = w.scales, c.row_sums = w.row_sums, c.max_abs = w.max_abs;
+    c.plan = w.plan, c.x_range = w.x_range, c.plan_holds = w.plan_holds;
+    c.data.resize(w.data.size());
+    std::memcpy(c.data.data(), w.data.data(), w.data.size());
+    copies.push_back(std::move(c));
+  }
+  return copies;
+}
+
 Int8Activations acts(size_t M, size_t K) {
   std::mt19937 rng(3);
   std::normal_distribution<float> normal;
@@ -49,9 +73,11 @@ Int8Activations acts(size_t M, size_t K) {
   return a;
 }
 
-void BM_int8_gemm(benchmark::State& state, const Int8Kernel* kernel, int bits) {
+void BM_int8_gemm(benchmark::State& state, const Int8Kernel* kernel, int bits, bool from_memory) {
   const size_t M = state.range(0), K = state.range(1), N = state.range(2), threads = state.range(3);
   const Int8Weights& w = weights(K, N, bits);
+  const std::vector<Int8Weights>* copies = from_memory ? &weight_copies(K, N, bits) : nullptr;
+  size_t next = 0;
   const Int8Activations x = acts(M, K);
   if (!kernel->usable(w, x.range)) {
     state.SkipWithError("kernel not usable here");
@@ -62,9 +88,10 @@ void BM_int8_gemm(benchmark::State& state, const Int8Kernel* kernel, int bits) {
   const Int8Output out{nullptr, 0, y.data(), N, nullptr};
   const size_t blocks = (N + 63) / 64;
   for (auto _ : state) {
+    const Int8Weights& wi = copies ? (*copies)[next++ % copies->size()] : w;
     arena.execute([&] {
       tbb::parallel_for(size_t{0}, blocks, [&](size_t b) {
-        kernel->run(x, 0, M, w, b * 64, std::min(N, b * 64 + 64), out);
+        kernel->run(x, 0, M, wi, b * 64, std::min(N, b * 64 + 64), out);
       }, tbb::static_partitioner());
     });
     benchmark::DoNotOptimize(y.data());
@@ -74,7 +101,26 @@ void BM_int8_gemm(benchmark::State& state, const Int8Kernel* kernel, int bits) {
       benchmark::Counter(double(w.row_bytes()) * N * state.iterations() / 1e9, benchmark::Counter::kIsRate);
 }
 
-// STREAM-style: read (sum) or copy a buffer far larger than the caches.
+// Reads n bytes with wide loads and 4 independent accumulators.
+#if defined(__x86_64__)
+__attribute__((target("avx2"))) uint64_t read_all(const uint64_t* p, size_t words) {
+  __m256i a[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
+  for (size_t i = 0; i + 16 <= words; i += 16)
+    for (int j = 0; j < 4; ++j)
+      a[j] = _mm256_xor_si256(a[j], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 4 * j)));
+  alignas(32) uint64_t t[4];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(t), _mm256_xor_si256(_mm256_xor_si256(a[0], a[1]), _mm256_xor_si256(a[2], a[3])));
+  return t[0] ^ t[1] ^ t[2] ^ t[3];
+}
+#else
+uint64_t read_all(const uint64_t* p, size_t words) {
+  uint64_t s = 0;
+  for (size_t i = 0; i < words; ++i) s ^= p[i];
+  return s;
+}
+#endif
+
+// STREAM-style: read or copy a buffer far larger than the caches.
 void BM_memory(benchmark::State& state, bool copy) {
   const size_t bytes = size_t{1} << 30, threads = state.range(0);
   static std::vector<uint64_t> src(bytes / 8, 1), dst(bytes / 8, 0);
@@ -87,9 +133,7 @@ void BM_memory(benchmark::State& state, bool copy) {
         if (copy) {
           std::memcpy(&dst[c * per], &src[c * per], per * 8);
         } else {
-          uint64_t s = 0;
-          for (size_t i = c * per; i < (c + 1) * per; ++i) s += src[i];
-          benchmark::DoNotOptimize(s);
+          benchmark::DoNotOptimize(read_all(&src[c * per], per));
         }
       }, tbb::static_partitioner());
     });
@@ -164,15 +208,18 @@ int register_all() {
       for (int64_t M : {1, 16, 512})
         for (auto [K, N] : shapes) {
           if (std::string(k.name) == "scalar-int32" && M == 512) continue;
-          for (int64_t threads : {1, 2}) {
-            if (threads == 2 && M != 1) continue;  // decode on two cores: the bandwidth question
-            benchmark::RegisterBenchmark(
-                (std::string("int8_gemm/") + k.name + "/w" + std::to_string(bits)).c_str(), BM_int8_gemm, &k, bits)
-                ->Args({M, K, N, threads})
-                ->ArgNames({"M", "K", "N", "threads"})
-                ->Unit(benchmark::kMicrosecond)
-                ->UseRealTime();
-          }
+          for (int64_t threads : {1, 2})
+            for (bool mem : {false, true}) {
+              // Decode (M = 1) is also measured with weights streamed from memory, on one and two cores.
+              if ((threads == 2 || mem) && M != 1) continue;
+              benchmark::RegisterBenchmark((std::string(mem ? "int8_gemv_from_memory/" : "int8_gemm/") + k.name +
+                                            "/w" + std::to_string(bits)).c_str(),
+                                           BM_int8_gemm, &k, bits, mem)
+                  ->Args({M, K, N, threads})
+                  ->ArgNames({"M", "K", "N", "threads"})
+                  ->Unit(benchmark::kMicrosecond)
+                  ->UseRealTime();
+            }
         }
   }
   for (int64_t t : {1, 2}) {

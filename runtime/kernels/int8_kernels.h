@@ -21,6 +21,7 @@ struct Int8Output {
   float* y = nullptr;  // dequantized outputs, row stride ldy (may be null)
   size_t ldy = 0;
   const float* bias = nullptr;  // [rows] or null
+  bool accumulate = false;      // y += result instead of y = result
 };
 
 using Int8GemmFn = void (*)(const Int8Activations& x, size_t m0, size_t m1, const Int8Weights& w, size_t n0,
@@ -74,7 +75,8 @@ inline void int8_epilogue(const Int8Activations& x, size_t m, const Int8Weights&
   if (out.y) {
     float v = w.scales[n] * x.scales[m] * static_cast<float>(d);
     if (out.bias) v += out.bias[n];
-    out.y[m * out.ldy + n] = v;
+    float& dst = out.y[m * out.ldy + n];
+    dst = out.accumulate ? dst + v : v;
   }
 }
 

@@ -299,7 +299,13 @@ AXE_AVX512 void epilogue_4x4(const int32_t* raw, const Int8Activations& x, size_
     if (out.bias) y = _mm512_add_ps(y, _mm512_broadcast_f32x4(_mm_loadu_ps(out.bias + n)));
     alignas(64) float tmp[16];
     _mm512_store_ps(tmp, y);
-    for (int i = 0; i < 4; ++i) std::memcpy(out.y + (m + i) * out.ldy + n, tmp + 4 * i, 16);
+    for (int i = 0; i < 4; ++i) {
+      float* dst = out.y + (m + i) * out.ldy + n;
+      if (out.accumulate)
+        for (int j = 0; j < 4; ++j) dst[j] += tmp[4 * i + j];
+      else
+        std::memcpy(dst, tmp + 4 * i, 16);
+    }
   }
 }
 

@@ -1,0 +1,21 @@
+#include "runtime/linear_int8.h"
+
+#include "runtime/kernels/int8_select.h"
+#include "runtime/parallel.h"
+
+namespace axe {
+
+LinearInt8::LinearInt8(Int8Weights w, int act_bits, bool act_signed)
+    : Linear(w.rows, w.cols), w_(std::move(w)), act_bits_(act_bits), act_signed_(act_signed) {}
+
+void LinearInt8::forward(const Ops& ops, const float* x, size_t ldx, size_t n_tokens, float* y, size_t ldy,
+                         bool accumulate, bool parallel) const {
+  thread_local Int8Activations acts;
+  quantize_activations(x, ldx, n_tokens, cols(), act_bits_, act_signed_, acts);
+  const Int8Kernel& k = select_int8_kernel(w_, acts.range, n_tokens, ops.target);
+  const Int8Output out{nullptr, 0, y, ldy, nullptr, accumulate};
+  const bool big = parallel && n_tokens * rows() * cols() >= (size_t{1} << 16);
+  parallel_rows(rows(), 16, big, [&](size_t r0, size_t r1) { k.run(acts, 0, n_tokens, w_, r0, r1, out); });
+}
+
+}  // namespace axe

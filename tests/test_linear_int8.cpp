@@ -1,0 +1,69 @@
+// The integer linear layer: per-token activation quantization, the measured
+// choice of the fastest exact kernel (never beyond the context's target, never
+// an int16 kernel when the plan does not hold), and the fused epilogue.
+#include <doctest/doctest.h>
+
+#include <random>
+
+#include "runtime/kernels/int8_select.h"
+#include "runtime/linear_int8.h"
+
+using namespace axe;
+
+namespace {
+
+Int8Weights make_weights(size_t rows, size_t cols, const AccumulationPlan& plan, bool clip, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> dist(-127, 127);
+  std::vector<int8_t> q(rows * cols);
+  for (auto& v : q) v = static_cast<int8_t>(dist(rng));
+  const ActivationRange xr = ActivationRange::of(8, false);
+  if (clip) clip_codes_to_plan(q.data(), rows, cols, cols, plan, xr);
+  std::vector<float> s(rows);
+  for (size_t r = 0; r < rows; ++r) s[r] = 0.001f * (1 + r % 7);
+  return pack_int8_weights(q.data(), rows, cols, s.data(), 8, plan, xr);
+}
+
+}  // namespace
+
+TEST_CASE("LinearInt8 equals the reference kernel for every forced target, with and without accumulate") {
+  const size_t rows = 70, cols = 200, tokens = 9;
+  const AccumulationPlan plan{TileKind::kLanes, 16, 16, 32};
+  std::mt19937 rng(2);
+  std::normal_distribution<float> normal;
+  std::vector<float> x(tokens * cols);
+  for (auto& v : x) v = normal(rng);
+  const Int8Weights w = make_weights(rows, cols, plan, true, 1);
+  REQUIRE(w.plan_holds);
+
+  Int8Activations acts;
+  quantize_activations(x.data(), cols, tokens, cols, 8, false, acts);
+  std::vector<float> expected(tokens * rows, 1.0f);
+  int8_gemm_reference(acts, 0, tokens, w, 0, rows, {nullptr, 0, expected.data(), rows, nullptr});
+
+  LinearInt8 layer(make_weights(rows, cols, plan, true, 1), 8, false);
+  for (Target t : supported_targets()) {
+    CAPTURE(target_name(t));
+    const Ops& ops = ops_for(t);
+    std::vector<float> y(tokens * rows, 1.0f);
+    layer.forward(ops, x.data(), cols, tokens, y.data(), rows, false, false);
+    CHECK(y == expected);
+    layer.forward(ops, x.data(), cols, tokens, y.data(), rows, true, false);
+    for (size_t i = 0; i < y.size(); ++i) REQUIRE(y[i] == expected[i] + expected[i]);
+    const Int8Kernel& k = select_int8_kernel(layer.weights(), acts.range, tokens, t);
+    CHECK(k.target <= t);
+    CHECK(k.usable(layer.weights(), acts.range));
+  }
+}
+
+TEST_CASE("kernel selection never picks an int16 kernel for weights that break the plan") {
+  const AccumulationPlan plan{TileKind::kLanes, 16, 16, 32};
+  const Int8Weights w = make_weights(64, 512, plan, false, 3);
+  REQUIRE_FALSE(w.plan_holds);
+  for (Target t : supported_targets()) {
+    for (size_t tokens : {size_t{1}, size_t{32}}) {
+      const Int8Kernel& k = select_int8_kernel(w, ActivationRange::of(8, false), tokens, t);
+      CHECK(k.accumulator != Int8Accumulator::kInt16);
+    }
+  }
+}
