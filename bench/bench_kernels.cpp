@@ -1,12 +1,18 @@
 // Microbenchmarks of the fp32 kernels on every target this CPU has, at the
-// shapes of real models. GFLOP/s counts 2 ops per multiply-add.
+// shapes of real models (GFLOP/s counts 2 ops per multiply-add), and of the
+// tokenizer on the 640 KB TinyStories evaluation text.
 //   build/bench/axe_bench_kernels --benchmark_filter=matmul_f32
+//   build/bench/axe_bench_kernels --benchmark_filter=tokenize
 #include <benchmark/benchmark.h>
 
 #include <random>
 #include <vector>
 
+#include <fstream>
+#include <sstream>
+
 #include "runtime/cpu_target.h"
+#include "runtime/tokenizer.h"
 #include "runtime/ops/ops.h"
 
 namespace {
@@ -29,7 +35,24 @@ void BM_matmul_f32(benchmark::State& state, axe::Target target) {
       benchmark::Counter(4.0 * N * K * state.iterations() / 1e9, benchmark::Counter::kIsRate);
 }
 
+void BM_tokenize(benchmark::State& state, const char* tokenizer, int32_t vocab) {
+  const std::string shared = AXE_SHARED_DIR;
+  std::ifstream in(shared + "/data/tinystories/eval.txt", std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  const std::string text = ss.str();
+  const axe::Tokenizer tok(shared + "/models/" + tokenizer, vocab);
+  size_t n = 0;
+  for (auto _ : state) n = tok.encode(text, true).size();
+  state.counters["tokens"] = static_cast<double>(n);
+  state.counters["MB/s"] = benchmark::Counter(double(text.size()) * state.iterations() / 1e6, benchmark::Counter::kIsRate);
+}
+
 int register_all() {
+  benchmark::RegisterBenchmark("tokenize/eval.txt/tok512", BM_tokenize, "stories260K/tok512.bin", 512)
+      ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("tokenize/eval.txt/llama2-32000", BM_tokenize, "llama2-tokenizer/tokenizer.bin", 32000)
+      ->Unit(benchmark::kMillisecond);
   for (axe::Target t : axe::supported_targets()) {
     for (int64_t M : {1, 16, 512})
       for (auto [K, N] : {std::pair<int64_t, int64_t>{768, 768}, {768, 2048}, {2048, 768}, {2048, 2048}, {2048, 5632}, {5632, 2048}}) {
