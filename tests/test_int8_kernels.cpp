@@ -171,7 +171,7 @@ TEST_CASE("every integer kernel matches the int64 reference bit for bit") {
     }
     OverflowCounts counts;
     std::fill(d.begin(), d.end(), -1);
-    int8_gemm_emulated(x, 0, c.M, w, 0, c.N, {d.data(), c.N, nullptr, 0, nullptr}, {c.plan, false}, counts);
+    int8_gemm_emulated(x, 0, c.M, w, 0, c.N, {d.data(), c.N, nullptr, 0, nullptr}, DatapathSpec{c.plan, false}, counts);
     CHECK(d == d_ref);  // a plan that holds never overflows
     CHECK(counts.inner == 0);
     CHECK(counts.outer == 0);
@@ -193,6 +193,61 @@ TEST_CASE("int16 kernels refuse weights whose plan does not hold") {
     if (k.accumulator == Int8Accumulator::kInt16) CHECK_FALSE(k.usable(w, xr));
 }
 
+// The emulated datapath by its definition, one step at a time, for checking
+// the optimized emulation.
+void naive_emulation(const Int8Activations& x, const Int8Weights& w, const DatapathSpec& spec,
+                     std::vector<int32_t>& d, OverflowCounts& c) {
+  const auto& p = spec.plan;
+  auto step = [&](int64_t& acc, int64_t v, uint32_t bits) {
+    const int64_t lo = -(int64_t{1} << (bits - 1)), hi = (int64_t{1} << (bits - 1)) - 1, exact = acc + v;
+    if (exact >= lo && exact <= hi) return acc = exact, 0;
+    if (spec.saturate) acc = exact < lo ? lo : hi;
+    else acc = ((exact - lo) % (hi - lo + 1) + (hi - lo + 1)) % (hi - lo + 1) + lo;
+    return 1;
+  };
+  const int32_t off = x.range.is_signed() ? 128 : 0;
+  for (size_t m = 0; m < x.tokens; ++m)
+    for (size_t n = 0; n < w.rows; ++n) {
+      int64_t total = 0;
+      for (uint32_t t = 0; t < p.n_tiles(w.cols); ++t) {
+        int64_t acc = 0;
+        for (size_t k = 0; k < w.cols; ++k)
+          if (p.tile_of(k) == t) c.inner += step(acc, int64_t{w.code(n, k)} * (x.codes.data()[m * x.kp + k] - off), p.inner_bits);
+        c.outer += step(total, acc, p.outer_bits);
+      }
+      d[m * w.rows + n] = static_cast<int32_t>(total - int64_t{x.zeros[m] - off} * w.row_sums[n]);
+    }
+}
+
+TEST_CASE("the optimized emulation equals a step-by-step emulation, overflowing or not") {
+  uint32_t seed = 40;
+  for (const AccumulationPlan& plan : {AccumulationPlan{TileKind::kContiguous, 32, 14, 16},
+                                       AccumulationPlan{TileKind::kLanes, 8, 12, 18},
+                                       AccumulationPlan{TileKind::kContiguous, 64, 16, 32}})
+    for (bool is_signed : {false, true})
+      for (bool saturate : {false, true}) {
+        const ActivationRange xr = ActivationRange::of(8, is_signed);
+        // Half the rows clipped to the plan (safe tiles), half not.
+        auto q = codes_for_plan(12, 256, 8, nullptr, xr, false, seed++);
+        clip_codes_to_plan(q.data(), 6, 256, 256, plan, xr);
+        std::vector<float> s(12, 0.5f);
+        const Int8Weights w = pack_int8_weights(q.data(), 12, 256, s.data(), 8, plan, xr);
+        const bool extreme = seed % 2 == 0;
+        const Int8Activations x = activations(5, 256, 8, is_signed, extreme, seed++);
+        std::vector<int32_t> d(60), d_naive(60);
+        OverflowCounts c, c_naive;
+        const DatapathSpec spec{plan, saturate};
+        int8_gemm_emulated(x, 0, 5, w, 0, 12, {d.data(), 12, nullptr, 0, nullptr}, spec, c);
+        naive_emulation(x, w, spec, d_naive, c_naive);
+        CAPTURE(plan.describe());
+        CAPTURE(saturate);
+        CHECK(d == d_naive);
+        CHECK(c.inner == c_naive.inner);
+        CHECK(c.outer == c_naive.outer);
+        CHECK(c_naive.inner > 0);  // the unclipped rows do overflow
+      }
+}
+
 TEST_CASE("datapath emulation: wrap and saturate, and overflow counts") {
   const ActivationRange xr = ActivationRange::of(8, false);
   const int8_t q[2] = {100, 100};
@@ -206,10 +261,10 @@ TEST_CASE("datapath emulation: wrap and saturate, and overflow counts") {
   x.zeros[0] = 0;
   int32_t d = 0;
   OverflowCounts wrap, sat;
-  int8_gemm_emulated(x, 0, 1, w, 0, 1, {&d, 1, nullptr, 0, nullptr}, {plan, false}, wrap);
+  int8_gemm_emulated(x, 0, 1, w, 0, 1, {&d, 1, nullptr, 0, nullptr}, DatapathSpec{plan, false}, wrap);
   CHECK(d == 200 - 256);  // 8-bit two's complement wraps
   CHECK(wrap.inner == 1);
-  int8_gemm_emulated(x, 0, 1, w, 0, 1, {&d, 1, nullptr, 0, nullptr}, {plan, true}, sat);
+  int8_gemm_emulated(x, 0, 1, w, 0, 1, {&d, 1, nullptr, 0, nullptr}, DatapathSpec{plan, true}, sat);
   CHECK(d == 127);
   CHECK(sat.inner == 1);
 
@@ -221,7 +276,7 @@ TEST_CASE("datapath emulation: wrap and saturate, and overflow counts") {
   const Int8Activations xb = activations(4, 512, 8, false, true, 10);
   OverflowCounts c;
   std::vector<int32_t> dd(32);
-  int8_gemm_emulated(xb, 0, 4, wb, 0, 8, {dd.data(), 8, nullptr, 0, nullptr}, {p16, false}, c);
+  int8_gemm_emulated(xb, 0, 4, wb, 0, 8, {dd.data(), 8, nullptr, 0, nullptr}, DatapathSpec{p16, false}, c);
   CHECK(c.inner > 0);
   CHECK(c.dot_products == 32);
 }

@@ -54,7 +54,9 @@ void int8_gemm_reference(const Int8Activations& x, size_t m0, size_t m1, const I
 // increasing column order and the tile sums in tile order, each register
 // wrapping (two's complement) or saturating. Counts the steps at which a
 // register's exact value left its range. D is the emulated result minus the
-// zero-point term, applied wide as in the kernels.
+// zero-point term, applied wide as in the kernels. Tiles (and rows) whose
+// worst case over all inputs fits their register are summed directly, which
+// gives the same result without stepping: AXE models run near kernel speed.
 struct DatapathSpec {
   AccumulationPlan plan;  // partition and widths to emulate
   bool saturate = false;
@@ -62,6 +64,19 @@ struct DatapathSpec {
 struct OverflowCounts {
   uint64_t inner = 0, outer = 0, dot_products = 0;
 };
+// What the emulation precomputes once per layer: the tiles' columns and the
+// rows that can overflow at all (every other row is exact by its worst case).
+struct EmulatedLayer {
+  DatapathSpec spec;
+  ActivationRange x;
+  std::vector<uint32_t> cols, start;  // columns of tile t: cols[start[t] .. start[t + 1])
+  std::vector<size_t> stepped_rows;   // rows that can overflow, ascending
+  std::vector<int32_t> stepped_codes; // their codes, [stepped_rows.size()][cols]
+};
+EmulatedLayer prepare_emulation(const Int8Weights& w, const DatapathSpec& spec, ActivationRange x);
+void int8_gemm_emulated(const Int8Activations& x, size_t m0, size_t m1, const Int8Weights& w, size_t n0, size_t n1,
+                        const Int8Output& out, const EmulatedLayer& layer, OverflowCounts& counts);
+// Prepares and runs in one call.
 void int8_gemm_emulated(const Int8Activations& x, size_t m0, size_t m1, const Int8Weights& w, size_t n0, size_t n1,
                         const Int8Output& out, const DatapathSpec& spec, OverflowCounts& counts);
 

@@ -29,6 +29,10 @@ struct Ops {
   void (*silu_mul)(float* a, const float* b, size_t n);
   // x[i] = softmax(x)[i]
   void (*softmax)(float* x, size_t n);
+  // Narrow-datapath stepping of one tile for M tokens at once (see
+  // runtime/kernels/emulate_steps-inl.h); returns the overflow steps.
+  uint64_t (*emulate_steps)(const int32_t* q, const uint32_t* cols, size_t n_cols, const int32_t* xs_t, size_t ld,
+                            size_t M, uint32_t bits, bool saturate, int32_t* acc);
 };
 
 // The table of target t (which must be one of supported_targets()).

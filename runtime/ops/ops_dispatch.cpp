@@ -4,6 +4,7 @@
 #define HWY_TARGET_INCLUDE "runtime/ops/ops_dispatch.cpp"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
+#include "runtime/kernels/emulate_steps-inl.h"
 #include "runtime/kernels/matmul_f32-inl.h"
 #include "runtime/ops/ops.h"
 #include "runtime/ops/vector_ops-inl.h"
@@ -13,7 +14,7 @@ namespace axe {
 namespace HWY_NAMESPACE {
 
 const Ops& GetOps(Target t) {
-  static const Ops ops{t, &MatMulF32, &RmsNorm, &Attention, &SiluMul, &Softmax};
+  static const Ops ops{t, &MatMulF32, &RmsNorm, &Attention, &SiluMul, &Softmax, &EmulateSteps};
   return ops;
 }
 
