@@ -15,7 +15,9 @@ void print_usage(std::FILE* out) {
                "  generate     generate text from a prompt\n"
                "  chat         interactive continuation, keeping the KV cache between turns\n"
                "  perplexity   perplexity of a text file (llama.cpp's protocol)\n"
-               "  bench        prompt processing and generation speed (llama-bench's table)\n\n"
+               "  bench        prompt processing and generation speed (llama-bench's table)\n"
+               "  quantize     quantize a float model to a .axe file (optionally accumulator-aware)\n"
+               "  verify       prove a .axe file's accumulation plan from its integers\n\n"
                "'axe COMMAND --help' describes a command's options. axe %s\n",
                axe_version());
 }
@@ -41,6 +43,8 @@ int main(int argc, char** argv) {
     if (cmd == "chat") return cli::cmd_chat(argc, argv);
     if (cmd == "perplexity") return cli::cmd_perplexity(argc, argv);
     if (cmd == "bench") return cli::cmd_bench(argc, argv);
+    if (cmd == "quantize") return cli::cmd_quantize(argc, argv);
+    if (cmd == "verify") return cli::cmd_verify(argc, argv);
     std::fprintf(stderr, "axe: unknown command '%s' (see 'axe --help')\n", cmd.c_str());
     return 2;
   } catch (const cli::UsageError& e) {

@@ -1,6 +1,7 @@
 // C API: models, tokenization.
 #include <cstring>
 
+#include "models/llama/axe_format.h"
 #include "runtime/api_internal.h"
 
 namespace axe {
@@ -32,7 +33,12 @@ AXE_API axe_status axe_model_load(const char* path, const axe_model_params* para
     const axe_model_params p = axe::read_params(params, axe_model_default_params());
     if (p.progress && !p.progress(0.0f, p.progress_user_data)) fail(AXE_ERR_ABORTED, "loading aborted");
     auto m = std::make_unique<axe_model>();
-    m->model = axe::load_llama2c(path, p.tokenizer_path ? p.tokenizer_path : "", p.use_mmap != 0);
+    if (axe::looks_like_axe(path)) {
+      if (p.tokenizer_path) axe::log(AXE_LOG_WARN, std::string(path) + ": a .axe file carries its tokenizer; --tokenizer is ignored");
+      m->model = axe::load_axe(path, p.use_mmap != 0);
+    } else {
+      m->model = axe::load_llama2c(path, p.tokenizer_path ? p.tokenizer_path : "", p.use_mmap != 0);
+    }
     if (p.progress && !p.progress(1.0f, p.progress_user_data)) fail(AXE_ERR_ABORTED, "loading aborted");
     const auto& c = m->model->config;
     axe::log(AXE_LOG_INFO, std::string(path) + ": " + m->model->format + ", dim " + std::to_string(c.dim) +
@@ -78,7 +84,8 @@ AXE_API axe_status axe_model_get_info(const axe_model* model, axe_model_info* in
   if (n >= 1e9) std::snprintf(size, sizeof size, "%.1fB", n / 1e9);
   else if (n >= 1e6) std::snprintf(size, sizeof size, "%.0fM", n / 1e6);
   else std::snprintf(size, sizeof size, "%.0fK", n / 1e3);
-  std::snprintf(r.description, sizeof r.description, "llama %s F32", size);
+  std::snprintf(r.description, sizeof r.description, "llama %s %s", size,
+                m.quantization.empty() ? "F32" : m.quantization.c_str());
   std::memcpy(info, &r, std::min(info->struct_size, sizeof(r)));
   return AXE_OK;
 }

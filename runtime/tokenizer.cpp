@@ -35,10 +35,32 @@ size_t utf8_len(unsigned char c) {
 }  // namespace
 
 Tokenizer::Tokenizer(const std::string& path, int32_t n_vocab) {
-  if (n_vocab <= 2) fail(AXE_ERR_FORMAT, path + ": vocabulary size " + std::to_string(n_vocab) + " is too small");
   MappedFile f(path);
+  bytes_.assign(reinterpret_cast<const char*>(f.at(0, f.size(), "the tokenizer")), f.size());
+  parse(path, n_vocab);
+}
+
+Tokenizer::Tokenizer(std::string_view bytes, const std::string& name, int32_t n_vocab) : bytes_(bytes) {
+  parse(name, n_vocab);
+}
+
+void Tokenizer::parse(const std::string& path, int32_t n_vocab) {
+  if (n_vocab <= 2) fail(AXE_ERR_FORMAT, path + ": vocabulary size " + std::to_string(n_vocab) + " is too small");
+  // Bounds-checked reads over the bytes.
+  auto need = [&](size_t off, size_t n, const char* what) {
+    if (off > bytes_.size() || n > bytes_.size() - off)
+      fail(AXE_ERR_FORMAT, path + ": truncated: " + what + " needs bytes [" + std::to_string(off) + ", " +
+                               std::to_string(off) + "+" + std::to_string(n) + ") but there are " +
+                               std::to_string(bytes_.size()));
+    return bytes_.data() + off;
+  };
+  auto read_i32 = [&](size_t off, const char* what) {
+    int32_t v;
+    std::memcpy(&v, need(off, 4, what), 4);
+    return v;
+  };
   size_t off = 0;
-  const int32_t max_len = f.read<int32_t>(off, "the tokenizer header");
+  const int32_t max_len = read_i32(off, "the tokenizer header");
   off += 4;
   if (max_len <= 0 || max_len > 1 << 16)
     fail(AXE_ERR_FORMAT, path + ": bad max token length " + std::to_string(max_len) + " at offset 0");
@@ -47,17 +69,16 @@ Tokenizer::Tokenizer(const std::string& path, int32_t n_vocab) {
   byte_of_token_.assign(n_vocab, -1);
   std::fill(std::begin(byte_token_), std::end(byte_token_), -1);
   for (int32_t i = 0; i < n_vocab; ++i) {
-    scores_[i] = f.read<float>(off, "a token score");
-    const int32_t len = f.read<int32_t>(off + 4, "a token length");
+    std::memcpy(&scores_[i], need(off, 4, "a token score"), 4);
+    const int32_t len = read_i32(off + 4, "a token length");
     if (len < 0 || len > max_len)
       fail(AXE_ERR_FORMAT, path + ": token " + std::to_string(i) + " has length " + std::to_string(len) +
                                " at offset " + std::to_string(off + 4) + " (max " + std::to_string(max_len) + ")");
-    const uint8_t* s = f.at(off + 8, static_cast<size_t>(len), "a token's bytes");
-    pieces_[i].assign(reinterpret_cast<const char*>(s), static_cast<size_t>(len));
+    pieces_[i].assign(need(off + 8, static_cast<size_t>(len), "a token's bytes"), static_cast<size_t>(len));
     off += 8 + static_cast<size_t>(len);
   }
-  if (off != f.size())
-    fail(AXE_ERR_FORMAT, path + ": " + std::to_string(f.size() - off) + " bytes after the " +
+  if (off != bytes_.size())
+    fail(AXE_ERR_FORMAT, path + ": " + std::to_string(bytes_.size() - off) + " bytes after the " +
                              std::to_string(n_vocab) + " tokens the model expects (wrong tokenizer for this model?)");
   for (int32_t i = 0; i < n_vocab; ++i) {
     const int b = byte_piece_value(pieces_[i]);

@@ -17,6 +17,10 @@ class Tokenizer {
 
   // Reads a llama2.c tokenizer.bin holding exactly `n_vocab` entries.
   Tokenizer(const std::string& path, int32_t n_vocab);
+  // The same from the file's bytes; `name` is used in error messages.
+  Tokenizer(std::string_view bytes, const std::string& name, int32_t n_vocab);
+  // The tokenizer.bin bytes this was read from (to embed in other files).
+  const std::string& file_bytes() const { return bytes_; }
 
   int32_t n_vocab() const { return static_cast<int32_t>(pieces_.size()); }
   std::vector<int32_t> encode(std::string_view text, bool add_bos) const;
@@ -24,6 +28,8 @@ class Tokenizer {
   std::string_view piece(int32_t prev, int32_t token, char* byte_buf) const;
 
  private:
+  void parse(const std::string& name, int32_t n_vocab);
+  std::string bytes_;
   std::vector<std::string> pieces_;
   std::vector<float> scores_;
   std::unordered_map<std::string_view, int32_t> lookup_;  // mergeable pieces only

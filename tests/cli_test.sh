@@ -24,10 +24,13 @@ expect() {  # expect NAME WANT_STATUS PATTERN -- command...
 expect "usage" 2 "usage: axe COMMAND" -- "$AXE"
 expect "help" 0 "generate" -- "$AXE" --help
 expect "unknown command" 2 "unknown command 'frob'" -- "$AXE" frob
-for cmd in generate chat perplexity bench; do
+for cmd in generate chat perplexity bench quantize verify; do
   expect "$cmd --help" 0 "usage: axe $cmd" -- "$AXE" $cmd --help
+done
+for cmd in generate chat perplexity bench quantize; do
   expect "$cmd unknown flag" 2 "unknown argument '--bogus'" -- "$AXE" $cmd -m "$MODEL" --bogus
 done
+expect "verify unknown flag" 2 "unknown argument '--bogus'" -- "$AXE" verify x.axe --bogus
 expect "missing model" 2 "missing -m" -- "$AXE" generate -p hi
 expect "bad int" 2 "invalid value 'abc' for -n" -- "$AXE" generate -m "$MODEL" -n abc
 expect "bad range" 2 "out of range" -- "$AXE" generate -m "$MODEL" -t 0
@@ -55,6 +58,24 @@ status=$?
 if [[ $status -eq 0 && $(grep -c "context cleared" <<<"$out") -eq 1 ]]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: chat: $out"; fi
 out=$(printf 'Lily went\n/quit\nnot read\n' | "$AXE" chat -m "$MODEL" --temp 0 -n 4 2>/dev/null)
 if [[ $? -eq 0 ]]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: chat /quit"; fi
+
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+expect "quantize needs -o" 2 "missing -o" -- "$AXE" quantize -m "$MODEL"
+expect "axe needs acc" 2 "needs --acc" -- "$AXE" quantize -m "$MODEL" -o "$TMP/x.axe" --axe
+expect "bad algo" 2 "this build offers rtn" -- "$AXE" quantize -m "$MODEL" -o "$TMP/x.axe" --algo gptq
+expect "bad acc" 2 "out of range" -- "$AXE" quantize -m "$MODEL" -o "$TMP/x.axe" --acc 40
+expect "acc order" 2 "P_O must be at least P_I" -- "$AXE" quantize -m "$MODEL" -o "$TMP/x.axe" --acc 16,12
+expect "quantize axe" 0 "plan holds" -- "$AXE" quantize -m "$MODEL" -o "$TMP/w4.axe" --wbits 4 --abits 8 --axe --acc 13 -t 2
+expect "verify ok" 0 "OK: the plan holds" -- "$AXE" verify "$TMP/w4.axe"
+expect "verify counts" 0 "checked: 35 layers, 3000 rows, 48000 tiles" -- "$AXE" verify "$TMP/w4.axe"
+expect "generate axe" 0 "^Once upon a time" -- "$AXE" generate -m "$TMP/w4.axe" --temp 0 -n 8
+expect "bench axe" 0 "llama 260K W4A8" -- "$AXE" bench -m "$TMP/w4.axe" -p 16 -n 4 -r 1 -t 1
+expect "quantize unconstrained" 0 "plan does NOT hold" -- "$AXE" quantize -m "$MODEL" -o "$TMP/u4.axe" --wbits 4 --acc 12
+expect "verify violation" 1 "FAIL: the plan does not hold" -- "$AXE" verify "$TMP/u4.axe"
+head -c 1000 "$TMP/w4.axe" > "$TMP/cut.axe"
+expect "verify damaged" 1 "cut.axe" -- "$AXE" verify "$TMP/cut.axe"
+expect "verify missing" 2 "missing FILE.axe" -- "$AXE" verify
 
 echo "cli: $pass passed, $fail failed"
 [[ $fail -eq 0 ]]

@@ -219,6 +219,51 @@ AXE_API axe_perplexity_params axe_perplexity_default_params(void);
 AXE_API axe_status axe_perplexity(axe_context *ctx, const char *text, size_t text_len,
                                   const axe_perplexity_params *params, axe_perplexity_result *result);
 
+/* ---- Quantization and verification ------------------------------------- */
+typedef enum axe_tile_kind {
+  AXE_TILES_CONTIGUOUS = 0, /* tile of column k is k / tile (the paper's T)      */
+  AXE_TILES_LANES = 1,      /* tile of column k is (k / 2) % tile: the columns one
+                               int16 lane of a vpmaddubsw kernel sums            */
+  AXE_TILE_KIND_MAX_ = 0x7fffffff
+} axe_tile_kind;
+
+typedef struct axe_quantize_params {
+  size_t struct_size;
+  const char *algo;      /* "rtn" (round to nearest, per-row MSE scales)     */
+  int32_t axe;           /* 1: enforce the accumulation plan (AXE)            */
+  int32_t weight_bits;   /* M, 2..8 (<= 4 packs two codes per byte)           */
+  int32_t act_bits;      /* N, 2..8                                           */
+  int32_t act_signed;    /* 0: asymmetric u8 codes, 1: symmetric signed codes */
+  axe_tile_kind tiles;
+  int32_t tile;          /* T columns, or lanes                               */
+  int32_t inner_bits;    /* P_I                                               */
+  int32_t outer_bits;    /* P_O                                               */
+  int32_t n_threads;     /* <= 0: physical cores                              */
+  axe_progress_callback progress;
+  void *progress_user_data;
+} axe_quantize_params;
+
+AXE_API axe_quantize_params axe_quantize_default_params(void);
+/* Quantizes a float model and writes a .axe file (atomically: a failed or
+ * aborted run leaves no file at out_path). Errors are in the model's last
+ * error. */
+AXE_API axe_status axe_quantize(axe_model *model, const char *out_path, const axe_quantize_params *params);
+
+typedef struct axe_verify_result {
+  size_t struct_size;
+  uint64_t layers, rows, tiles;
+  uint64_t inner_violations, outer_violations;
+  double worst_inner_use, worst_outer_use; /* worst magnitude / limit       */
+  int32_t certificate_matches;             /* stored certificate agrees     */
+  char plan[160];                          /* the plan, as text             */
+  char first_violation[160];               /* empty when none               */
+} axe_verify_result;
+
+/* Recomputes every tile's and row's budget use of a .axe file from its stored
+ * integers. AXE_OK with the counts (violations included) for a readable file;
+ * AXE_ERR_FORMAT / AXE_ERR_IO (see axe_last_error) for a damaged one. */
+AXE_API axe_status axe_verify(const char *path, axe_verify_result *result);
+
 #ifdef __cplusplus
 }
 #endif

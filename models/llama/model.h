@@ -8,6 +8,7 @@
 #include "models/llama/config.h"
 #include "runtime/linear.h"
 #include "runtime/mapped_file.h"
+#include "models/safetensors.h"
 #include "runtime/tokenizer.h"
 
 namespace axe {
@@ -21,8 +22,10 @@ struct LlamaLayer {
 struct LlamaModel {
   LlamaConfig config;
   std::string path;
-  std::string format;  // "llama2c-legacy", "llama2c-v1"
-  std::unique_ptr<MappedFile> file;
+  std::string format;  // "llama2c-legacy", "llama2c-v1", "axe"
+  std::unique_ptr<MappedFile> file;             // llama2.c files
+  std::unique_ptr<SafetensorsFile> tensors;     // .axe files
+  std::string quantization;  // e.g. "W4A8" for .axe files, empty for fp32
   const float* embedding = nullptr;  // [vocab][dim]
   const float* rms_final = nullptr;  // [dim]
   std::vector<LlamaLayer> layers;

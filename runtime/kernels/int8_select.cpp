@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <tuple>
@@ -34,6 +35,14 @@ const Int8Kernel& select_int8_kernel(const Int8Weights& w, ActivationRange x, si
   const Key key{w.rows, w.cols, w.bits, static_cast<int>(w.plan.kind), w.plan.tile, w.plan.inner_bits,
                 w.plan_holds ? 1u : 0u, x.mu, x.nu, static_cast<int>(max_target), prefill};
   std::lock_guard<std::mutex> lock(mutex);
+  // AXE_INT8_KERNEL=name forces a kernel (tests, measurements) when it is
+  // exact for this layer; an inexact or unknown one is ignored with a warning.
+  if (const char* forced = std::getenv("AXE_INT8_KERNEL"); forced && *forced) {
+    const Int8Kernel* k = find_int8_kernel(forced);
+    if (k && k->usable(w, x)) return *k;
+    log(AXE_LOG_WARN, std::string("AXE_INT8_KERNEL=") + forced + " is unknown or not exact for a " +
+                          std::to_string(w.rows) + "x" + std::to_string(w.cols) + " layer here; choosing by speed");
+  }
   auto it = cache.find(key);
   if (it != cache.end()) return *it->second;
 

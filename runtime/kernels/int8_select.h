@@ -4,7 +4,8 @@
 // for decode (1 token) or prefill (many tokens), and the winner is cached per
 // (shape, weight format, plan, activation range, target, token bucket). An
 // inexact kernel is never a candidate, so the choice changes speed only: all
-// candidates give bit-identical outputs.
+// candidates give bit-identical outputs. The environment variable
+// AXE_INT8_KERNEL=name forces a kernel where it is exact (tests, benchmarks).
 #pragma once
 #include "runtime/kernels/int8_kernels.h"
 

@@ -1,0 +1,111 @@
+// axe quantize: a float model to a .axe file; axe verify: prove its plan.
+#include "commands.h"
+#include "common.h"
+
+namespace cli {
+
+int cmd_quantize(int argc, char** argv) {
+  ModelFlags mf;
+  std::string out;
+  axe_quantize_params qp = axe_quantize_default_params();
+  std::string algo = "rtn";
+  bool acc_given = false;
+  ArgParser p("quantize",
+              "-m MODEL -o OUT.axe [--algo rtn] [--axe] --wbits M --abits N [--act asym|sym] [--tile T] "
+              "[--acc P_I[,P_O]] [--plan contiguous|lanes] [-t THREADS]",
+              "Quantizes the linear layers of a float model (per-row MSE scales, round to nearest) and writes\n"
+              "a .axe file with the accumulation plan and a per-layer certificate. With --axe every tile of\n"
+              "every dot product is constrained to fit a P_I-bit accumulator (and the row a P_O-bit one).\n"
+              "Without --axe the plan is only certified (use 'axe verify' to see whether it holds).\n"
+              "The default plan is 'lanes' with 16 tiles: the partition both int16 kernels respect.");
+  p.add({"-m", "--model"}, "FILE", "float model (llama2.c .bin)", [&](auto&, auto& v) { mf.model_path = v; });
+  p.add({"--tokenizer"}, "FILE", "tokenizer.bin", [&](auto&, auto& v) { mf.tokenizer_path = v; });
+  p.add({"-o", "--output"}, "FILE", "the .axe file to write", [&](auto&, auto& v) { out = v; });
+  p.add({"--algo"}, "rtn", "quantization algorithm (default rtn)", [&](auto& f, auto& v) {
+    if (v != "rtn") throw UsageError("invalid value '" + v + "' for " + f + ": this build offers rtn");
+    algo = v;
+  });
+  p.add_switch({"--axe"}, "enforce the accumulation plan (AXE soft threshold and hard clip)", [&] { qp.axe = 1; });
+  p.add({"--wbits"}, "M", "weight bits, 2..8 (default 8)",
+        [&](auto& f, auto& v) { qp.weight_bits = static_cast<int32_t>(parse_int(f, v, 2, 8)); });
+  p.add({"--abits"}, "N", "activation bits, 2..8 (default 8)",
+        [&](auto& f, auto& v) { qp.act_bits = static_cast<int32_t>(parse_int(f, v, 2, 8)); });
+  p.add({"--act"}, "asym|sym", "activation codes: asymmetric u8 with zero point, or symmetric (default asym)",
+        [&](auto& f, auto& v) {
+          if (v != "asym" && v != "sym") throw UsageError("invalid value '" + v + "' for " + f + ": expected asym or sym");
+          qp.act_signed = v == "sym";
+        });
+  p.add({"--tile"}, "T", "columns per tile (contiguous) or lanes (lanes); default 16 lanes",
+        [&](auto& f, auto& v) { qp.tile = static_cast<int32_t>(parse_int(f, v, 1, 1 << 20)); });
+  p.add({"--plan"}, "contiguous|lanes", "tile partition (default lanes)", [&](auto& f, auto& v) {
+    if (v != "contiguous" && v != "lanes") throw UsageError("invalid value '" + v + "' for " + f + ": expected contiguous or lanes");
+    qp.tiles = v == "lanes" ? AXE_TILES_LANES : AXE_TILES_CONTIGUOUS;
+  });
+  p.add({"--acc"}, "P_I[,P_O]", "accumulator widths (default 32,32; P_O defaults to 32)", [&](auto& f, auto& v) {
+    const auto w = parse_int_list(f, v, 2, 32);
+    if (w.size() > 2) throw UsageError("invalid value '" + v + "' for " + f + ": expected P_I or P_I,P_O");
+    qp.inner_bits = static_cast<int32_t>(w[0]);
+    qp.outer_bits = w.size() == 2 ? static_cast<int32_t>(w[1]) : 32;
+    if (qp.outer_bits < qp.inner_bits) throw UsageError(f + ": P_O must be at least P_I");
+    acc_given = true;
+  });
+  p.add({"-t", "--threads"}, "N", "threads (default: physical cores)",
+        [&](auto& f, auto& v) { qp.n_threads = static_cast<int32_t>(parse_int(f, v, 1, 1024)); });
+  if (!p.parse(argc, argv, 2)) return 0;
+  mf.require_model(p);
+  if (out.empty()) throw UsageError("missing -o OUT.axe (see 'axe quantize --help')");
+  if (qp.axe && !acc_given) throw UsageError("--axe needs --acc P_I[,P_O]: the accumulator to fit");
+  qp.algo = algo.c_str();
+  struct Progress {
+    double t0 = now_seconds();
+  } prog;
+  qp.progress = [](float done, void* u) {
+    const double el = now_seconds() - static_cast<Progress*>(u)->t0;
+    std::fprintf(stderr, "\rquantize: %5.1f%%  %.1f s elapsed, ETA %.1f s   ", 100.0 * done, el,
+                 done > 0 ? el * (1 - done) / done : 0.0);
+    return 1;
+  };
+  qp.progress_user_data = &prog;
+
+  ModelPtr model = load_model(mf);
+  check(axe_quantize(model.get(), out.c_str(), &qp), model.get());
+  std::fprintf(stderr, "\n");
+  axe_verify_result r{};
+  r.struct_size = sizeof r;
+  if (axe_verify(out.c_str(), &r) != AXE_OK) throw ApiError(axe_last_error());
+  std::printf("wrote %s: %llu layers, plan %s, worst tile budget use %.4f, row %.4f, %s\n", out.c_str(),
+              static_cast<unsigned long long>(r.layers), r.plan, r.worst_inner_use, r.worst_outer_use,
+              r.inner_violations + r.outer_violations == 0 ? "plan holds" : "plan does NOT hold (int32 kernels only)");
+  return 0;
+}
+
+int cmd_verify(int argc, char** argv) {
+  std::string path;
+  ArgParser p("verify", "FILE.axe",
+              "Recomputes every tile's and row's positive and negative code sums from the stored integers and\n"
+              "checks the accumulation plan's conditions. Exit status 0 when the plan holds everywhere, 1 on\n"
+              "any violation or a damaged file.");
+  if (argc >= 3 && argv[2][0] != '-') {
+    path = argv[2];
+    if (!p.parse(argc, argv, 3)) return 0;
+  } else if (!p.parse(argc, argv, 2)) {
+    return 0;
+  }
+  if (path.empty()) throw UsageError("missing FILE.axe (see 'axe verify --help')");
+  axe_verify_result r{};
+  r.struct_size = sizeof r;
+  if (axe_verify(path.c_str(), &r) != AXE_OK) throw ApiError(axe_last_error());
+  std::printf("plan: %s\n", r.plan);
+  std::printf("checked: %llu layers, %llu rows, %llu tiles\n", static_cast<unsigned long long>(r.layers),
+              static_cast<unsigned long long>(r.rows), static_cast<unsigned long long>(r.tiles));
+  std::printf("worst budget use: tile %.6f, row %.6f\n", r.worst_inner_use, r.worst_outer_use);
+  std::printf("violations: %llu tiles, %llu rows%s%s\n", static_cast<unsigned long long>(r.inner_violations),
+              static_cast<unsigned long long>(r.outer_violations), r.first_violation[0] ? "; first: " : "",
+              r.first_violation);
+  if (!r.certificate_matches) std::printf("warning: the stored certificate disagrees with the recomputation\n");
+  const bool ok = r.inner_violations + r.outer_violations == 0;
+  std::printf("%s\n", ok ? "OK: the plan holds" : "FAIL: the plan does not hold");
+  return ok ? 0 : 1;
+}
+
+}  // namespace cli

@@ -1,0 +1,50 @@
+// The .axe file: a quantized Llama model in a safetensors container (see
+// docs/FORMAT.md). Tensor names follow llama2.c's; linear layers are stored
+// as integer codes plus per-row scales; __metadata__ holds the model config,
+// the quantization settings, the accumulation plan and a per-layer
+// certificate, each as a JSON string.
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <array>
+#include <memory>
+#include <string>
+
+#include "models/llama/model.h"
+#include "runtime/kernels/accumulation_plan.h"
+
+namespace axe {
+
+constexpr const char* kAxeFormat = "axe-llama";
+constexpr int kAxeFormatVersion = 1;
+
+// The seven linear layers of a block: tensor name suffix and member.
+struct AxeLinearName {
+  const char* name;  // "attention.wq", ...
+  std::unique_ptr<Linear> LlamaLayer::*member;
+};
+const std::array<AxeLinearName, 7>& axe_linear_names();
+std::string axe_tensor_name(size_t layer, const std::string& what);  // "layers.3.attention.wq"
+
+nlohmann::json config_to_json(const LlamaConfig& c);
+LlamaConfig config_from_json(const std::string& text, const std::string& source);
+
+// The plan, the activation format and the weight bits as stored in metadata.
+struct AxeQuantFormat {
+  AccumulationPlan plan;
+  int weight_bits = 8, act_bits = 8;
+  bool act_signed = false;
+  ActivationRange x_range() const { return ActivationRange::of(act_bits, act_signed); }
+};
+nlohmann::json plan_to_json(const AxeQuantFormat& q);
+AxeQuantFormat plan_from_json(const std::string& text, const std::string& source);
+
+// True when the file starts like a safetensors file (8-byte length, '{').
+bool looks_like_axe(const std::string& path);
+std::unique_ptr<LlamaModel> load_axe(const std::string& path, bool use_mmap);
+
+// Unpacks the stored codes of one linear layer (I8 [rows, cols], or U8
+// [rows, ceil(cols / 2)] with two 4-bit codes per byte) into int8 codes.
+std::vector<int8_t> unpack_stored_codes(const TensorView& t, size_t rows, size_t cols, int bits, const std::string& what);
+
+}  // namespace axe

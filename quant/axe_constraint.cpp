@@ -1,0 +1,98 @@
+#include "quant/axe_constraint.h"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+
+namespace axe {
+
+double l1_projection_threshold(std::vector<double> v, double z) {
+  double sum = 0;
+  for (double x : v) sum += x;
+  if (sum <= z) return 0.0;
+  std::sort(v.begin(), v.end(), std::greater<double>());
+  double c = 0, theta = 0;
+  for (size_t j = 0; j < v.size(); ++j) {
+    c += v[j];
+    const double t = (c - z) / static_cast<double>(j + 1);
+    if (v[j] > t) theta = t;  // rho = the largest j with u_j * j > c_j - z
+  }
+  return theta;
+}
+
+int32_t round_clamp(double v, int32_t qmax) {
+  const double r = std::nearbyint(v);  // the default rounding mode: half to even
+  return static_cast<int32_t>(std::clamp(r, -static_cast<double>(qmax), static_cast<double>(qmax)));
+}
+
+AxeConstraint::AxeConstraint(const AccumulationPlan& plan, ActivationRange x, int weight_bits, size_t rows,
+                             size_t cols)
+    : plan_(plan), x_(x), qmax_((1 << (weight_bits - 1)) - 1), cols_(cols), n_tiles_(plan.n_tiles(cols)) {
+  const uint32_t log_tiles = n_tiles_ <= 1 ? 0 : static_cast<uint32_t>(std::ceil(std::log2(n_tiles_)));
+  outer_binds_ = plan.outer_bits < plan.inner_bits + log_tiles;
+  lambda_.assign(rows * n_tiles_, 0.0);
+  pos_.assign(rows * n_tiles_, 0);
+  neg_.assign(rows * n_tiles_, 0);
+  pos_row_.assign(rows, 0);
+  neg_row_.assign(rows, 0);
+}
+
+void AxeConstraint::set_soft_thresholds(const float* w, size_t ldw, const float* scales) {
+  const size_t rows = pos_row_.size();
+  const double z = (std::ldexp(1.0, static_cast<int>(plan_.inner_bits)) - 2.0) / (x_.nu - x_.mu);
+  std::vector<std::vector<double>> tiles(n_tiles_);
+  for (size_t r = 0; r < rows; ++r) {
+    for (auto& t : tiles) t.clear();
+    for (size_t k = 0; k < cols_; ++k) tiles[plan_.tile_of(k)].push_back(w[r * ldw + k] / scales[r]);
+    for (uint32_t t = 0; t < n_tiles_; ++t) {
+      auto& v = tiles[t];
+      double mean = 0;
+      for (double a : v) mean += a;
+      // A short last contiguous tile is zero-padded to T (the zeros move the mean).
+      const size_t width = plan_.kind == TileKind::kContiguous ? plan_.tile : v.size();
+      mean /= static_cast<double>(std::max<size_t>(width, 1));
+      for (double& a : v) a = std::abs(a - mean);
+      v.resize(width, std::abs(mean));  // |0 - mean| for the padding
+      lambda_[r * n_tiles_ + t] = scales[r] * l1_projection_threshold(v, z);
+    }
+  }
+}
+
+int32_t AxeConstraint::quantize(size_t row, size_t col, double v, float scale) {
+  const size_t i = row * n_tiles_ + plan_.tile_of(col);
+  // 1. soft threshold
+  const double lambda = lambda_[i];
+  v = v > 0 ? std::max(v - lambda, 0.0) : -std::max(-v - lambda, 0.0);
+  // 2. hard clip to the remaining budget, in integer units
+  auto range = [&](int64_t p, int64_t n, uint32_t bits, double& lo, double& hi) {
+    const double acc = static_cast<double>(AccumulationPlan::acc_limit(bits));
+    const double mu = x_.mu, nu = x_.nu;
+    if (x_.mu == 0) {
+      hi = (acc - nu * p) / nu;
+      lo = (-acc - nu * n) / nu;
+    } else {
+      hi = std::min((acc - (nu * p + mu * n)) / nu, (-acc - (mu * p + nu * n)) / mu);
+      lo = std::max((acc - (nu * p + mu * n)) / mu, (-acc - (mu * p + nu * n)) / nu);
+    }
+  };
+  double lo, hi;
+  range(pos_[i], neg_[i], plan_.inner_bits, lo, hi);
+  if (outer_binds_) {
+    double lo_row, hi_row;
+    range(pos_row_[row], neg_row_[row], plan_.outer_bits, lo_row, hi_row);
+    lo = std::max(lo, lo_row);
+    hi = std::min(hi, hi_row);
+  }
+  const double q_lo = std::ceil(std::min(lo, 0.0)), q_hi = std::floor(std::max(hi, 0.0));
+  v = std::clamp(v, scale * q_lo, scale * q_hi);
+  // 3. round with the fixed scale, clamp to the M-bit range (and the budget:
+  //    guards against v / scale rounding past an integer bound)
+  int32_t q = round_clamp(v / scale, qmax_);
+  q = static_cast<int32_t>(std::clamp<double>(q, q_lo, q_hi));
+  // 4. the integer code joins the running sums
+  (q > 0 ? pos_[i] : neg_[i]) += q;
+  (q > 0 ? pos_row_[row] : neg_row_[row]) += q;
+  return q;
+}
+
+}  // namespace axe

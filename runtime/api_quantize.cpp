@@ -1,0 +1,78 @@
+// C API: quantization and verification.
+#include <cstring>
+
+#include "quant/quantize_model.h"
+#include "quant/verify.h"
+#include "runtime/api_internal.h"
+#include "runtime/threads.h"
+
+using axe::fail;
+
+extern "C" {
+
+AXE_API axe_quantize_params axe_quantize_default_params(void) {
+  axe_quantize_params p{};
+  p.struct_size = sizeof(p);
+  p.algo = "rtn";
+  p.axe = 0;
+  p.weight_bits = 8;
+  p.act_bits = 8;
+  p.act_signed = 0;
+  p.tiles = AXE_TILES_LANES;
+  p.tile = 16;
+  p.inner_bits = 32;
+  p.outer_bits = 32;
+  p.n_threads = 0;
+  return p;
+}
+
+AXE_API axe_status axe_quantize(axe_model* model, const char* out_path, const axe_quantize_params* params) {
+  if (!model) return AXE_ERR_INVALID_ARGUMENT;
+  return axe::guarded(&model->error, [&] {
+    if (!out_path) fail(AXE_ERR_INVALID_ARGUMENT, "axe_quantize: out_path is NULL");
+    const axe_quantize_params p = axe::read_params(params, axe_quantize_default_params());
+    if (p.tiles != AXE_TILES_CONTIGUOUS && p.tiles != AXE_TILES_LANES) fail(AXE_ERR_INVALID_ARGUMENT, "axe_quantize: bad tile kind");
+    if (p.tile <= 0 || p.inner_bits <= 0 || p.outer_bits <= 0) fail(AXE_ERR_INVALID_ARGUMENT, "axe_quantize: tile and widths must be positive");
+    axe::QuantizeOptions o;
+    o.algo = p.algo ? p.algo : "rtn";
+    o.axe = p.axe != 0;
+    o.format.weight_bits = p.weight_bits;
+    o.format.act_bits = p.act_bits;
+    o.format.act_signed = p.act_signed != 0;
+    o.format.plan = {p.tiles == AXE_TILES_LANES ? axe::TileKind::kLanes : axe::TileKind::kContiguous,
+                     static_cast<uint32_t>(p.tile), static_cast<uint32_t>(p.inner_bits),
+                     static_cast<uint32_t>(p.outer_bits)};
+    o.threads = p.n_threads > 0 ? p.n_threads : axe::physical_core_count();
+    if (p.progress)
+      o.progress = [&](size_t done, size_t total, const std::string&) {
+        return p.progress(static_cast<float>(done) / static_cast<float>(total), p.progress_user_data) != 0;
+      };
+    axe::quantize_model(*model->model, o, out_path);
+  });
+}
+
+AXE_API axe_status axe_verify(const char* path, axe_verify_result* result) {
+  std::string err;
+  const axe_status st = axe::guarded(&err, [&] {
+    if (!path || !result) fail(AXE_ERR_INVALID_ARGUMENT, "axe_verify: NULL path or result");
+    if (result->struct_size < sizeof(size_t)) fail(AXE_ERR_INVALID_ARGUMENT, "axe_verify: result.struct_size is not set");
+    const axe::VerifyReport v = axe::verify_axe_file(path);
+    axe_verify_result r{};
+    r.struct_size = sizeof(r);
+    r.layers = v.layers;
+    r.rows = v.rows;
+    r.tiles = v.tiles;
+    r.inner_violations = v.inner_violations;
+    r.outer_violations = v.outer_violations;
+    r.worst_inner_use = v.worst_inner_use;
+    r.worst_outer_use = v.worst_outer_use;
+    r.certificate_matches = v.certificate_matches ? 1 : 0;
+    std::snprintf(r.plan, sizeof r.plan, "%s", v.plan.c_str());
+    std::snprintf(r.first_violation, sizeof r.first_violation, "%s", v.first_violation.c_str());
+    std::memcpy(result, &r, std::min(result->struct_size, sizeof(r)));
+  });
+  if (st != AXE_OK) axe::set_thread_error(err);
+  return st;
+}
+
+}  // extern "C"

@@ -1,0 +1,236 @@
+// Quantization to .axe: the AXE constraint step, the file's round trip, its
+// verification (and tampering), int16 and int32 kernels giving identical
+// logits on a quantized stories260K, and atomic output.
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "api_helpers.h"
+#include "quant/axe_constraint.h"
+#include "runtime/kernels/int8_kernels.h"
+#include "temp_dir.h"
+
+using namespace axe;
+
+namespace {
+
+std::string quantize(axe_model* m, const std::string& out, int wbits, bool axe_on, axe_tile_kind tiles, int tile,
+                     int pi, int po = 32, bool sym = false) {
+  axe_quantize_params p = axe_quantize_default_params();
+  p.weight_bits = wbits;
+  p.axe = axe_on;
+  p.tiles = tiles;
+  p.tile = tile;
+  p.inner_bits = pi;
+  p.outer_bits = po;
+  p.act_signed = sym;
+  p.n_threads = 2;
+  INFO(axe_model_last_error(m));
+  REQUIRE(axe_quantize(m, out.c_str(), &p) == AXE_OK);
+  return out;
+}
+
+double ppl(axe_model* m, const std::string& text) {
+  auto c = th::context(m, nullptr, 2);
+  axe_perplexity_params p = axe_perplexity_default_params();
+  p.n_ctx = 128;
+  axe_perplexity_result r{};
+  r.struct_size = sizeof r;
+  REQUIRE(axe_perplexity(c.get(), text.data(), text.size(), &p, &r) == AXE_OK);
+  return r.ppl;
+}
+
+std::string eval_slice() {
+  std::ifstream in(test_paths::shared("data/tinystories/eval.txt"), std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str().substr(0, 40000);
+}
+
+}  // namespace
+
+TEST_CASE("l1 projection threshold") {
+  CHECK(l1_projection_threshold({1, 2, 3}, 10) == 0.0);
+  const std::vector<double> v{5, 1, 3, 0.5};
+  const double theta = l1_projection_threshold(v, 4);
+  double s = 0;
+  for (double x : v) s += std::max(x - theta, 0.0);
+  CHECK(s == doctest::Approx(4.0));
+  CHECK(round_clamp(2.5, 7) == 2);  // half to even
+  CHECK(round_clamp(-3.5, 7) == -4);
+  CHECK(round_clamp(100, 7) == 7);
+}
+
+TEST_CASE("the AXE step keeps every tile and row inside the plan, and the budget binds") {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal(0, 1);
+  const size_t rows = 24, cols = 300;
+  std::vector<float> w(rows * cols);
+  for (auto& v : w) v = normal(rng);
+  for (const AccumulationPlan& plan : {AccumulationPlan{TileKind::kLanes, 16, 12, 32},
+                                       AccumulationPlan{TileKind::kContiguous, 64, 14, 16},
+                                       AccumulationPlan{TileKind::kContiguous, 50, 13, 14}})
+    for (bool sym : {false, true}) {
+      CAPTURE(plan.describe());
+      const ActivationRange xr = ActivationRange::of(8, sym);
+      const int bits = 4;
+      std::vector<float> scales(rows);
+      for (size_t r = 0; r < rows; ++r) scales[r] = 3.0f / 7;  // ~3 sigma at the 4-bit limit
+      AxeConstraint axe(plan, xr, bits, rows, cols);
+      axe.set_soft_thresholds(w.data(), cols, scales.data());
+      std::vector<int8_t> q(rows * cols), rtn(rows * cols);
+      for (size_t r = 0; r < rows; ++r)
+        for (size_t k = 0; k < cols; ++k) {
+          q[r * cols + k] = static_cast<int8_t>(axe.quantize(r, k, w[r * cols + k], scales[r]));
+          rtn[r * cols + k] = static_cast<int8_t>(round_clamp(w[r * cols + k] / scales[r], 7));
+        }
+      const PlanCheck c = check_plan(q.data(), rows, cols, cols, plan, xr);
+      CHECK(c.ok());
+      CHECK(c.worst_inner_use > 0.5);
+      CHECK_FALSE(check_plan(rtn.data(), rows, cols, cols, plan, xr).ok());  // unconstrained breaks it
+    }
+}
+
+TEST_CASE(".axe round trip: W8A8 RTN keeps stories260K's perplexity, W4A8 AXE verifies") {
+  TempDir dir;
+  auto m = th::load();
+  const std::string text = eval_slice();
+  const double base = ppl(m.get(), text);
+  const std::string q8 = quantize(m.get(), dir.file("w8.axe"), 8, false, AXE_TILES_LANES, 16, 32);
+  auto m8 = th::load(q8);
+  axe_model_info info{};
+  info.struct_size = sizeof info;
+  REQUIRE(axe_model_get_info(m8.get(), &info) == AXE_OK);
+  CHECK(std::string(info.description) == "llama 260K W8A8");
+  CHECK(info.n_vocab == 512);
+  const double p8 = ppl(m8.get(), text);
+  CAPTURE(base);
+  CAPTURE(p8);
+  CHECK(p8 < base * 1.03);
+  CHECK(p8 > base * 0.97);
+  auto c8 = th::context(m8.get(), nullptr, 1);
+  CHECK(th::greedy(m8.get(), c8.get(), "", 20).rfind("Once upon a time", 0) == 0);
+
+  const std::string q4 = quantize(m.get(), dir.file("w4.axe"), 4, true, AXE_TILES_LANES, 16, 12);
+  axe_verify_result r{};
+  r.struct_size = sizeof r;
+  REQUIRE(axe_verify(q4.c_str(), &r) == AXE_OK);
+  CHECK(r.layers == 35);
+  CHECK(r.inner_violations == 0);
+  CHECK(r.outer_violations == 0);
+  CHECK(r.worst_inner_use > 0.9);  // at P_I = 12 the budget binds
+  CHECK(r.worst_inner_use <= 1.0);
+  CHECK(r.certificate_matches == 1);
+  CHECK(std::string(r.plan).find("lanes x16, P_I=12") != std::string::npos);
+  // Where the budget never binds, AXE changes nothing: same codes as RTN.
+  const std::string r16 = quantize(m.get(), dir.file("rtn16.axe"), 4, false, AXE_TILES_LANES, 16, 16);
+  const std::string a16 = quantize(m.get(), dir.file("axe16.axe"), 4, true, AXE_TILES_LANES, 16, 16);
+  auto mr = th::load(r16), ma = th::load(a16);
+  CHECK(ppl(mr.get(), text) == ppl(ma.get(), text));
+
+  // The same weights without AXE break a 12-bit plan; verify says so.
+  const std::string q4u = quantize(m.get(), dir.file("w4u.axe"), 4, false, AXE_TILES_LANES, 16, 12);
+  REQUIRE(axe_verify(q4u.c_str(), &r) == AXE_OK);
+  CHECK(r.inner_violations > 0);
+  CHECK(std::string(r.first_violation).find("layers.") == 0);
+}
+
+TEST_CASE("a quantized model gives identical logits through the int16 and int32 kernels") {
+  TempDir dir;
+  auto m = th::load();
+  const std::string q = quantize(m.get(), dir.file("w4.axe"), 4, true, AXE_TILES_LANES, 16, 16);
+  auto mq = th::load(q);
+  const std::vector<axe_token> toks{1, 403, 407, 261, 378, 290, 41, 5, 88, 199, 300, 301};
+  std::vector<int32_t> pos(toks.size());
+  for (size_t i = 0; i < pos.size(); ++i) pos[i] = static_cast<int32_t>(i);
+  std::vector<int8_t> want(toks.size(), 1);
+  const int32_t V = th::n_vocab(mq.get());
+  std::vector<float> reference;
+  size_t compared = 0;
+  for (const char* kernel : {"reference-int64", "scalar-int32", "avx2-int32", "avx512-vnni-int32", "avx2-int16",
+                             "avx512-int16"}) {
+    const Int8Kernel* k = find_int8_kernel(kernel);
+    REQUIRE(k);
+    // Skip what this CPU lacks (probe on a layer-sized dummy).
+    const std::vector<int8_t> codes(64 * 64, 0);
+    const std::vector<float> s(64, 1.0f);
+    if (!k->usable(pack_int8_weights(codes.data(), 64, 64, s.data(), 4, {TileKind::kLanes, 16, 16, 32},
+                                     ActivationRange::of(8, false)),
+                   ActivationRange::of(8, false)))
+      continue;
+    CAPTURE(kernel);
+    setenv("AXE_INT8_KERNEL", kernel, 1);
+    auto c = th::context(mq.get(), nullptr, 1);
+    REQUIRE(axe_decode(c.get(), toks.data(), pos.data(), toks.size(), want.data()) == AXE_OK);
+    std::vector<float> logits;
+    for (size_t i = 0; i < toks.size(); ++i) {
+      const float* l = axe_get_logits(c.get(), static_cast<int32_t>(i));
+      logits.insert(logits.end(), l, l + V);
+    }
+    if (reference.empty()) reference = logits;
+    else CHECK(logits == reference);
+    ++compared;
+  }
+  unsetenv("AXE_INT8_KERNEL");
+  CHECK(compared >= 2);
+}
+
+TEST_CASE("verify catches a tampered file; damaged files are errors") {
+  TempDir dir;
+  auto m = th::load();
+  const std::string q = quantize(m.get(), dir.file("w4.axe"), 4, true, AXE_TILES_LANES, 16, 12);
+  auto bytes = read_bytes(q);
+  uint64_t header_len;
+  std::memcpy(&header_len, bytes.data(), 8);
+  const auto header = nlohmann::json::parse(std::string(bytes.data() + 8, header_len));
+  const auto off = header["layers.2.feed_forward.w1.codes"]["data_offsets"];
+  const uint64_t begin = 8 + header_len + off[0].get<uint64_t>();
+  for (size_t i = 0; i < 32; ++i) bytes[begin + i] = static_cast<char>(0xFF);  // codes +7, +7: row 0 over budget
+  const std::string tampered = dir.write("tampered.axe", bytes);
+  axe_verify_result r{};
+  r.struct_size = sizeof r;
+  REQUIRE(axe_verify(tampered.c_str(), &r) == AXE_OK);
+  CHECK(r.inner_violations > 0);
+  CHECK(std::string(r.first_violation).find("layers.2.feed_forward.w1 row 0") == 0);
+  CHECK(r.certificate_matches == 0);
+
+  auto truncated = read_bytes(q);
+  truncated.resize(truncated.size() / 2);
+  const std::string t = dir.write("truncated.axe", truncated);
+  CHECK(axe_verify(t.c_str(), &r) == AXE_ERR_FORMAT);
+  axe_model* mm = nullptr;
+  CHECK(axe_model_load(t.c_str(), nullptr, &mm) == AXE_ERR_FORMAT);
+  CHECK(std::string(axe_last_error()).find("truncated.axe") != std::string::npos);
+
+  auto garbled = read_bytes(q);
+  garbled[12] = '#';  // inside the JSON header
+  CHECK(axe_verify(dir.write("garbled.axe", garbled).c_str(), &r) == AXE_ERR_FORMAT);
+}
+
+TEST_CASE("quantize writes atomically: failures and aborts leave no file") {
+  TempDir dir;
+  auto m = th::load();
+  axe_quantize_params p = axe_quantize_default_params();
+  p.n_threads = 1;
+  CHECK(axe_quantize(m.get(), dir.file("no/such/dir/out.axe").c_str(), &p) == AXE_ERR_IO);
+  p.progress = [](float done, void*) { return done < 0.5f ? 1 : 0; };
+  const std::string out = dir.file("aborted.axe");
+  CHECK(axe_quantize(m.get(), out.c_str(), &p) == AXE_ERR_ABORTED);
+  CHECK_FALSE(std::filesystem::exists(out));
+  for (const auto& e : std::filesystem::directory_iterator(dir.path)) CHECK(e.path().filename().string().find(".tmp") == std::string::npos);
+  p.progress = nullptr;
+  p.algo = "optq";
+  CHECK(axe_quantize(m.get(), out.c_str(), &p) == AXE_ERR_INVALID_ARGUMENT);
+  p.algo = "rtn";
+  p.inner_bits = 40;
+  CHECK(axe_quantize(m.get(), out.c_str(), &p) == AXE_ERR_INVALID_ARGUMENT);
+  CHECK_FALSE(std::filesystem::exists(out));
+}
