@@ -11,20 +11,35 @@ int cmd_quantize(int argc, char** argv) {
   std::string algo = "rtn";
   bool acc_given = false;
   ArgParser p("quantize",
-              "-m MODEL -o OUT.axe [--algo rtn] [--axe] --wbits M --abits N [--act asym|sym] [--tile T] "
-              "[--acc P_I[,P_O]] [--plan contiguous|lanes] [-t THREADS]",
-              "Quantizes the linear layers of a float model (per-row MSE scales, round to nearest) and writes\n"
-              "a .axe file with the accumulation plan and a per-layer certificate. With --axe every tile of\n"
+              "-m MODEL -o OUT.axe [--algo rtn|optq] [--axe] --wbits M --abits N [--act asym|sym] [--tile T] "
+              "[--acc P_I[,P_O]] [--plan contiguous|lanes] [--calib FILE --calib-samples S --calib-len L] "
+              "[--act-order] [--damp 0.01] [--full-error] [-s SEED] [-t THREADS]",
+              "Quantizes the linear layers of a float model (per-row MSE scales) by round to nearest or by OPTQ\n"
+              "(GPTQ) calibrated block by block on --calib text, and writes a .axe file with the accumulation\n"
+              "plan and a per-layer certificate. With --axe every tile of\n"
               "every dot product is constrained to fit a P_I-bit accumulator (and the row a P_O-bit one).\n"
               "Without --axe the plan is only certified (use 'axe verify' to see whether it holds).\n"
               "The default plan is 'lanes' with 16 tiles: the partition both int16 kernels respect.");
   p.add({"-m", "--model"}, "FILE", "float model (llama2.c .bin)", [&](auto&, auto& v) { mf.model_path = v; });
   p.add({"--tokenizer"}, "FILE", "tokenizer.bin", [&](auto&, auto& v) { mf.tokenizer_path = v; });
   p.add({"-o", "--output"}, "FILE", "the .axe file to write", [&](auto&, auto& v) { out = v; });
-  p.add({"--algo"}, "rtn", "quantization algorithm (default rtn)", [&](auto& f, auto& v) {
-    if (v != "rtn") throw UsageError("invalid value '" + v + "' for " + f + ": this build offers rtn");
+  p.add({"--algo"}, "rtn|optq", "quantization algorithm (default rtn)", [&](auto& f, auto& v) {
+    if (v != "rtn" && v != "optq") throw UsageError("invalid value '" + v + "' for " + f + ": expected rtn or optq");
     algo = v;
   });
+  std::string calib_path, calib_text;
+  p.add({"--calib"}, "FILE", "calibration text (optq)", [&](auto&, auto& v) { calib_path = v; });
+  p.add({"--calib-samples"}, "S", "calibration windows (default 128)",
+        [&](auto& f, auto& v) { qp.calib_samples = static_cast<int32_t>(parse_int(f, v, 1, 1 << 20)); });
+  p.add({"--calib-len"}, "L", "tokens per window (default 256)",
+        [&](auto& f, auto& v) { qp.calib_len = static_cast<int32_t>(parse_int(f, v, 2, 1 << 20)); });
+  p.add_switch({"--act-order"}, "quantize columns by descending Hessian diagonal (optq)", [&] { qp.act_order = 1; });
+  p.add({"--damp"}, "F", "damping, a fraction of mean(diag H) (default 0.01)",
+        [&](auto& f, auto& v) { qp.damp = static_cast<float>(parse_float(f, v, 0, 10)); });
+  p.add_switch({"--full-error"}, "AXE-OPTQ: feed back w - s*q instead of the clipped value's rounding error",
+               [&] { qp.full_error = 1; });
+  p.add({"-s", "--seed"}, "SEED", "calibration window seed (default 0)",
+        [&](auto& f, auto& v) { qp.seed = static_cast<uint64_t>(parse_int(f, v, 0, INT64_MAX)); });
   p.add_switch({"--axe"}, "enforce the accumulation plan (AXE soft threshold and hard clip)", [&] { qp.axe = 1; });
   p.add({"--wbits"}, "M", "weight bits, 2..8 (default 8)",
         [&](auto& f, auto& v) { qp.weight_bits = static_cast<int32_t>(parse_int(f, v, 2, 8)); });
@@ -56,6 +71,12 @@ int cmd_quantize(int argc, char** argv) {
   if (out.empty()) throw UsageError("missing -o OUT.axe (see 'axe quantize --help')");
   if (qp.axe && !acc_given) throw UsageError("--axe needs --acc P_I[,P_O]: the accumulator to fit");
   qp.algo = algo.c_str();
+  if (algo == "optq") {
+    if (calib_path.empty()) throw UsageError("--algo optq needs --calib FILE");
+    calib_text = read_file(calib_path);
+    qp.calib_text = calib_text.data();
+    qp.calib_text_len = calib_text.size();
+  }
   struct Progress {
     double t0 = now_seconds();
   } prog;

@@ -58,7 +58,7 @@ void AxeConstraint::set_soft_thresholds(const float* w, size_t ldw, const float*
   }
 }
 
-int32_t AxeConstraint::quantize(size_t row, size_t col, double v, float scale) {
+int32_t AxeConstraint::quantize(size_t row, size_t col, double v, float scale, double* clipped) {
   const size_t i = row * n_tiles_ + plan_.tile_of(col);
   // 1. soft threshold
   const double lambda = lambda_[i];
@@ -85,6 +85,7 @@ int32_t AxeConstraint::quantize(size_t row, size_t col, double v, float scale) {
   }
   const double q_lo = std::ceil(std::min(lo, 0.0)), q_hi = std::floor(std::max(hi, 0.0));
   v = std::clamp(v, scale * q_lo, scale * q_hi);
+  if (clipped) *clipped = v;
   // 3. round with the fixed scale, clamp to the M-bit range (and the budget:
   //    guards against v / scale rounding past an integer bound)
   int32_t q = round_clamp(v / scale, qmax_);

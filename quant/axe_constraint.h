@@ -28,8 +28,9 @@ class AxeConstraint {
 
   // lambda[row, tile] = s_r * theta from the float weights (row stride ldw).
   void set_soft_thresholds(const float* w, size_t ldw, const float* scales);
-  // Steps 1-4 for value v of (row, col) with the row's scale; returns the code.
-  int32_t quantize(size_t row, size_t col, double v, float scale);
+  // Steps 1-4 for value v of (row, col) with the row's scale; returns the
+  // code, and the thresholded, clipped value in *clipped when not null.
+  int32_t quantize(size_t row, size_t col, double v, float scale, double* clipped = nullptr);
 
  private:
   AccumulationPlan plan_;

@@ -23,6 +23,9 @@ AXE_API axe_quantize_params axe_quantize_default_params(void) {
   p.inner_bits = 32;
   p.outer_bits = 32;
   p.n_threads = 0;
+  p.calib_samples = 128;
+  p.calib_len = 256;
+  p.damp = 0.01f;
   return p;
 }
 
@@ -43,6 +46,18 @@ AXE_API axe_status axe_quantize(axe_model* model, const char* out_path, const ax
                      static_cast<uint32_t>(p.tile), static_cast<uint32_t>(p.inner_bits),
                      static_cast<uint32_t>(p.outer_bits)};
     o.threads = p.n_threads > 0 ? p.n_threads : axe::physical_core_count();
+    if (o.algo == "optq") {
+      if (!p.calib_text || p.calib_text_len == 0) fail(AXE_ERR_INVALID_ARGUMENT, "axe_quantize: optq needs calibration text");
+      if (p.calib_samples <= 0 || p.calib_len < 2) fail(AXE_ERR_INVALID_ARGUMENT, "axe_quantize: bad calibration sizes");
+      if (!(p.damp >= 0.0f) || p.damp > 10.0f) fail(AXE_ERR_INVALID_ARGUMENT, "axe_quantize: damp must be in [0, 10]");
+      o.calib_text.assign(p.calib_text, p.calib_text_len);
+      o.calib_samples = static_cast<size_t>(p.calib_samples);
+      o.calib_len = static_cast<size_t>(p.calib_len);
+      o.seed = p.seed;
+      o.optq.damp = p.damp;
+      o.optq.act_order = p.act_order != 0;
+      o.optq.full_error = p.full_error != 0;
+    }
     if (p.progress)
       o.progress = [&](size_t done, size_t total, const std::string&) {
         return p.progress(static_cast<float>(done) / static_cast<float>(total), p.progress_user_data) != 0;

@@ -10,7 +10,11 @@ LinearInt8::LinearInt8(Int8Weights w, int act_bits, bool act_signed)
 
 void LinearInt8::forward(const Ops& ops, const float* x, size_t ldx, size_t n_tokens, float* y, size_t ldy,
                          bool accumulate, bool parallel) const {
-  thread_local Int8Activations acts;
+  // Scratch of the calling thread. The workers below must use this object, so
+  // it is bound to a reference (naming a thread_local inside the lambda would
+  // give each worker its own, empty, instance).
+  thread_local Int8Activations scratch;
+  Int8Activations& acts = scratch;
   quantize_activations(x, ldx, n_tokens, cols(), act_bits_, act_signed_, acts);
   const Int8Kernel& k = select_int8_kernel(w_, acts.range, n_tokens, ops.target);
   const Int8Output out{nullptr, 0, y, ldy, nullptr, accumulate};

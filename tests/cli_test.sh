@@ -63,7 +63,8 @@ TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 expect "quantize needs -o" 2 "missing -o" -- "$AXE" quantize -m "$MODEL"
 expect "axe needs acc" 2 "needs --acc" -- "$AXE" quantize -m "$MODEL" -o "$TMP/x.axe" --axe
-expect "bad algo" 2 "this build offers rtn" -- "$AXE" quantize -m "$MODEL" -o "$TMP/x.axe" --algo gptq
+expect "bad algo" 2 "expected rtn or optq" -- "$AXE" quantize -m "$MODEL" -o "$TMP/x.axe" --algo gptq
+expect "optq needs calib" 2 "needs --calib" -- "$AXE" quantize -m "$MODEL" -o "$TMP/x.axe" --algo optq
 expect "bad acc" 2 "out of range" -- "$AXE" quantize -m "$MODEL" -o "$TMP/x.axe" --acc 40
 expect "acc order" 2 "P_O must be at least P_I" -- "$AXE" quantize -m "$MODEL" -o "$TMP/x.axe" --acc 16,12
 expect "quantize axe" 0 "plan holds" -- "$AXE" quantize -m "$MODEL" -o "$TMP/w4.axe" --wbits 4 --abits 8 --axe --acc 13 -t 2

@@ -3,6 +3,8 @@
 // an int16 kernel when the plan does not hold), and the fused epilogue.
 #include <doctest/doctest.h>
 
+#include <tbb/task_arena.h>
+
 #include <random>
 
 #include "runtime/kernels/int8_select.h"
@@ -47,6 +49,11 @@ TEST_CASE("LinearInt8 equals the reference kernel for every forced target, with 
     const Ops& ops = ops_for(t);
     std::vector<float> y(tokens * rows, 1.0f);
     layer.forward(ops, x.data(), cols, tokens, y.data(), rows, false, false);
+    CHECK(y == expected);
+    // Rows split over the threads of an arena: the workers must see the
+    // caller's quantized activations.
+    std::fill(y.begin(), y.end(), 1.0f);
+    tbb::task_arena(2).execute([&] { layer.forward(ops, x.data(), cols, tokens, y.data(), rows, false, true); });
     CHECK(y == expected);
     layer.forward(ops, x.data(), cols, tokens, y.data(), rows, true, false);
     for (size_t i = 0; i < y.size(); ++i) REQUIRE(y[i] == expected[i] + expected[i]);

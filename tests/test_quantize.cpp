@@ -227,7 +227,9 @@ TEST_CASE("quantize writes atomically: failures and aborts leave no file") {
   CHECK_FALSE(std::filesystem::exists(out));
   for (const auto& e : std::filesystem::directory_iterator(dir.path)) CHECK(e.path().filename().string().find(".tmp") == std::string::npos);
   p.progress = nullptr;
-  p.algo = "optq";
+  p.algo = "optq";  // without calibration text
+  CHECK(axe_quantize(m.get(), out.c_str(), &p) == AXE_ERR_INVALID_ARGUMENT);
+  p.algo = "gpfq";
   CHECK(axe_quantize(m.get(), out.c_str(), &p) == AXE_ERR_INVALID_ARGUMENT);
   p.algo = "rtn";
   p.inner_bits = 40;

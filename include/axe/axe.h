@@ -229,7 +229,8 @@ typedef enum axe_tile_kind {
 
 typedef struct axe_quantize_params {
   size_t struct_size;
-  const char *algo;      /* "rtn" (round to nearest, per-row MSE scales)     */
+  const char *algo;      /* "rtn" (round to nearest) or "optq" (GPTQ, needs
+                            calibration text); scales are per-row MSE      */
   int32_t axe;           /* 1: enforce the accumulation plan (AXE)            */
   int32_t weight_bits;   /* M, 2..8 (<= 4 packs two codes per byte)           */
   int32_t act_bits;      /* N, 2..8                                           */
@@ -241,6 +242,15 @@ typedef struct axe_quantize_params {
   int32_t n_threads;     /* <= 0: physical cores                              */
   axe_progress_callback progress;
   void *progress_user_data;
+  /* optq */
+  const char *calib_text;  /* calibration text (UTF-8)                       */
+  size_t calib_text_len;
+  int32_t calib_samples;   /* windows (default 128)                          */
+  int32_t calib_len;       /* tokens per window (default 256)                */
+  uint64_t seed;           /* window positions                               */
+  float damp;              /* fraction of mean(diag H) (default 0.01)        */
+  int32_t act_order;       /* 1: quantize columns by descending diag(H)      */
+  int32_t full_error;      /* AXE: feed back w - s*q, not (clipped v) - s*q  */
 } axe_quantize_params;
 
 AXE_API axe_quantize_params axe_quantize_default_params(void);

@@ -47,70 +47,81 @@ void rope(float* v, size_t n, size_t head_dim, const float* cos_row, const float
 
 }  // namespace
 
-void llama_forward(const LlamaModel& model, const Ops& ops, LlamaState& s, const int32_t* tokens, size_t n,
-                   size_t pos0, const int8_t* want_logits, bool parallel) {
+void llama_embed(const LlamaModel& model, LlamaState& s, const int32_t* tokens, size_t n) {
+  const size_t D = model.config.dim;
+  for (size_t i = 0; i < n; ++i) std::memcpy(&s.x_[i * D], model.embedding + size_t(tokens[i]) * D, D * sizeof(float));
+}
+
+void llama_block(const LlamaModel& model, const Ops& ops, LlamaState& s, size_t l, size_t n, size_t pos0,
+                 bool parallel) {
   const LlamaConfig& c = model.config;
   const size_t D = c.dim, H = c.hidden_dim, KV = c.kv_dim(), HD = c.head_dim(), half = HD / 2;
   const size_t n_heads = c.n_heads, kv_mul = c.n_heads / c.n_kv_heads;
   float* x = s.x_.data();
   float* xb = s.xb_.data();
   float* q = s.q_.data();
-
-  for (size_t i = 0; i < n; ++i) std::memcpy(x + i * D, model.embedding + size_t(tokens[i]) * D, D * sizeof(float));
-
   auto norm_rows = [&](const float* w) {
     parallel_rows(n, 8, parallel && n >= 16, [&](size_t a, size_t b) {
       for (size_t i = a; i < b; ++i) ops.rmsnorm(x + i * D, w, xb + i * D, D, c.norm_eps);
     });
   };
+  const LlamaLayer& ly = model.layers[l];
+  float* kc = s.key_cache_.data() + l * s.ld_ * KV;
+  float* vc = s.value_cache_.data() + l * s.ld_ * KV;
 
-  for (size_t l = 0; l < model.layers.size(); ++l) {
-    const LlamaLayer& ly = model.layers[l];
-    float* kc = s.key_cache_.data() + l * s.ld_ * KV;
-    float* vc = s.value_cache_.data() + l * s.ld_ * KV;
-
-    norm_rows(ly.rms_att);
-    ly.wq->forward(ops, xb, D, n, q, D, false, parallel);
-    ly.wk->forward(ops, xb, D, n, s.k_.data(), KV, false, parallel);
-    ly.wv->forward(ops, xb, D, n, s.v_.data(), KV, false, parallel);
-    for (size_t i = 0; i < n; ++i) {
-      const size_t p = pos0 + i;
-      rope(q + i * D, D, HD, &s.rope_cos_[p * half], &s.rope_sin_[p * half]);
-      rope(&s.k_[i * KV], KV, HD, &s.rope_cos_[p * half], &s.rope_sin_[p * half]);
-    }
-    // Into the transposed cache: component j of position p at [j][p].
-    for (size_t i = 0; i < n; ++i)
-      for (size_t j = 0; j < KV; ++j) {
-        kc[j * s.ld_ + pos0 + i] = s.k_[i * KV + j];
-        vc[j * s.ld_ + pos0 + i] = s.v_[i * KV + j];
-      }
-    // Attention: every (token, head) pair is independent.
-    parallel_rows(n * n_heads, 4, parallel && n * n_heads * (pos0 + n) >= 4096, [&](size_t a, size_t b) {
-      std::vector<float> scratch(pos0 + n);
-      for (size_t job = a; job < b; ++job) {
-        const size_t i = job / n_heads, h = job % n_heads, kvh = h / kv_mul;
-        ops.attention(q + i * D + h * HD, kc + kvh * HD * s.ld_, vc + kvh * HD * s.ld_, s.ld_, pos0 + i + 1,
-                      HD, scratch.data(), xb + i * D + h * HD);
-      }
-    });
-    ly.wo->forward(ops, xb, D, n, x, D, true, parallel);
-
-    norm_rows(ly.rms_ffn);
-    ly.w1->forward(ops, xb, D, n, s.hb_.data(), H, false, parallel);
-    ly.w3->forward(ops, xb, D, n, s.hb2_.data(), H, false, parallel);
-    for (size_t i = 0; i < n; ++i) ops.silu_mul(s.hb_.data() + i * H, s.hb2_.data() + i * H, H);
-    ly.w2->forward(ops, s.hb_.data(), H, n, x, D, true, parallel);
+  norm_rows(ly.rms_att);
+  ly.wq->forward(ops, xb, D, n, q, D, false, parallel);
+  ly.wk->forward(ops, xb, D, n, s.k_.data(), KV, false, parallel);
+  ly.wv->forward(ops, xb, D, n, s.v_.data(), KV, false, parallel);
+  for (size_t i = 0; i < n; ++i) {
+    const size_t p = pos0 + i;
+    rope(q + i * D, D, HD, &s.rope_cos_[p * half], &s.rope_sin_[p * half]);
+    rope(&s.k_[i * KV], KV, HD, &s.rope_cos_[p * half], &s.rope_sin_[p * half]);
   }
+  // Into the transposed cache: component j of position p at [j][p].
+  for (size_t i = 0; i < n; ++i)
+    for (size_t j = 0; j < KV; ++j) {
+      kc[j * s.ld_ + pos0 + i] = s.k_[i * KV + j];
+      vc[j * s.ld_ + pos0 + i] = s.v_[i * KV + j];
+    }
+  // Attention: every (token, head) pair is independent.
+  parallel_rows(n * n_heads, 4, parallel && n * n_heads * (pos0 + n) >= 4096, [&](size_t a, size_t b) {
+    std::vector<float> scratch(pos0 + n);
+    for (size_t job = a; job < b; ++job) {
+      const size_t i = job / n_heads, h = job % n_heads, kvh = h / kv_mul;
+      ops.attention(q + i * D + h * HD, kc + kvh * HD * s.ld_, vc + kvh * HD * s.ld_, s.ld_, pos0 + i + 1, HD,
+                    scratch.data(), xb + i * D + h * HD);
+    }
+  });
+  ly.wo->forward(ops, xb, D, n, x, D, true, parallel);
 
+  norm_rows(ly.rms_ffn);
+  ly.w1->forward(ops, xb, D, n, s.hb_.data(), H, false, parallel);
+  ly.w3->forward(ops, xb, D, n, s.hb2_.data(), H, false, parallel);
+  for (size_t i = 0; i < n; ++i) ops.silu_mul(s.hb_.data() + i * H, s.hb2_.data() + i * H, H);
+  ly.w2->forward(ops, s.hb_.data(), H, n, x, D, true, parallel);
+}
+
+void llama_head(const LlamaModel& model, const Ops& ops, LlamaState& s, size_t n, const int8_t* want_logits,
+                bool parallel) {
+  const LlamaConfig& c = model.config;
+  const size_t D = c.dim;
   // Final norm and classifier for the requested rows only, packed in order.
   size_t n_out = 0;
   for (size_t i = 0; i < n; ++i) {
     const bool want = want_logits ? want_logits[i] != 0 : i + 1 == n;
     if (!want) continue;
-    ops.rmsnorm(x + i * D, model.rms_final, xb + n_out * D, D, c.norm_eps);
+    ops.rmsnorm(&s.x_[i * D], model.rms_final, &s.xb_[n_out * D], D, c.norm_eps);
     ++n_out;
   }
-  if (n_out) model.classifier->forward(ops, xb, D, n_out, s.logits_.data(), s.vocab_, false, parallel);
+  if (n_out) model.classifier->forward(ops, s.xb_.data(), D, n_out, s.logits_.data(), s.vocab_, false, parallel);
+}
+
+void llama_forward(const LlamaModel& model, const Ops& ops, LlamaState& s, const int32_t* tokens, size_t n,
+                   size_t pos0, const int8_t* want_logits, bool parallel) {
+  llama_embed(model, s, tokens, n);
+  for (size_t l = 0; l < model.layers.size(); ++l) llama_block(model, ops, s, l, n, pos0, parallel);
+  llama_head(model, ops, s, n, want_logits, parallel);
 }
 
 }  // namespace axe

@@ -20,10 +20,13 @@ class LlamaState {
   size_t n_batch() const { return n_batch_; }
   // Logits of the tokens that asked for them in the last forward, in order.
   const float* logits_row(size_t j) const { return logits_.data() + j * vocab_; }
+  // The hidden state of the current batch, [n_batch][dim].
+  float* hidden() { return x_.data(); }
 
  private:
-  friend void llama_forward(const LlamaModel&, const Ops&, LlamaState&, const int32_t*, size_t, size_t,
-                            const int8_t*, bool);
+  friend void llama_embed(const LlamaModel&, LlamaState&, const int32_t*, size_t);
+  friend void llama_block(const LlamaModel&, const Ops&, LlamaState&, size_t, size_t, size_t, bool);
+  friend void llama_head(const LlamaModel&, const Ops&, LlamaState&, size_t, const int8_t*, bool);
   size_t n_ctx_, n_batch_, vocab_;
   // Row stride of the transposed cache: n_ctx padded off powers of two, so the
   // head_dim rows read together do not all map to the same cache sets.
@@ -39,5 +42,15 @@ class LlamaState {
 // want_logits is null. `parallel` uses the threads of the current arena.
 void llama_forward(const LlamaModel& model, const Ops& ops, LlamaState& state, const int32_t* tokens, size_t n,
                    size_t pos0, const int8_t* want_logits, bool parallel);
+
+// The three stages of llama_forward, for callers that run blocks one at a
+// time (calibration): token embeddings into the hidden state; one decoder
+// block over the hidden state of n tokens at positions pos0..; final norm and
+// classifier.
+void llama_embed(const LlamaModel& model, LlamaState& state, const int32_t* tokens, size_t n);
+void llama_block(const LlamaModel& model, const Ops& ops, LlamaState& state, size_t layer, size_t n, size_t pos0,
+                 bool parallel);
+void llama_head(const LlamaModel& model, const Ops& ops, LlamaState& state, size_t n, const int8_t* want_logits,
+                bool parallel);
 
 }  // namespace axe
