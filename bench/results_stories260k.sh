@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Perplexity of stories260K quantized in several ways, both protocols, as the
+# markdown table of docs/RESULTS.md.   bench/results_stories260k.sh [build-dir]
+set -euo pipefail
+build=${1:-build}
+shared=$(cd "$(dirname "$0")/../../shared" && pwd)
+model=$shared/models/stories260K/stories260K.bin
+calib=$shared/data/tinystories/calib.txt
+eval=$shared/data/tinystories/eval.txt
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+ppl() { "$build/axe" perplexity -m "$1" -f "$eval" --score "$2" -t 2 2>/dev/null | sed -n 's/Final estimate: PPL = \([0-9.]*\).*/\1/p'; }
+row() {  # row LABEL QUANTIZE-ARGS...
+  local label=$1; shift
+  local file=$tmp/m.axe use="—" verdict="—"
+  if [[ $# -gt 0 ]]; then
+    "$build/axe" quantize -m "$model" -o "$file" -t 2 "$@" > "$tmp/q.txt" 2>/dev/null
+    use=$(sed -n 's/.*worst tile budget use \([0-9.]*\).*/\1/p' "$tmp/q.txt")
+    verdict=$("$build/axe" verify "$file" > /dev/null 2>&1 && echo holds || echo "does not hold")
+  else
+    file=$model
+  fi
+  printf '| %s | %s | %s | %s | %s |\n' "$label" "$(ppl "$file" half)" "$(ppl "$file" all)" "$use" "$verdict"
+}
+echo "| configuration | PPL (llama.cpp: half) | PPL (GPTQ: all) | worst tile budget use | plan |"
+echo "|---|---:|---:|---:|---:|"
+row "float"
+row "W8A8 RTN" --wbits 8 --abits 8
+row "W8A8 OPTQ" --wbits 8 --abits 8 --algo optq --calib "$calib"
+row "W4A8 RTN" --wbits 4 --abits 8
+row "W4A8 OPTQ" --wbits 4 --abits 8 --algo optq --calib "$calib"
+for plan in "lanes 16" "contiguous 64"; do
+  set -- $plan
+  for pi in 16 15 14 13 12; do
+    row "W4A8 AXE-RTN, $1 $2, P_I=$pi" --wbits 4 --abits 8 --axe --acc "$pi" --plan "$1" --tile "$2"
+    row "W4A8 AXE-OPTQ, $1 $2, P_I=$pi" --wbits 4 --abits 8 --axe --acc "$pi" --plan "$1" --tile "$2" --algo optq --calib "$calib"
+    row "W4A8 AXE-OPTQ full error, $1 $2, P_I=$pi" --wbits 4 --abits 8 --axe --acc "$pi" --plan "$1" --tile "$2" --algo optq --calib "$calib" --full-error
+    row "W4A8 OPTQ unconstrained, certified at $1 $2, P_I=$pi" --wbits 4 --abits 8 --acc "$pi" --plan "$1" --tile "$2" --algo optq --calib "$calib"
+  done
+done
