@@ -32,6 +32,7 @@ int cmd_generate(int argc, char** argv) {
   if (s.context_full && s.n_prompt == 0) throw UsageError("the prompt does not fit in the context");
   std::fprintf(stderr, "[%s, %d threads]", axe_context_target(ctx.get()), axe_context_n_threads(ctx.get()));
   print_timings(s);
+  print_overflows(ctx.get(), stderr);
   return 0;
 }
 

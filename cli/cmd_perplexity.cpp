@@ -58,6 +58,7 @@ int cmd_perplexity(int argc, char** argv) {
   std::printf("chunks: %d, n_ctx: %u, tokens: %llu, scored: %llu\n", r.n_chunks, r.n_ctx,
               static_cast<unsigned long long>(r.n_tokens_text), static_cast<unsigned long long>(r.n_tokens_scored));
   std::printf("Final estimate: PPL = %.4f +/- %.5f\n", r.ppl, r.ppl_error);
+  print_overflows(ctx.get(), stdout);
   std::fprintf(stderr, "perplexity: %.2f s, %.1f tokens/s\n", dt, r.n_chunks * double(r.n_ctx) / dt);
   return 0;
 }

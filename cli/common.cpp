@@ -33,6 +33,24 @@ void ModelFlags::add_to(ArgParser& p, bool with_ctx) {
         [this](auto&, auto& v) { target = v; });
   p.add_switch({"--mmap"}, "use the model file's pages in place instead of reading it into huge pages",
                [this] { use_mmap = true; });
+  p.add({"--acc-sim"}, "P_I[,P_O][,wrap|sat]",
+        "run a .axe model on an emulated P_I-bit tile / P_O-bit row accumulator and count overflows",
+        [this](auto& f, auto& v) {
+          std::vector<std::string> parts;
+          size_t start = 0;
+          for (size_t comma; (comma = v.find(',', start)) != std::string::npos; start = comma + 1)
+            parts.push_back(v.substr(start, comma - start));
+          parts.push_back(v.substr(start));
+          if (!parts.empty() && (parts.back() == "wrap" || parts.back() == "sat")) {
+            acc_sim_saturate = parts.back() == "sat";
+            parts.pop_back();
+          }
+          if (parts.empty() || parts.size() > 2)
+            throw UsageError("invalid value '" + v + "' for " + f + ": expected P_I[,P_O][,wrap|sat]");
+          acc_sim_inner = static_cast<int32_t>(parse_int(f, parts[0], 2, 32));
+          acc_sim_outer = parts.size() == 2 ? static_cast<int32_t>(parse_int(f, parts[1], 2, 32)) : 32;
+          if (acc_sim_outer < acc_sim_inner) throw UsageError(f + ": P_O must be at least P_I");
+        });
 }
 
 void ModelFlags::require_model(const ArgParser& p) const {
@@ -55,6 +73,9 @@ ContextPtr make_context(axe_model* model, const ModelFlags& f, int32_t threads, 
   cp.n_threads = threads;
   cp.n_batch = n_batch;
   if (!f.target.empty()) cp.target = f.target.c_str();
+  cp.acc_sim_inner_bits = f.acc_sim_inner;
+  cp.acc_sim_outer_bits = f.acc_sim_outer;
+  cp.acc_sim_saturate = f.acc_sim_saturate ? 1 : 0;
   axe_context* c = nullptr;
   const axe_status st = axe_context_create(model, &cp, &c);
   if (st != AXE_OK) throw ApiError(axe_last_error());
@@ -79,6 +100,23 @@ std::string piece(axe_model* model, axe_token prev, axe_token tok) {
   size_t n = 0;
   if (axe_token_to_piece(model, prev, tok, buf, sizeof buf, &n) != AXE_OK) throw ApiError(axe_model_last_error(model));
   return std::string(buf, n);
+}
+
+void print_overflows(axe_context* ctx, std::FILE* out) {
+  size_t n = 0;
+  if (axe_context_overflows(ctx, nullptr, 0, &n) == AXE_ERR_INVALID_ARGUMENT) return;  // no emulation
+  std::vector<axe_overflow_report> r(n);
+  check(axe_context_overflows(ctx, r.data(), r.size(), &n), ctx);
+  uint64_t inner = 0, outer = 0, dots = 0;
+  std::fprintf(out, "\nemulated datapath overflows per layer (tile steps, row steps, dot products):\n");
+  for (const auto& e : r) {
+    std::fprintf(out, "  %-28s %12llu %12llu %14llu\n", e.layer, static_cast<unsigned long long>(e.inner_overflows),
+                 static_cast<unsigned long long>(e.outer_overflows), static_cast<unsigned long long>(e.dot_products));
+    inner += e.inner_overflows, outer += e.outer_overflows, dots += e.dot_products;
+  }
+  std::fprintf(out, "overflows: %llu tile steps, %llu row steps in %llu dot products\n",
+               static_cast<unsigned long long>(inner), static_cast<unsigned long long>(outer),
+               static_cast<unsigned long long>(dots));
 }
 
 double now_seconds() {

@@ -29,6 +29,8 @@ struct ModelFlags {
   uint32_t n_ctx = 0;
   std::string target;
   bool use_mmap = false;
+  int32_t acc_sim_inner = 0, acc_sim_outer = 0;  // --acc-sim
+  bool acc_sim_saturate = false;
   // -m, --tokenizer, -t, -c (when with_ctx), --target, --mmap
   void add_to(ArgParser& p, bool with_ctx = true);
   void require_model(const ArgParser& p) const;
@@ -52,5 +54,7 @@ ContextPtr make_context(axe_model* model, const ModelFlags& f, int32_t threads, 
 std::vector<axe_token> tokenize(axe_model* model, const std::string& text, bool add_bos);
 std::string piece(axe_model* model, axe_token prev, axe_token tok);
 double now_seconds();
+// With --acc-sim: the per-layer overflow table (to `out`) and the totals.
+void print_overflows(axe_context* ctx, std::FILE* out);
 
 }  // namespace cli

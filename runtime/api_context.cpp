@@ -3,9 +3,51 @@
 #include <cstring>
 
 #include "runtime/api_internal.h"
+#include "models/llama/axe_format.h"
+#include "runtime/linear_emulated.h"
 #include "runtime/threads.h"
 
 using axe::fail;
+
+namespace {
+
+// The model as an emulating context runs it: the same weights, each integer
+// linear layer wrapped by a LinearEmulated with this context's widths.
+std::unique_ptr<axe::LlamaModel> emulated_view(const axe::LlamaModel& m, const axe_context_params& p,
+                                               std::vector<const axe::LinearEmulated*>& layers) {
+  if (m.quantization.empty() || !m.tensors)
+    fail(AXE_ERR_INVALID_ARGUMENT, m.path + ": an emulated datapath (acc_sim) needs a quantized .axe model");
+  const axe::AxeQuantFormat qf = axe::plan_from_json(m.tensors->meta("plan"), m.path);
+  axe::DatapathSpec spec{qf.plan, p.acc_sim_saturate != 0};
+  spec.plan.inner_bits = static_cast<uint32_t>(p.acc_sim_inner_bits);
+  spec.plan.outer_bits = static_cast<uint32_t>(p.acc_sim_outer_bits > 0 ? p.acc_sim_outer_bits : 32);
+  const std::string bad = spec.plan.invalid_reason();
+  if (!bad.empty()) fail(AXE_ERR_INVALID_ARGUMENT, "acc_sim: " + bad);
+  auto v = std::make_unique<axe::LlamaModel>();
+  v->config = m.config;
+  v->path = m.path;
+  v->format = m.format;
+  v->quantization = m.quantization;
+  v->embedding = m.embedding;
+  v->rms_final = m.rms_final;
+  v->layers.resize(m.layers.size());
+  for (size_t l = 0; l < m.layers.size(); ++l) {
+    v->layers[l].rms_att = m.layers[l].rms_att;
+    v->layers[l].rms_ffn = m.layers[l].rms_ffn;
+    for (const axe::AxeLinearName& ln : axe::axe_linear_names()) {
+      const auto* q = dynamic_cast<const axe::LinearInt8*>((m.layers[l].*(ln.member)).get());
+      if (!q) fail(AXE_ERR_INTERNAL, "acc_sim: a layer of a quantized model is not an integer layer");
+      auto e = std::make_unique<axe::LinearEmulated>(*q, axe::axe_tensor_name(l, ln.name), spec);
+      layers.push_back(e.get());
+      v->layers[l].*(ln.member) = std::move(e);
+    }
+  }
+  const auto* cls = dynamic_cast<const axe::LinearF32*>(m.classifier.get());
+  v->classifier = std::make_unique<axe::LinearF32>(cls->data(), cls->rows(), cls->cols());
+  return v;
+}
+
+}  // namespace
 
 extern "C" {
 
@@ -38,6 +80,7 @@ AXE_API axe_status axe_context_create(axe_model* model, const axe_context_params
     ctx->ops = &axe::ops_for(axe::choose_target(p.target ? p.target : "auto"));
     ctx->n_threads = p.n_threads > 0 ? p.n_threads : axe::physical_core_count();
     ctx->arena = std::make_unique<tbb::task_arena>(ctx->n_threads);
+    if (p.acc_sim_inner_bits != 0) ctx->sim_view = emulated_view(*model->model, p, ctx->sim_layers);
     ctx->state = std::make_unique<axe::LlamaState>(*model->model, n_ctx, std::min(p.n_batch, n_ctx));
     result = ctx.release();
   });
@@ -74,7 +117,7 @@ AXE_API axe_status axe_decode(axe_context* ctx, const axe_token* tokens, const i
   return axe::guarded(&ctx->error, [&] {
     if (!tokens || !pos) fail(AXE_ERR_INVALID_ARGUMENT, "axe_decode: tokens or pos is NULL");
     if (n_tokens == 0) fail(AXE_ERR_INVALID_ARGUMENT, "axe_decode: no tokens");
-    const auto& m = *ctx->model->model;
+    const auto& m = ctx->forward_model();
     const size_t n_ctx = ctx->state->n_ctx();
     if (pos[0] < 0 || static_cast<size_t>(pos[0]) > ctx->n_past)
       fail(AXE_ERR_INVALID_ARGUMENT, "axe_decode: position " + std::to_string(pos[0]) + " leaves a gap after the " +
@@ -112,6 +155,24 @@ AXE_API axe_status axe_decode(axe_context* ctx, const axe_token* tokens, const i
       ctx->n_past = pos[b0] + nb;
     }
   });
+}
+
+AXE_API axe_status axe_context_overflows(const axe_context* ctx, axe_overflow_report* reports, size_t capacity,
+                                         size_t* n_layers) {
+  if (!ctx || !n_layers || (!reports && capacity)) return AXE_ERR_INVALID_ARGUMENT;
+  if (!ctx->sim_view) return AXE_ERR_INVALID_ARGUMENT;
+  *n_layers = ctx->sim_layers.size();
+  if (capacity < ctx->sim_layers.size()) return AXE_ERR_BUFFER_TOO_SMALL;
+  for (size_t i = 0; i < ctx->sim_layers.size(); ++i) {
+    const axe::LinearEmulated& e = *ctx->sim_layers[i];
+    axe_overflow_report r{};
+    std::snprintf(r.layer, sizeof r.layer, "%s", e.name().c_str());
+    r.inner_overflows = e.inner_overflows();
+    r.outer_overflows = e.outer_overflows();
+    r.dot_products = e.dot_products();
+    reports[i] = r;
+  }
+  return AXE_OK;
 }
 
 AXE_API const float* axe_get_logits(axe_context* ctx, int32_t i) {

@@ -21,8 +21,17 @@ struct axe_model {
   mutable std::string error;
 };
 
+namespace axe {
+class LinearEmulated;
+}
+
 struct axe_context {
   axe_model* model = nullptr;
+  // With an emulated datapath: the model as this context runs it, its linear
+  // layers emulating over the shared integer weights.
+  std::unique_ptr<axe::LlamaModel> sim_view;
+  std::vector<const axe::LinearEmulated*> sim_layers;
+  const axe::LlamaModel& forward_model() const { return sim_view ? *sim_view : *model->model; }
   const axe::Ops* ops = nullptr;
   int n_threads = 1;
   std::unique_ptr<tbb::task_arena> arena;

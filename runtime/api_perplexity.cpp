@@ -23,7 +23,7 @@ AXE_API axe_status axe_perplexity(axe_context* ctx, const char* text, size_t tex
     if (result->struct_size < sizeof(size_t)) fail(AXE_ERR_INVALID_ARGUMENT, "axe_perplexity: result.struct_size is not set");
     const axe_perplexity_params p = axe::read_params(params, axe_perplexity_default_params());
     if (p.score != AXE_SCORE_HALF && p.score != AXE_SCORE_ALL) fail(AXE_ERR_INVALID_ARGUMENT, "axe_perplexity: bad score mode");
-    const auto r = axe::perplexity(*ctx->model->model, *ctx->ops, *ctx->arena, ctx->n_threads,
+    const auto r = axe::perplexity(ctx->forward_model(), *ctx->model->model->tokenizer, *ctx->ops, *ctx->arena, ctx->n_threads,
                                    std::string_view(text ? text : "", text_len), p);
     axe_perplexity_result out{};
     out.struct_size = sizeof(out);

@@ -15,6 +15,8 @@ class LinearInt8 final : public Linear {
   void forward(const Ops& ops, const float* x, size_t ldx, size_t n_tokens, float* y, size_t ldy, bool accumulate,
                bool parallel) const override;
   const Int8Weights& weights() const { return w_; }
+  int act_bits() const { return act_bits_; }
+  bool act_signed() const { return act_signed_; }
 
  private:
   Int8Weights w_;

@@ -28,12 +28,13 @@ double token_nll(const float* logits, size_t n_vocab, int32_t target) {
 
 }  // namespace
 
-PerplexityResult perplexity(const LlamaModel& model, const Ops& ops, tbb::task_arena& arena, int n_threads,
-                            std::string_view text, const axe_perplexity_params& params) {
+PerplexityResult perplexity(const LlamaModel& model, const Tokenizer& tokenizer, const Ops& ops,
+                            tbb::task_arena& arena, int n_threads, std::string_view text,
+                            const axe_perplexity_params& params) {
   const LlamaConfig& c = model.config;
   size_t n_ctx = params.n_ctx ? params.n_ctx : std::min<size_t>(512, c.seq_len);
   if (n_ctx < 4) fail(AXE_ERR_INVALID_ARGUMENT, "perplexity context of " + std::to_string(n_ctx) + " tokens is too small");
-  const std::vector<int32_t> tokens = model.tokenizer->encode(text, true);
+  const std::vector<int32_t> tokens = tokenizer.encode(text, true);
   const size_t available = tokens.size() / n_ctx;
   size_t n_chunks = available;
   if (params.n_chunks > 0) n_chunks = std::min<size_t>(n_chunks, params.n_chunks);

@@ -25,7 +25,8 @@ struct PerplexityResult {
 
 // Chunks run in waves of `n_threads`, one chunk per thread, each chunk in one
 // batched forward pass; callbacks run between waves, in chunk order.
-PerplexityResult perplexity(const LlamaModel& model, const Ops& ops, tbb::task_arena& arena, int n_threads,
-                            std::string_view text, const axe_perplexity_params& params);
+PerplexityResult perplexity(const LlamaModel& model, const Tokenizer& tokenizer, const Ops& ops,
+                            tbb::task_arena& arena, int n_threads, std::string_view text,
+                            const axe_perplexity_params& params);
 
 }  // namespace axe

@@ -73,6 +73,10 @@ expect "verify counts" 0 "checked: 35 layers, 3000 rows, 48000 tiles" -- "$AXE" 
 expect "generate axe" 0 "^Once upon a time" -- "$AXE" generate -m "$TMP/w4.axe" --temp 0 -n 8
 expect "bench axe" 0 "llama 260K W4A8" -- "$AXE" bench -m "$TMP/w4.axe" -p 16 -n 4 -r 1 -t 1
 expect "quantize unconstrained" 0 "plan does NOT hold" -- "$AXE" quantize -m "$MODEL" -o "$TMP/u4.axe" --wbits 4 --acc 12
+expect "acc-sim axe" 0 "overflows: 0 tile steps, 0 row steps" -- "$AXE" perplexity -m "$TMP/w4.axe" -f "$SHARED/data/tinystories/eval.txt" -c 128 --chunks 4 --acc-sim 13
+expect "acc-sim unconstrained" 0 "overflows: [1-9][0-9]* tile steps" -- "$AXE" perplexity -m "$TMP/u4.axe" -f "$SHARED/data/tinystories/eval.txt" -c 128 --chunks 4 --acc-sim 12,32,sat
+expect "acc-sim float" 1 "needs a quantized .axe model" -- "$AXE" generate -m "$MODEL" -n 2 --acc-sim 16
+expect "acc-sim bad" 2 "expected P_I" -- "$AXE" generate -m "$MODEL" -n 2 --acc-sim 16,20,24
 expect "verify violation" 1 "FAIL: the plan does not hold" -- "$AXE" verify "$TMP/u4.axe"
 head -c 1000 "$TMP/w4.axe" > "$TMP/cut.axe"
 expect "verify damaged" 1 "cut.axe" -- "$AXE" verify "$TMP/cut.axe"

@@ -236,3 +236,62 @@ TEST_CASE("quantize writes atomically: failures and aborts leave no file") {
   CHECK(axe_quantize(m.get(), out.c_str(), &p) == AXE_ERR_INVALID_ARGUMENT);
   CHECK_FALSE(std::filesystem::exists(out));
 }
+
+TEST_CASE("acc-sim: an AXE model is bit-identical on its narrow datapath; an unconstrained one overflows") {
+  TempDir dir;
+  auto m = th::load();
+  const std::string axe13 = quantize(m.get(), dir.file("axe13.axe"), 4, true, AXE_TILES_LANES, 16, 13);
+  const std::string raw13 = quantize(m.get(), dir.file("raw13.axe"), 4, false, AXE_TILES_LANES, 16, 13);
+  const std::vector<axe_token> toks{1, 403, 407, 261, 378, 290, 41, 5, 88, 199, 300, 301, 12, 99, 250, 7};
+  std::vector<int32_t> pos(toks.size());
+  for (size_t i = 0; i < pos.size(); ++i) pos[i] = static_cast<int32_t>(i);
+  std::vector<int8_t> want(toks.size(), 1);
+  auto logits = [&](axe_model* model, int32_t sim_bits, size_t* overflow_steps) {
+    axe_context_params p = axe_context_default_params();
+    p.n_threads = 2;
+    p.acc_sim_inner_bits = sim_bits;
+    axe_context* c = nullptr;
+    INFO(axe_last_error());
+    REQUIRE(axe_context_create(model, &p, &c) == AXE_OK);
+    th::Context ctx(c);
+    REQUIRE(axe_decode(c, toks.data(), pos.data(), toks.size(), want.data()) == AXE_OK);
+    std::vector<float> out;
+    for (size_t i = 0; i < toks.size(); ++i) {
+      const float* l = axe_get_logits(c, static_cast<int32_t>(i));
+      out.insert(out.end(), l, l + 512);
+    }
+    size_t n = 0;
+    if (overflow_steps) {
+      REQUIRE(axe_context_overflows(c, nullptr, 0, &n) == AXE_ERR_BUFFER_TOO_SMALL);
+      CHECK(n == 35);
+      std::vector<axe_overflow_report> r(n);
+      REQUIRE(axe_context_overflows(c, r.data(), r.size(), &n) == AXE_OK);
+      *overflow_steps = 0;
+      for (const auto& e : r) *overflow_steps += e.inner_overflows + e.outer_overflows;
+      // One dot product per token and output row: wq has 64 rows, w1 172.
+      CHECK(std::string(r[0].layer) == "layers.0.attention.wq");
+      CHECK(r[0].dot_products == toks.size() * 64);
+      CHECK(std::string(r[4].layer) == "layers.0.feed_forward.w1");
+      CHECK(r[4].dot_products == toks.size() * 172);
+    } else {
+      CHECK(axe_context_overflows(c, nullptr, 0, &n) == AXE_ERR_INVALID_ARGUMENT);
+    }
+    return out;
+  };
+  auto ma = th::load(axe13), mr = th::load(raw13);
+  size_t steps = 0;
+  CHECK(logits(ma.get(), 13, &steps) == logits(ma.get(), 0, nullptr));
+  CHECK(steps == 0);
+  CHECK(logits(mr.get(), 13, &steps) != logits(mr.get(), 0, nullptr));
+  CHECK(steps > 0);
+  CHECK(logits(mr.get(), 32, &steps) == logits(mr.get(), 0, nullptr));  // a wide datapath is exact
+  CHECK(steps == 0);
+
+  axe_context_params p = axe_context_default_params();
+  p.acc_sim_inner_bits = 16;
+  axe_context* c = nullptr;
+  CHECK(axe_context_create(m.get(), &p, &c) == AXE_ERR_INVALID_ARGUMENT);  // a float model
+  CHECK(std::string(axe_last_error()).find(".axe") != std::string::npos);
+  p.acc_sim_inner_bits = 40;
+  CHECK(axe_context_create(ma.get(), &p, &c) == AXE_ERR_INVALID_ARGUMENT);
+}

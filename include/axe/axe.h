@@ -137,6 +137,12 @@ typedef struct axe_context_params {
   const char *target; /* NULL or "auto": best for this CPU; "avx512-vnni",
                          "avx512", "avx2", "scalar" force one. The
                          environment variable AXE_TARGET overrides "auto". */
+  /* Emulated narrow datapath for a quantized (.axe) model: inner/outer
+   * accumulator widths (0: off, run the exact kernels) and 1 to saturate
+   * instead of wrapping. Overflows are counted per layer. */
+  int32_t acc_sim_inner_bits;
+  int32_t acc_sim_outer_bits;
+  int32_t acc_sim_saturate;
 } axe_context_params;
 
 AXE_API axe_context_params axe_context_default_params(void);
@@ -163,6 +169,18 @@ AXE_API const float *axe_get_logits(axe_context *ctx, int32_t i);
 AXE_API uint32_t axe_context_n_past(const axe_context *ctx);
 /* Forgets every position (same as decoding at position 0 next). */
 AXE_API void axe_context_reset(axe_context *ctx);
+
+/* Overflow counts of an emulated datapath (acc_sim_*), one entry per linear
+ * layer, counted since the context was created. AXE_ERR_BUFFER_TOO_SMALL
+ * stores the number of layers; AXE_ERR_INVALID_ARGUMENT when no emulation. */
+typedef struct axe_overflow_report {
+  char layer[64];           /* e.g. "layers.0.attention.wq"                  */
+  uint64_t inner_overflows; /* steps at which a tile accumulator overflowed  */
+  uint64_t outer_overflows; /* steps at which the row accumulator overflowed */
+  uint64_t dot_products;
+} axe_overflow_report;
+AXE_API axe_status axe_context_overflows(const axe_context *ctx, axe_overflow_report *reports, size_t capacity,
+                                         size_t *n_layers);
 
 /* ---- Sampler ------------------------------------------------------------ */
 typedef struct axe_sampler axe_sampler;
