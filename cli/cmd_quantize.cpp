@@ -41,6 +41,8 @@ int cmd_quantize(int argc, char** argv) {
   p.add({"-s", "--seed"}, "SEED", "calibration window seed (default 0)",
         [&](auto& f, auto& v) { qp.seed = static_cast<uint64_t>(parse_int(f, v, 0, INT64_MAX)); });
   p.add_switch({"--axe"}, "enforce the accumulation plan (AXE soft threshold and hard clip)", [&] { qp.axe = 1; });
+  p.add_switch({"--naive"}, "baseline: lower --abits, then --wbits until any weights fit --acc (no constraint)",
+               [&] { qp.naive = 1; });
   p.add({"--wbits"}, "M", "weight bits, 2..8 (default 8)",
         [&](auto& f, auto& v) { qp.weight_bits = static_cast<int32_t>(parse_int(f, v, 2, 8)); });
   p.add({"--abits"}, "N", "activation bits, 2..8 (default 8)",
@@ -69,7 +71,8 @@ int cmd_quantize(int argc, char** argv) {
   if (!p.parse(argc, argv, 2)) return 0;
   mf.require_model(p);
   if (out.empty()) throw UsageError("missing -o OUT.axe (see 'axe quantize --help')");
-  if (qp.axe && !acc_given) throw UsageError("--axe needs --acc P_I[,P_O]: the accumulator to fit");
+  if ((qp.axe || qp.naive) && !acc_given) throw UsageError("--axe and --naive need --acc P_I[,P_O]: the accumulator to fit");
+  if (qp.axe && qp.naive) throw UsageError("--axe and --naive are alternatives");
   qp.algo = algo.c_str();
   if (algo == "optq") {
     if (calib_path.empty()) throw UsageError("--algo optq needs --calib FILE");

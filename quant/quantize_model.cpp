@@ -11,6 +11,7 @@
 #include "models/llama/forward.h"
 #include "quant/axe_constraint.h"
 #include "quant/capture_linear.h"
+#include "quant/naive_bits.h"
 #include "quant/scales.h"
 #include "runtime/error.h"
 #include "runtime/linear_int8.h"
@@ -114,7 +115,26 @@ std::vector<std::vector<int32_t>> calibration_windows(const LlamaModel& m, const
 
 }  // namespace
 
-QuantizeSummary quantize_model(const LlamaModel& model, const QuantizeOptions& o, const std::string& out_path) {
+QuantizeSummary quantize_model(const LlamaModel& model, const QuantizeOptions& options, const std::string& out_path) {
+  QuantizeOptions o = options;
+  if (o.naive) {
+    if (o.axe) fail(AXE_ERR_INVALID_ARGUMENT, "--naive and --axe are alternatives");
+    uint64_t max_tile = 0;  // columns of the largest tile of any layer
+    for (const LlamaLayer& ly : model.layers)
+      for (const AxeLinearName& ln : axe_linear_names()) {
+        const size_t cols = (ly.*(ln.member))->cols();
+        std::vector<uint64_t> count(o.format.plan.n_tiles(cols), 0);
+        for (size_t k = 0; k < cols; ++k) ++count[o.format.plan.tile_of(k)];
+        for (uint64_t c : count) max_tile = std::max(max_tile, c);
+      }
+    const NaiveBits nb = naive_bits(max_tile, o.format.plan.inner_bits, o.format.act_bits, o.format.weight_bits,
+                                    o.format.act_signed);
+    if (!nb.found)
+      fail(AXE_ERR_INVALID_ARGUMENT, "naive: no bit widths >= 2 fit tiles of " + std::to_string(max_tile) + " terms in " +
+                                         std::to_string(o.format.plan.inner_bits) + " bits");
+    o.format.act_bits = nb.act_bits;
+    o.format.weight_bits = nb.weight_bits;
+  }
   if (o.algo != "rtn" && o.algo != "optq")
     fail(AXE_ERR_INVALID_ARGUMENT, "unknown quantization algorithm '" + o.algo + "' (available: rtn, optq)");
   const AxeQuantFormat& qf = o.format;
@@ -210,6 +230,8 @@ QuantizeSummary quantize_model(const LlamaModel& model, const QuantizeOptions& o
 
   SafetensorsWriter out;
   QuantizeSummary sum;
+  sum.weight_bits = qf.weight_bits;
+  sum.act_bits = qf.act_bits;
   nlohmann::json certificate = nlohmann::json::array();
   const uint64_t D = c.dim;
   out.add("tok_embeddings.weight", "F32", {uint64_t(c.vocab), D}, model.embedding, 4 * uint64_t(c.vocab) * D);
@@ -250,7 +272,7 @@ QuantizeSummary quantize_model(const LlamaModel& model, const QuantizeOptions& o
   }
   const std::string& tok = model.tokenizer->file_bytes();
   out.add("tokenizer", "U8", {tok.size()}, tok.data(), tok.size());
-  nlohmann::json settings = {{"algo", o.algo}, {"axe", o.axe}, {"scales", "mse-row"}, {"source", model.path}};
+  nlohmann::json settings = {{"algo", o.algo}, {"axe", o.axe}, {"naive", o.naive}, {"scales", "mse-row"}, {"source", model.path}};
   if (o.algo == "optq")
     settings.update({{"calib_samples", o.calib_samples}, {"calib_len", o.calib_len}, {"seed", o.seed},
                      {"damp", o.optq.damp}, {"act_order", o.optq.act_order}, {"full_error", o.optq.full_error},

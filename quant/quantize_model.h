@@ -19,6 +19,9 @@ namespace axe {
 struct QuantizeOptions {
   std::string algo = "rtn";
   bool axe = false;  // enforce the plan (AXE); otherwise the plan is only certified
+  // Naive baseline: lower the activation, then the weight bits until the
+  // data-type bound of the largest tile fits P_I (no constraint needed).
+  bool naive = false;
   AxeQuantFormat format;
   int threads = 1;
   // Calibration (optq): text, number of windows and their length in tokens.
@@ -33,6 +36,7 @@ struct QuantizeOptions {
 
 struct QuantizeSummary {
   size_t layers = 0;
+  int weight_bits = 0, act_bits = 0;  // as written (naive may lower them)
   uint64_t inner_violations = 0, outer_violations = 0;
   double worst_inner_use = 0, worst_outer_use = 0;
 };

@@ -39,6 +39,7 @@ AXE_API axe_status axe_quantize(axe_model* model, const char* out_path, const ax
     axe::QuantizeOptions o;
     o.algo = p.algo ? p.algo : "rtn";
     o.axe = p.axe != 0;
+    o.naive = p.naive != 0;
     o.format.weight_bits = p.weight_bits;
     o.format.act_bits = p.act_bits;
     o.format.act_signed = p.act_signed != 0;

@@ -62,7 +62,7 @@ if [[ $? -eq 0 ]]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL:
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 expect "quantize needs -o" 2 "missing -o" -- "$AXE" quantize -m "$MODEL"
-expect "axe needs acc" 2 "needs --acc" -- "$AXE" quantize -m "$MODEL" -o "$TMP/x.axe" --axe
+expect "axe needs acc" 2 "need --acc" -- "$AXE" quantize -m "$MODEL" -o "$TMP/x.axe" --axe
 expect "bad algo" 2 "expected rtn or optq" -- "$AXE" quantize -m "$MODEL" -o "$TMP/x.axe" --algo gptq
 expect "optq needs calib" 2 "needs --calib" -- "$AXE" quantize -m "$MODEL" -o "$TMP/x.axe" --algo optq
 expect "bad acc" 2 "out of range" -- "$AXE" quantize -m "$MODEL" -o "$TMP/x.axe" --acc 40
@@ -77,6 +77,8 @@ expect "acc-sim axe" 0 "overflows: 0 tile steps, 0 row steps" -- "$AXE" perplexi
 expect "acc-sim unconstrained" 0 "overflows: [1-9][0-9]* tile steps" -- "$AXE" perplexity -m "$TMP/u4.axe" -f "$SHARED/data/tinystories/eval.txt" -c 128 --chunks 4 --acc-sim 12,32,sat
 expect "acc-sim float" 1 "needs a quantized .axe model" -- "$AXE" generate -m "$MODEL" -n 2 --acc-sim 16
 expect "acc-sim bad" 2 "expected P_I" -- "$AXE" generate -m "$MODEL" -n 2 --acc-sim 16,20,24
+expect "naive" 0 "plan lanes x16, P_I=12, P_O=32, activations \[0, 15\].*plan holds" -- "$AXE" quantize -m "$MODEL" -o "$TMP/n.axe" --wbits 4 --abits 8 --naive --acc 12
+expect "naive and axe" 2 "alternatives" -- "$AXE" quantize -m "$MODEL" -o "$TMP/n.axe" --naive --axe --acc 12
 expect "verify violation" 1 "FAIL: the plan does not hold" -- "$AXE" verify "$TMP/u4.axe"
 head -c 1000 "$TMP/w4.axe" > "$TMP/cut.axe"
 expect "verify damaged" 1 "cut.axe" -- "$AXE" verify "$TMP/cut.axe"

@@ -15,6 +15,7 @@
 
 #include "api_helpers.h"
 #include "quant/axe_constraint.h"
+#include "quant/naive_bits.h"
 #include "runtime/kernels/int8_kernels.h"
 #include "temp_dir.h"
 
@@ -294,4 +295,19 @@ TEST_CASE("acc-sim: an AXE model is bit-identical on its narrow datapath; an unc
   CHECK(std::string(axe_last_error()).find(".axe") != std::string::npos);
   p.acc_sim_inner_bits = 40;
   CHECK(axe_context_create(ma.get(), &p, &c) == AXE_ERR_INVALID_ARGUMENT);
+}
+
+TEST_CASE("naive baseline: the data-type bound and the bit widths it leads to") {
+  // AXE.md section 1: K=128, N=8, M=4, unsigned: 20 bits; K=128, N=4, M=4: 16.
+  CHECK(data_type_bound(128, 8, 4, false) == 20);
+  CHECK(data_type_bound(128, 4, 4, false) == 16);
+  CHECK(data_type_bound(128, 8, 4, true) == 19);
+  const NaiveBits a = naive_bits(128, 16, 8, 4, false);  // the paper's W4A8 -> W4A4 at 128 x 16b
+  CHECK(a.found);
+  CHECK(a.act_bits == 4);
+  CHECK(a.weight_bits == 4);
+  const NaiveBits b = naive_bits(128, 9, 8, 4, false);  // activations bottom out, then weights
+  CHECK(b.act_bits == 2);
+  CHECK(b.weight_bits < 4);
+  CHECK_FALSE(naive_bits(1 << 20, 4, 8, 8, false).found);
 }

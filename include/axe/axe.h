@@ -269,6 +269,8 @@ typedef struct axe_quantize_params {
   float damp;              /* fraction of mean(diag H) (default 0.01)        */
   int32_t act_order;       /* 1: quantize columns by descending diag(H)      */
   int32_t full_error;      /* AXE: feed back w - s*q, not (clipped v) - s*q  */
+  int32_t naive;           /* baseline: lower act, then weight bits until the
+                              data-type bound of the largest tile fits P_I   */
 } axe_quantize_params;
 
 AXE_API axe_quantize_params axe_quantize_default_params(void);
