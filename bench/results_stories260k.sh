@@ -36,5 +36,6 @@ for plan in "lanes 16" "contiguous 64"; do
     row "W4A8 AXE-OPTQ, $1 $2, P_I=$pi" --wbits 4 --abits 8 --axe --acc "$pi" --plan "$1" --tile "$2" --algo optq --calib "$calib"
     row "W4A8 AXE-OPTQ full error, $1 $2, P_I=$pi" --wbits 4 --abits 8 --axe --acc "$pi" --plan "$1" --tile "$2" --algo optq --calib "$calib" --full-error
     row "W4A8 OPTQ unconstrained, certified at $1 $2, P_I=$pi" --wbits 4 --abits 8 --acc "$pi" --plan "$1" --tile "$2" --algo optq --calib "$calib"
+    row "naive OPTQ (bits lowered from W4A8), $1 $2, P_I=$pi" --wbits 4 --abits 8 --naive --acc "$pi" --plan "$1" --tile "$2" --algo optq --calib "$calib"
   done
 done

@@ -3,8 +3,6 @@
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
-#include <chrono>
-
 #include <map>
 #include <random>
 
@@ -35,9 +33,6 @@ std::vector<uint8_t> store_codes(const std::vector<int8_t>& q, size_t rows, size
   return out;
 }
 
-}  // namespace
-
-namespace {
 
 struct LayerResult {
   std::vector<int8_t> codes;
