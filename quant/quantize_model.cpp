@@ -45,15 +45,24 @@ const LinearF32& float_layer(const LlamaLayer& ly, const AxeLinearName& ln, cons
   return *lin;
 }
 
+// The per-row MSE scales of a layer, rows in parallel.
+std::vector<float> row_scales(const LinearF32& lin, int bits, tbb::task_arena& arena) {
+  const size_t rows = lin.rows(), cols = lin.cols();
+  std::vector<float> scales(rows);
+  arena.execute([&] {
+    tbb::parallel_for(size_t{0}, rows, [&](size_t i) { mse_row_scales(lin.data() + i * cols, 1, cols, cols, bits, &scales[i]); });
+  });
+  return scales;
+}
+
 // Round to nearest (or the AXE step column by column), rows in parallel.
 LayerResult quantize_rtn(const LinearF32& lin, const QuantizeOptions& o, tbb::task_arena& arena) {
   const AxeQuantFormat& qf = o.format;
   const size_t rows = lin.rows(), cols = lin.cols();
   const float* w = lin.data();
-  LayerResult r{std::vector<int8_t>(rows * cols), std::vector<float>(rows)};
+  LayerResult r{std::vector<int8_t>(rows * cols), row_scales(lin, qf.weight_bits, arena)};
   const int32_t qmax = (1 << (qf.weight_bits - 1)) - 1;
   arena.execute([&] {
-    tbb::parallel_for(size_t{0}, rows, [&](size_t i) { mse_row_scales(w + i * cols, 1, cols, cols, qf.weight_bits, &r.scales[i]); });
     if (o.axe) {
       AxeConstraint axe(qf.plan, qf.x_range(), qf.weight_bits, rows, cols);
       axe.set_soft_thresholds(w, cols, r.scales.data());
@@ -74,12 +83,7 @@ LayerResult quantize_optq(const LinearF32& lin, const Eigen::MatrixXd& h, const 
                           tbb::task_arena& arena, double* damping) {
   const AxeQuantFormat& qf = o.format;
   const size_t rows = lin.rows(), cols = lin.cols();
-  LayerResult r{{}, std::vector<float>(rows)};
-  arena.execute([&] {
-    tbb::parallel_for(size_t{0}, rows, [&](size_t i) {
-      mse_row_scales(lin.data() + i * cols, 1, cols, cols, qf.weight_bits, &r.scales[i]);
-    });
-  });
+  LayerResult r{{}, row_scales(lin, qf.weight_bits, arena)};
   std::unique_ptr<AxeConstraint> axe;
   if (o.axe) {
     axe = std::make_unique<AxeConstraint>(qf.plan, qf.x_range(), qf.weight_bits, rows, cols);
@@ -163,19 +167,12 @@ QuantizeSummary quantize_model(const LlamaModel& model, const QuantizeOptions& o
     // hidden states.
     const auto windows = calibration_windows(model, o);
     const size_t L = o.calib_len, D = c.dim, S = windows.size();
-    LlamaModel work;
-    work.config = c;
-    work.embedding = model.embedding;
-    work.rms_final = model.rms_final;
-    work.layers.resize(model.layers.size());
-    for (size_t l = 0; l < model.layers.size(); ++l) {
-      work.layers[l].rms_att = model.layers[l].rms_att;
-      work.layers[l].rms_ffn = model.layers[l].rms_ffn;
-      for (const AxeLinearName& ln : axe_linear_names()) {
-        const LinearF32& f = float_layer(model.layers[l], ln, axe_tensor_name(l, ln.name));
-        work.layers[l].*(ln.member) = std::make_unique<LinearF32>(f.data(), f.rows(), f.cols());
-      }
-    }
+    auto work_model = with_replaced_linears(model, [](size_t, const std::string& name, const Linear& orig) {
+      const auto* f = dynamic_cast<const LinearF32*>(&orig);
+      if (!f) fail(AXE_ERR_INVALID_ARGUMENT, name + " has no float weights to quantize");
+      return std::make_unique<LinearF32>(f->data(), f->rows(), f->cols());
+    });
+    LlamaModel& work = *work_model;
     const Ops& ops = ops_for(supported_targets().back());
     LlamaState st(work, L, L);
     std::vector<float> hidden(S * L * D);

@@ -21,18 +21,14 @@ VerifyReport verify_axe_file(const std::string& path) {
   }
   VerifyReport r;
   r.plan = qf.plan.describe() + ", activations [" + std::to_string(xr.mu) + ", " + std::to_string(xr.nu) + "]";
-  const uint64_t D = c.dim, H = c.hidden_dim, KV = c.kv_dim();
-  const uint64_t shapes[7][2] = {{D, D}, {KV, D}, {KV, D}, {D, D}, {H, D}, {D, H}, {H, D}};
   double cert_inner = -1;
   if (cert.is_object() && cert.contains("worst_inner_use") && cert["worst_inner_use"].is_number())
     cert_inner = cert["worst_inner_use"].get<double>();
   for (int32_t l = 0; l < c.n_layers; ++l)
     for (size_t i = 0; i < 7; ++i) {
       const std::string name = axe_tensor_name(l, axe_linear_names()[i].name);
-      const uint64_t rows = shapes[i][0], cols = shapes[i][1];
-      const TensorView& t = qf.weight_bits <= 4 ? f.get(name + ".codes", "U8", {rows, (cols + 1) / 2})
-                                                : f.get(name + ".codes", "I8", {rows, cols});
-      const auto q = unpack_stored_codes(t, rows, cols, qf.weight_bits, path + ": " + name);
+      const auto [rows, cols] = axe_linear_shape(c, i);
+      const auto q = read_axe_codes(f, name, rows, cols, qf.weight_bits);
       const PlanCheck pc = check_plan(q.data(), rows, cols, cols, qf.plan, xr);
       if (!pc.ok() && r.first_violation.empty())
         r.first_violation = name + " row " + std::to_string(pc.first_bad_row) +

@@ -23,28 +23,13 @@ std::unique_ptr<axe::LlamaModel> emulated_view(const axe::LlamaModel& m, const a
   spec.plan.outer_bits = static_cast<uint32_t>(p.acc_sim_outer_bits > 0 ? p.acc_sim_outer_bits : 32);
   const std::string bad = spec.plan.invalid_reason();
   if (!bad.empty()) fail(AXE_ERR_INVALID_ARGUMENT, "acc_sim: " + bad);
-  auto v = std::make_unique<axe::LlamaModel>();
-  v->config = m.config;
-  v->path = m.path;
-  v->format = m.format;
-  v->quantization = m.quantization;
-  v->embedding = m.embedding;
-  v->rms_final = m.rms_final;
-  v->layers.resize(m.layers.size());
-  for (size_t l = 0; l < m.layers.size(); ++l) {
-    v->layers[l].rms_att = m.layers[l].rms_att;
-    v->layers[l].rms_ffn = m.layers[l].rms_ffn;
-    for (const axe::AxeLinearName& ln : axe::axe_linear_names()) {
-      const auto* q = dynamic_cast<const axe::LinearInt8*>((m.layers[l].*(ln.member)).get());
-      if (!q) fail(AXE_ERR_INTERNAL, "acc_sim: a layer of a quantized model is not an integer layer");
-      auto e = std::make_unique<axe::LinearEmulated>(*q, axe::axe_tensor_name(l, ln.name), spec);
-      layers.push_back(e.get());
-      v->layers[l].*(ln.member) = std::move(e);
-    }
-  }
-  const auto* cls = dynamic_cast<const axe::LinearF32*>(m.classifier.get());
-  v->classifier = std::make_unique<axe::LinearF32>(cls->data(), cls->rows(), cls->cols());
-  return v;
+  return axe::with_replaced_linears(m, [&](size_t, const std::string& name, const axe::Linear& orig) {
+    const auto* q = dynamic_cast<const axe::LinearInt8*>(&orig);
+    if (!q) fail(AXE_ERR_INTERNAL, "acc_sim: " + name + " of a quantized model is not an integer layer");
+    auto e = std::make_unique<axe::LinearEmulated>(*q, name, spec);
+    layers.push_back(e.get());
+    return e;
+  });
 }
 
 }  // namespace

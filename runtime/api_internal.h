@@ -85,4 +85,12 @@ P read_params(const P* user, P defaults) {
   return defaults;
 }
 
+// Writes a versioned result struct into the caller's, up to the size the
+// caller's struct declares (an older, smaller struct gets its known fields).
+template <typename R>
+void write_versioned(R* user, const R& result) {
+  const size_t size = user->struct_size;
+  std::memcpy(static_cast<void*>(user), &result, std::min(size, sizeof(R)));
+}
+
 }  // namespace axe

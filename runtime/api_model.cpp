@@ -86,7 +86,7 @@ AXE_API axe_status axe_model_get_info(const axe_model* model, axe_model_info* in
   else std::snprintf(size, sizeof size, "%.0fK", n / 1e3);
   std::snprintf(r.description, sizeof r.description, "llama %s %s", size,
                 m.quantization.empty() ? "F32" : m.quantization.c_str());
-  std::memcpy(info, &r, std::min(info->struct_size, sizeof(r)));
+  axe::write_versioned(info, r);
   return AXE_OK;
 }
 

@@ -33,7 +33,7 @@ AXE_API axe_status axe_perplexity(axe_context* ctx, const char* text, size_t tex
     out.n_ctx = r.n_ctx;
     out.n_tokens_text = r.n_tokens_text;
     out.n_tokens_scored = r.n_tokens_scored;
-    std::memcpy(result, &out, std::min(result->struct_size, sizeof(out)));
+    axe::write_versioned(result, out);
   });
 }
 

@@ -85,7 +85,7 @@ AXE_API axe_status axe_verify(const char* path, axe_verify_result* result) {
     r.certificate_matches = v.certificate_matches ? 1 : 0;
     std::snprintf(r.plan, sizeof r.plan, "%s", v.plan.c_str());
     std::snprintf(r.first_violation, sizeof r.first_violation, "%s", v.first_violation.c_str());
-    std::memcpy(result, &r, std::min(result->struct_size, sizeof(r)));
+    axe::write_versioned(result, r);
   });
   if (st != AXE_OK) axe::set_thread_error(err);
   return st;

@@ -23,6 +23,32 @@ std::string axe_tensor_name(size_t layer, const std::string& what) {
   return "layers." + std::to_string(layer) + "." + what;
 }
 
+std::array<uint64_t, 2> axe_linear_shape(const LlamaConfig& c, size_t i) {
+  const uint64_t D = c.dim, H = c.hidden_dim, KV = c.kv_dim();
+  const std::array<uint64_t, 2> shapes[7] = {{D, D}, {KV, D}, {KV, D}, {D, D}, {H, D}, {D, H}, {H, D}};
+  return shapes[i];
+}
+
+std::unique_ptr<LlamaModel> with_replaced_linears(const LlamaModel& m, const LinearFactory& make) {
+  auto v = std::make_unique<LlamaModel>();
+  v->config = m.config;
+  v->path = m.path;
+  v->format = m.format;
+  v->quantization = m.quantization;
+  v->embedding = m.embedding;
+  v->rms_final = m.rms_final;
+  v->layers.resize(m.layers.size());
+  for (size_t l = 0; l < m.layers.size(); ++l) {
+    v->layers[l].rms_att = m.layers[l].rms_att;
+    v->layers[l].rms_ffn = m.layers[l].rms_ffn;
+    for (const AxeLinearName& ln : axe_linear_names())
+      v->layers[l].*(ln.member) = make(l, axe_tensor_name(l, ln.name), *(m.layers[l].*(ln.member)));
+  }
+  if (const auto* cls = dynamic_cast<const LinearF32*>(m.classifier.get()))
+    v->classifier = std::make_unique<LinearF32>(cls->data(), cls->rows(), cls->cols());
+  return v;
+}
+
 nlohmann::json config_to_json(const LlamaConfig& c) {
   return {{"dim", c.dim},           {"hidden_dim", c.hidden_dim}, {"n_layers", c.n_layers},
           {"n_heads", c.n_heads},   {"n_kv_heads", c.n_kv_heads}, {"vocab_size", c.vocab},
@@ -112,8 +138,11 @@ bool looks_like_axe(const std::string& path) {
   return len >= 2 && len < (uint64_t{100} << 20) && head[8] == '{';
 }
 
-std::vector<int8_t> unpack_stored_codes(const TensorView& t, size_t rows, size_t cols, int bits,
-                                        const std::string& what) {
+std::vector<int8_t> read_axe_codes(const SafetensorsFile& f, const std::string& name, uint64_t rows, uint64_t cols,
+                                   int bits) {
+  const TensorView& t = bits <= 4 ? f.get(name + ".codes", "U8", {rows, (cols + 1) / 2})
+                                  : f.get(name + ".codes", "I8", {rows, cols});
+  const std::string what = f.path() + ": " + name;
   std::vector<int8_t> q(rows * cols);
   const int limit = (1 << (bits - 1)) - 1;
   if (bits <= 4) {
@@ -146,7 +175,7 @@ std::unique_ptr<LlamaModel> load_axe(const std::string& path, bool use_mmap) {
   m->config = config_from_json(f.meta("config"), path);
   const AxeQuantFormat qf = plan_from_json(f.meta("plan"), path);
   const LlamaConfig& c = m->config;
-  const uint64_t D = c.dim, H = c.hidden_dim, V = c.vocab, KV = c.kv_dim();
+  const uint64_t D = c.dim, V = c.vocab;
   auto f32 = [&](const std::string& name, std::vector<uint64_t> shape) {
     const TensorView& t = f.get(name, "F32", shape);
     if (reinterpret_cast<uintptr_t>(t.data) % alignof(float) != 0)
@@ -156,18 +185,15 @@ std::unique_ptr<LlamaModel> load_axe(const std::string& path, bool use_mmap) {
   m->embedding = f32("tok_embeddings.weight", {V, D});
   m->rms_final = f32("norm.weight", {D});
   m->layers.resize(c.n_layers);
-  const uint64_t shapes[7][2] = {{D, D}, {KV, D}, {KV, D}, {D, D}, {H, D}, {D, H}, {H, D}};
   for (size_t l = 0; l < m->layers.size(); ++l) {
     LlamaLayer& ly = m->layers[l];
     ly.rms_att = f32(axe_tensor_name(l, "attention_norm.weight"), {D});
     ly.rms_ffn = f32(axe_tensor_name(l, "ffn_norm.weight"), {D});
     for (size_t i = 0; i < 7; ++i) {
       const std::string name = axe_tensor_name(l, axe_linear_names()[i].name);
-      const uint64_t rows = shapes[i][0], cols = shapes[i][1];
-      const TensorView& codes = qf.weight_bits <= 4 ? f.get(name + ".codes", "U8", {rows, (cols + 1) / 2})
-                                                    : f.get(name + ".codes", "I8", {rows, cols});
+      const auto [rows, cols] = axe_linear_shape(c, i);
       const float* scales = f32(name + ".scales", {rows});
-      const auto q = unpack_stored_codes(codes, rows, cols, qf.weight_bits, path + ": " + name);
+      const auto q = read_axe_codes(f, name, rows, cols, qf.weight_bits);
       ly.*(axe_linear_names()[i].member) = std::make_unique<LinearInt8>(
           pack_int8_weights(q.data(), rows, cols, scales, qf.weight_bits, qf.plan, qf.x_range()), qf.act_bits,
           qf.act_signed);

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include <array>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -25,6 +26,15 @@ struct AxeLinearName {
 };
 const std::array<AxeLinearName, 7>& axe_linear_names();
 std::string axe_tensor_name(size_t layer, const std::string& what);  // "layers.3.attention.wq"
+// [rows, cols] of the i-th linear layer of axe_linear_names() for config c.
+std::array<uint64_t, 2> axe_linear_shape(const LlamaConfig& c, size_t i);
+
+// A model sharing every weight of `m` but its block's linear layers, which
+// come from make(layer index, tensor name, the original layer). The classifier
+// is a fresh fp32 view of the original's weights; tokenizer and files stay
+// with `m`, which must outlive the result.
+using LinearFactory = std::function<std::unique_ptr<Linear>(size_t, const std::string&, const Linear&)>;
+std::unique_ptr<LlamaModel> with_replaced_linears(const LlamaModel& m, const LinearFactory& make);
 
 nlohmann::json config_to_json(const LlamaConfig& c);
 LlamaConfig config_from_json(const std::string& text, const std::string& source);
@@ -43,8 +53,10 @@ AxeQuantFormat plan_from_json(const std::string& text, const std::string& source
 bool looks_like_axe(const std::string& path);
 std::unique_ptr<LlamaModel> load_axe(const std::string& path, bool use_mmap);
 
-// Unpacks the stored codes of one linear layer (I8 [rows, cols], or U8
-// [rows, ceil(cols / 2)] with two 4-bit codes per byte) into int8 codes.
-std::vector<int8_t> unpack_stored_codes(const TensorView& t, size_t rows, size_t cols, int bits, const std::string& what);
+// The stored codes of linear layer `name` (I8 [rows, cols], or U8
+// [rows, ceil(cols / 2)] with two 4-bit codes per byte), checked for shape and
+// range and unpacked into int8 codes [rows][cols].
+std::vector<int8_t> read_axe_codes(const SafetensorsFile& f, const std::string& name, uint64_t rows, uint64_t cols,
+                                   int bits);
 
 }  // namespace axe
