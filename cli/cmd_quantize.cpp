@@ -11,29 +11,32 @@ int cmd_quantize(int argc, char** argv) {
   std::string algo = "rtn";
   bool acc_given = false;
   ArgParser p("quantize",
-              "-m MODEL -o OUT.axe [--algo rtn|optq] [--axe] --wbits M --abits N [--act asym|sym] [--tile T] "
+              "-m MODEL -o OUT.axe [--algo rtn|optq|gpfq] [--axe|--search|--naive|--ep-init] --wbits M --abits N [--act asym|sym] [--tile T] "
               "[--acc P_I[,P_O]] [--plan contiguous|lanes] [--calib FILE --calib-samples S --calib-len L] "
               "[--act-order] [--damp 0.01] [--full-error] [-s SEED] [-t THREADS]",
-              "Quantizes the linear layers of a float model (per-row MSE scales) by round to nearest or by OPTQ\n"
-              "(GPTQ) calibrated block by block on --calib text, and writes a .axe file with the accumulation\n"
-              "plan and a per-layer certificate. With --axe every tile of\n"
-              "every dot product is constrained to fit a P_I-bit accumulator (and the row a P_O-bit one).\n"
-              "Without --axe the plan is only certified (use 'axe verify' to see whether it holds).\n"
+              "Quantizes the linear layers of a float model (per-row MSE scales) by round to nearest, or by OPTQ\n"
+              "(GPTQ) or GPFQ calibrated block by block on --calib text, and writes a .axe file with the\n"
+              "accumulation plan and a per-layer certificate. With --axe every tile of every dot product is\n"
+              "constrained to fit a P_I-bit accumulator (and the row a P_O-bit one); --search also tries, per\n"
+              "layer, narrower activation and weight widths under AXE and keeps the lowest calibration error.\n"
+              "--naive and --ep-init are the paper's baselines. Without any of them the plan is only certified\n"
+              "(use 'axe verify' to see whether it holds).\n"
               "The default plan is 'lanes' with 16 tiles: the partition both int16 kernels respect.");
   p.add({"-m", "--model"}, "FILE", "float model (llama2.c .bin)", [&](auto&, auto& v) { mf.model_path = v; });
   p.add({"--tokenizer"}, "FILE", "tokenizer.bin", [&](auto&, auto& v) { mf.tokenizer_path = v; });
   p.add({"-o", "--output"}, "FILE", "the .axe file to write", [&](auto&, auto& v) { out = v; });
-  p.add({"--algo"}, "rtn|optq", "quantization algorithm (default rtn)", [&](auto& f, auto& v) {
-    if (v != "rtn" && v != "optq") throw UsageError("invalid value '" + v + "' for " + f + ": expected rtn or optq");
+  p.add({"--algo"}, "rtn|optq|gpfq", "quantization algorithm (default rtn)", [&](auto& f, auto& v) {
+    if (v != "rtn" && v != "optq" && v != "gpfq")
+      throw UsageError("invalid value '" + v + "' for " + f + ": expected rtn, optq or gpfq");
     algo = v;
   });
   std::string calib_path, calib_text;
-  p.add({"--calib"}, "FILE", "calibration text (optq)", [&](auto&, auto& v) { calib_path = v; });
+  p.add({"--calib"}, "FILE", "calibration text (optq, gpfq)", [&](auto&, auto& v) { calib_path = v; });
   p.add({"--calib-samples"}, "S", "calibration windows (default 128)",
         [&](auto& f, auto& v) { qp.calib_samples = static_cast<int32_t>(parse_int(f, v, 1, 1 << 20)); });
   p.add({"--calib-len"}, "L", "tokens per window (default 256)",
         [&](auto& f, auto& v) { qp.calib_len = static_cast<int32_t>(parse_int(f, v, 2, 1 << 20)); });
-  p.add_switch({"--act-order"}, "quantize columns by descending Hessian diagonal (optq)", [&] { qp.act_order = 1; });
+  p.add_switch({"--act-order"}, "quantize columns by descending Hessian diagonal (optq, gpfq)", [&] { qp.act_order = 1; });
   p.add({"--damp"}, "F", "damping, a fraction of mean(diag H) (default 0.01)",
         [&](auto& f, auto& v) { qp.damp = static_cast<float>(parse_float(f, v, 0, 10)); });
   p.add_switch({"--full-error"}, "AXE-OPTQ: feed back w - s*q instead of the clipped value's rounding error",
@@ -41,8 +44,12 @@ int cmd_quantize(int argc, char** argv) {
   p.add({"-s", "--seed"}, "SEED", "calibration window seed (default 0)",
         [&](auto& f, auto& v) { qp.seed = static_cast<uint64_t>(parse_int(f, v, 0, INT64_MAX)); });
   p.add_switch({"--axe"}, "enforce the accumulation plan (AXE soft threshold and hard clip)", [&] { qp.axe = 1; });
+  p.add_switch({"--search"}, "AXE, plus a per-layer search over narrower --abits/--wbits (optq, gpfq)",
+               [&] { qp.search = 1; });
   p.add_switch({"--naive"}, "baseline: lower --abits, then --wbits until any weights fit --acc (no constraint)",
                [&] { qp.naive = 1; });
+  p.add_switch({"--ep-init"}, "baseline: round toward zero, then project each tile onto the l1 ball of --acc",
+               [&] { qp.ep_init = 1; });
   p.add({"--wbits"}, "M", "weight bits, 2..8 (default 8)",
         [&](auto& f, auto& v) { qp.weight_bits = static_cast<int32_t>(parse_int(f, v, 2, 8)); });
   p.add({"--abits"}, "N", "activation bits, 2..8 (default 8)",
@@ -71,11 +78,14 @@ int cmd_quantize(int argc, char** argv) {
   if (!p.parse(argc, argv, 2)) return 0;
   mf.require_model(p);
   if (out.empty()) throw UsageError("missing -o OUT.axe (see 'axe quantize --help')");
-  if ((qp.axe || qp.naive) && !acc_given) throw UsageError("--axe and --naive need --acc P_I[,P_O]: the accumulator to fit");
-  if (qp.axe && qp.naive) throw UsageError("--axe and --naive are alternatives");
+  if (qp.axe + qp.naive + qp.ep_init + qp.search > 1)
+    throw UsageError("--axe, --search, --naive and --ep-init are alternatives");
+  if ((qp.axe || qp.naive || qp.ep_init || qp.search) && !acc_given)
+    throw UsageError("--axe, --search, --naive and --ep-init need --acc P_I[,P_O]: the accumulator to fit");
+  if (qp.search && algo == "rtn") throw UsageError("--search needs a calibrated algorithm: --algo optq or gpfq");
   qp.algo = algo.c_str();
-  if (algo == "optq") {
-    if (calib_path.empty()) throw UsageError("--algo optq needs --calib FILE");
+  if (algo != "rtn") {
+    if (calib_path.empty()) throw UsageError("--algo " + algo + " needs --calib FILE");
     calib_text = read_file(calib_path);
     qp.calib_text = calib_text.data();
     qp.calib_text_len = calib_text.size();

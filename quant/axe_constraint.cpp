@@ -25,6 +25,10 @@ int32_t round_clamp(double v, int32_t qmax) {
   return static_cast<int32_t>(std::clamp(r, -static_cast<double>(qmax), static_cast<double>(qmax)));
 }
 
+int32_t trunc_clamp(double v, int32_t qmax) {
+  return static_cast<int32_t>(std::clamp(std::trunc(v), -static_cast<double>(qmax), static_cast<double>(qmax)));
+}
+
 AxeConstraint::AxeConstraint(const AccumulationPlan& plan, ActivationRange x, int weight_bits, size_t rows,
                              size_t cols)
     : plan_(plan), x_(x), qmax_((1 << (weight_bits - 1)) - 1), cols_(cols), n_tiles_(plan.n_tiles(cols)) {

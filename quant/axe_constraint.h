@@ -20,6 +20,8 @@ double l1_projection_threshold(std::vector<double> v, double z);
 
 // Round half to even, then clamp to [-qmax, qmax].
 int32_t round_clamp(double v, int32_t qmax);
+// Round toward zero, then clamp to [-qmax, qmax].
+int32_t trunc_clamp(double v, int32_t qmax);
 
 class AxeConstraint {
  public:

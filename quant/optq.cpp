@@ -1,20 +1,14 @@
 #include "quant/optq.h"
 
-#include <tbb/parallel_for.h>
-#include <tbb/task_arena.h>
-
 #include <algorithm>
-#include <numeric>
 
+#include "quant/greedy_columns.h"
 #include "runtime/error.h"
 
 namespace axe {
 
-using RowMatrixF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-
 std::vector<int8_t> optq_quantize(const float* w_in, size_t rows, size_t cols, Eigen::MatrixXd h, const float* scales,
                                   int bits, AxeConstraint* axe, const OptqOptions& o, double* damping_used) {
-  const int32_t qmax = (1 << (bits - 1)) - 1;
   const Eigen::Index K = static_cast<Eigen::Index>(cols);
   RowMatrixF W = Eigen::Map<const RowMatrixF>(w_in, rows, cols);
 
@@ -25,15 +19,13 @@ std::vector<int8_t> optq_quantize(const float* w_in, size_t rows, size_t cols, E
       W.col(i).setZero();
     }
   // Act order: the quantization order; tiles stay in the original order.
-  std::vector<Eigen::Index> perm(cols);
-  std::iota(perm.begin(), perm.end(), 0);
-  if (o.act_order)
-    std::stable_sort(perm.begin(), perm.end(), [&](Eigen::Index a, Eigen::Index b) { return h(a, a) > h(b, b); });
+  const std::vector<Eigen::Index> perm = column_order(h.diagonal(), o.act_order);
   Eigen::MatrixXd hp(K, K);
   RowMatrixF Wp(rows, cols);
   for (Eigen::Index i = 0; i < K; ++i) {
-    Wp.col(i) = W.col(perm[i]);
-    for (Eigen::Index j = 0; j < K; ++j) hp(i, j) = h(perm[i], perm[j]);
+    const size_t pi = static_cast<size_t>(i);
+    Wp.col(i) = W.col(perm[pi]);
+    for (Eigen::Index j = 0; j < K; ++j) hp(i, j) = h(perm[pi], perm[static_cast<size_t>(j)]);
   }
 
   // U = upper Cholesky factor of (H + damp I)^-1, raising damp until it exists.
@@ -57,45 +49,13 @@ std::vector<int8_t> optq_quantize(const float* w_in, size_t rows, size_t cols, E
   }
   if (damping_used) *damping_used = damp / std::max(mean_diag, 1e-300);
 
-  std::vector<int8_t> codes(rows * cols, 0);
-  const size_t B = std::max<size_t>(1, o.block);
-  const size_t chunk = 16;
-  tbb::task_arena arena(std::max(1, o.threads));
-  arena.execute([&] {
-    tbb::parallel_for(size_t{0}, (rows + chunk - 1) / chunk, [&](size_t c) {
-      const Eigen::Index r0 = static_cast<Eigen::Index>(c * chunk);
-      const Eigen::Index rn = std::min<Eigen::Index>(static_cast<Eigen::Index>(rows) - r0, chunk);
-      auto Wc = Wp.middleRows(r0, rn);
-      Eigen::MatrixXf E(rn, static_cast<Eigen::Index>(B));
-      for (Eigen::Index i1 = 0; i1 < K; i1 += static_cast<Eigen::Index>(B)) {
-        const Eigen::Index i2 = std::min<Eigen::Index>(K, i1 + static_cast<Eigen::Index>(B)), nb = i2 - i1;
-        for (Eigen::Index i = i1; i < i2; ++i) {
-          const float d = U(i, i);
-          const Eigen::Index col = perm[i];
-          for (Eigen::Index r = 0; r < rn; ++r) {
-            const size_t row = static_cast<size_t>(r0 + r);
-            const float s = scales[row];
-            const double v = Wc(r, i);
-            double fed_back = v;  // what the error is measured from
-            int32_t q;
-            if (axe) {
-              double clipped;
-              q = axe->quantize(row, static_cast<size_t>(col), v, s, &clipped);
-              if (!o.full_error) fed_back = clipped;
-            } else {
-              q = round_clamp(v / s, qmax);
-            }
-            codes[row * cols + static_cast<size_t>(col)] = static_cast<int8_t>(q);
-            const float e = static_cast<float>((fed_back - static_cast<double>(s) * q) / d);
-            E(r, i - i1) = e;
-            if (i + 1 < i2) Wc.row(r).segment(i + 1, i2 - i - 1) -= e * U.row(i).segment(i + 1, i2 - i - 1);
-          }
-        }
-        if (i2 < K) Wc.rightCols(K - i2).noalias() -= E.leftCols(nb) * U.block(i1, i2, nb, K - i2);
-      }
-    });
-  });
-  return codes;
+  GreedyColumns g;
+  g.feedback = Feedback::kRoundingError;
+  g.full_error = o.full_error;
+  g.block = o.block;
+  g.toward_zero = o.toward_zero;
+  g.threads = o.threads;
+  return greedy_quantize_columns(Wp, U, perm, scales, bits, axe, g);
 }
 
 }  // namespace axe

@@ -19,6 +19,7 @@ struct OptqOptions {
   double damp = 0.01;      // fraction of mean(diag(H)) added to the diagonal
   bool act_order = false;  // quantize columns by descending diag(H)
   size_t block = 128;      // columns per lazy update
+  bool toward_zero = false;  // round toward zero (EP-init's first stage)
   // AXE: feed back the full error w - s*q instead of (clipped v) - s*q, the
   // reference implementation's choice (AXE.md section 4).
   bool full_error = false;

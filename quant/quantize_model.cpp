@@ -3,12 +3,15 @@
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
+#include <limits>
 #include <map>
 #include <random>
 
 #include "models/llama/forward.h"
 #include "quant/axe_constraint.h"
 #include "quant/capture_linear.h"
+#include "quant/ep_init.h"
+#include "quant/gpfq.h"
 #include "quant/naive_bits.h"
 #include "quant/scales.h"
 #include "runtime/error.h"
@@ -37,6 +40,7 @@ std::vector<uint8_t> store_codes(const std::vector<int8_t>& q, size_t rows, size
 struct LayerResult {
   std::vector<int8_t> codes;
   std::vector<float> scales;
+  double damping = 0;  // OPTQ: the damping that factorized H
 };
 
 const LinearF32& float_layer(const LlamaLayer& ly, const AxeLinearName& ln, const std::string& name) {
@@ -55,44 +59,86 @@ std::vector<float> row_scales(const LinearF32& lin, int bits, tbb::task_arena& a
   return scales;
 }
 
-// Round to nearest (or the AXE step column by column), rows in parallel.
-LayerResult quantize_rtn(const LinearF32& lin, const QuantizeOptions& o, tbb::task_arena& arena) {
-  const AxeQuantFormat& qf = o.format;
+// Calibration statistics of a layer's input: H = X~^T X~ and G = X~^T X
+// (X the reference input: GPFQ's float-model input, or the layer's own).
+struct LayerStats {
+  Eigen::MatrixXd h, g;
+};
+
+// One layer with format lf (its own bits): the algorithm, then the constraint.
+LayerResult quantize_layer(const LinearF32& lin, const AxeQuantFormat& lf, const LayerStats* stats,
+                           const QuantizeOptions& o, tbb::task_arena& arena) {
   const size_t rows = lin.rows(), cols = lin.cols();
   const float* w = lin.data();
-  LayerResult r{std::vector<int8_t>(rows * cols), row_scales(lin, qf.weight_bits, arena)};
-  const int32_t qmax = (1 << (qf.weight_bits - 1)) - 1;
-  arena.execute([&] {
-    if (o.axe) {
-      AxeConstraint axe(qf.plan, qf.x_range(), qf.weight_bits, rows, cols);
-      axe.set_soft_thresholds(w, cols, r.scales.data());
+  LayerResult r{{}, row_scales(lin, lf.weight_bits, arena)};
+  std::unique_ptr<AxeConstraint> axe;
+  if (o.axe || o.search) {
+    axe = std::make_unique<AxeConstraint>(lf.plan, lf.x_range(), lf.weight_bits, rows, cols);
+    axe->set_soft_thresholds(w, cols, r.scales.data());
+  }
+  if (o.algo == "rtn") {
+    const int32_t qmax = (1 << (lf.weight_bits - 1)) - 1;
+    r.codes.resize(rows * cols);
+    arena.execute([&] {
       tbb::parallel_for(size_t{0}, rows, [&](size_t i) {
-        for (size_t k = 0; k < cols; ++k)
-          r.codes[i * cols + k] = static_cast<int8_t>(axe.quantize(i, k, w[i * cols + k], r.scales[i]));
+        for (size_t k = 0; k < cols; ++k) {
+          const double v = w[i * cols + k];
+          const int32_t q = axe ? axe->quantize(i, k, v, r.scales[i])
+                                : o.ep_init ? trunc_clamp(v / r.scales[i], qmax) : round_clamp(v / r.scales[i], qmax);
+          r.codes[i * cols + k] = static_cast<int8_t>(q);
+        }
       });
-    } else {
-      tbb::parallel_for(size_t{0}, rows, [&](size_t i) {
-        for (size_t k = 0; k < cols; ++k) r.codes[i * cols + k] = static_cast<int8_t>(round_clamp(w[i * cols + k] / r.scales[i], qmax));
-      });
-    }
-  });
+    });
+  } else if (o.algo == "optq") {
+    OptqOptions opt = o.optq;
+    opt.threads = o.threads;
+    opt.toward_zero = o.ep_init;
+    r.codes = optq_quantize(w, rows, cols, stats->h, r.scales.data(), lf.weight_bits, axe.get(), opt, &r.damping);
+  } else {
+    GpfqOptions opt;
+    opt.act_order = o.optq.act_order;
+    opt.block = o.optq.block;
+    opt.toward_zero = o.ep_init;
+    opt.threads = o.threads;
+    r.codes = gpfq_quantize(w, rows, cols, stats->h, stats->g, r.scales.data(), lf.weight_bits, axe.get(), opt);
+  }
+  if (o.ep_init) ep_init_project(r.codes, rows, cols, lf.plan, lf.act_bits, lf.act_signed);
   return r;
 }
 
-LayerResult quantize_optq(const LinearF32& lin, const Eigen::MatrixXd& h, const QuantizeOptions& o,
-                          tbb::task_arena& arena, double* damping) {
-  const AxeQuantFormat& qf = o.format;
-  const size_t rows = lin.rows(), cols = lin.cols();
-  LayerResult r{{}, row_scales(lin, qf.weight_bits, arena)};
-  std::unique_ptr<AxeConstraint> axe;
-  if (o.axe) {
-    axe = std::make_unique<AxeConstraint>(qf.plan, qf.x_range(), qf.weight_bits, rows, cols);
-    axe->set_soft_thresholds(lin.data(), cols, r.scales.data());
+// || X w - X~ s q ||^2 summed over rows, less the candidate-independent
+// || X w ||^2: -2 (s q)^T G w + (s q)^T H (s q).
+double calibration_error(const LinearF32& lin, const LayerResult& r, const LayerStats& st) {
+  const Eigen::Index rows = static_cast<Eigen::Index>(lin.rows()), K = static_cast<Eigen::Index>(lin.cols());
+  const Eigen::MatrixXd W = Eigen::Map<const RowMatrixF>(lin.data(), rows, K).cast<double>();
+  Eigen::MatrixXd B(rows, K);
+  for (Eigen::Index i = 0; i < rows; ++i)
+    for (Eigen::Index k = 0; k < K; ++k)
+      B(i, k) = double{r.scales[static_cast<size_t>(i)]} * r.codes[static_cast<size_t>(i * K + k)];
+  return -2.0 * ((B * st.g).cwiseProduct(W)).sum() + ((B * st.h).cwiseProduct(B)).sum();
+}
+
+// The (N, M) pairs the search tries for a layer whose largest tile sums
+// max_tile terms: N from the requested width down, and for each N, M from
+// the requested width down, each stopping where the data-type bound already
+// fits P_I (narrower would only lose precision).
+std::vector<LayerBits> search_candidates(const AxeQuantFormat& qf, uint64_t max_tile) {
+  std::vector<LayerBits> out;
+  auto fits = [&](int n, int m) { return data_type_bound(max_tile, n, m, qf.act_signed) <= qf.plan.inner_bits; };
+  for (int n = qf.act_bits; n >= 2; --n) {
+    for (int m = qf.weight_bits; m >= 2; --m) {
+      out.push_back({m, n});
+      if (fits(n, m)) break;
+    }
+    if (fits(n, qf.weight_bits)) break;
   }
-  OptqOptions opt = o.optq;
-  opt.threads = o.threads;
-  r.codes = optq_quantize(lin.data(), rows, cols, h, r.scales.data(), qf.weight_bits, axe.get(), opt, damping);
-  return r;
+  return out;
+}
+
+uint64_t largest_tile(const AccumulationPlan& plan, size_t cols) {
+  std::vector<uint64_t> count(plan.n_tiles(cols), 0);
+  for (size_t k = 0; k < cols; ++k) ++count[plan.tile_of(k)];
+  return *std::max_element(count.begin(), count.end());
 }
 
 // Calibration windows: n windows of len tokens from the text, each starting
@@ -116,16 +162,16 @@ std::vector<std::vector<int32_t>> calibration_windows(const LlamaModel& m, const
 
 QuantizeSummary quantize_model(const LlamaModel& model, const QuantizeOptions& options, const std::string& out_path) {
   QuantizeOptions o = options;
+  if (o.algo != "rtn" && o.algo != "optq" && o.algo != "gpfq")
+    fail(AXE_ERR_INVALID_ARGUMENT, "unknown quantization algorithm '" + o.algo + "' (available: rtn, optq, gpfq)");
+  if (int(o.axe) + int(o.naive) + int(o.ep_init) + int(o.search) > 1)
+    fail(AXE_ERR_INVALID_ARGUMENT, "--axe, --naive, --ep-init and --search are alternatives");
+  if (o.search && o.algo == "rtn") fail(AXE_ERR_INVALID_ARGUMENT, "--search needs calibration: use --algo optq or gpfq");
   if (o.naive) {
-    if (o.axe) fail(AXE_ERR_INVALID_ARGUMENT, "--naive and --axe are alternatives");
     uint64_t max_tile = 0;  // columns of the largest tile of any layer
     for (const LlamaLayer& ly : model.layers)
-      for (const AxeLinearName& ln : axe_linear_names()) {
-        const size_t cols = (ly.*(ln.member))->cols();
-        std::vector<uint64_t> count(o.format.plan.n_tiles(cols), 0);
-        for (size_t k = 0; k < cols; ++k) ++count[o.format.plan.tile_of(k)];
-        for (uint64_t c : count) max_tile = std::max(max_tile, c);
-      }
+      for (const AxeLinearName& ln : axe_linear_names())
+        max_tile = std::max(max_tile, largest_tile(o.format.plan, (ly.*(ln.member))->cols()));
     const NaiveBits nb = naive_bits(max_tile, o.format.plan.inner_bits, o.format.act_bits, o.format.weight_bits,
                                     o.format.act_signed);
     if (!nb.found)
@@ -134,16 +180,13 @@ QuantizeSummary quantize_model(const LlamaModel& model, const QuantizeOptions& o
     o.format.act_bits = nb.act_bits;
     o.format.weight_bits = nb.weight_bits;
   }
-  if (o.algo != "rtn" && o.algo != "optq")
-    fail(AXE_ERR_INVALID_ARGUMENT, "unknown quantization algorithm '" + o.algo + "' (available: rtn, optq)");
-  const AxeQuantFormat& qf = o.format;
+  AxeQuantFormat& qf = o.format;
   if (qf.weight_bits < 2 || qf.weight_bits > 8) fail(AXE_ERR_INVALID_ARGUMENT, "weight bits must be in [2, 8]");
   if (qf.act_bits < 2 || qf.act_bits > 8) fail(AXE_ERR_INVALID_ARGUMENT, "activation bits must be in [2, 8]");
   const std::string bad = qf.plan.invalid_reason();
   if (!bad.empty()) fail(AXE_ERR_INVALID_ARGUMENT, "accumulation plan: " + bad);
   if (!model.quantization.empty()) fail(AXE_ERR_INVALID_ARGUMENT, model.path + ": the model is already quantized");
   const LlamaConfig& c = model.config;
-  const ActivationRange xr = qf.x_range();
   tbb::task_arena arena(std::max(1, o.threads));
   const size_t total = model.layers.size() * 7;
   size_t done = 0;
@@ -158,34 +201,42 @@ QuantizeSummary quantize_model(const LlamaModel& model, const QuantizeOptions& o
     for (size_t l = 0; l < model.layers.size(); ++l)
       for (const AxeLinearName& ln : axe_linear_names()) {
         const std::string name = axe_tensor_name(l, ln.name);
-        results[name] = quantize_rtn(float_layer(model.layers[l], ln, name), o, arena);
+        results[name] = quantize_layer(float_layer(model.layers[l], ln, name), qf, nullptr, o, arena);
         report(name);
       }
   } else {
-    // A working copy of the model whose layers turn into integer layers as
-    // they are quantized; calibration runs one block at a time over saved
-    // hidden states.
+    // Working copies of the model: `work` turns into integer layers as they
+    // are quantized; `ref` stays float and gives GPFQ its target inputs.
+    // Calibration runs one block at a time over saved hidden states.
+    const bool gpfq = o.algo == "gpfq", need_g = gpfq || o.search;
     const auto windows = calibration_windows(model, o);
     const size_t L = o.calib_len, D = c.dim, S = windows.size();
-    auto work_model = with_replaced_linears(model, [](size_t, const std::string& name, const Linear& orig) {
+    auto float_view = [](size_t, const std::string& name, const Linear& orig) {
       const auto* f = dynamic_cast<const LinearF32*>(&orig);
       if (!f) fail(AXE_ERR_INVALID_ARGUMENT, name + " has no float weights to quantize");
       return std::make_unique<LinearF32>(f->data(), f->rows(), f->cols());
-    });
+    };
+    auto work_model = with_replaced_linears(model, float_view);
+    auto ref_model = gpfq ? with_replaced_linears(model, float_view) : nullptr;
     LlamaModel& work = *work_model;
     const Ops& ops = ops_for(supported_targets().back());
     LlamaState st(work, L, L);
-    std::vector<float> hidden(S * L * D);
+    std::vector<float> hidden(S * L * D), ref_hidden;
     for (size_t s = 0; s < S; ++s) {
       llama_embed(work, st, windows[s].data(), L);
       std::copy(st.hidden(), st.hidden() + L * D, hidden.begin() + s * L * D);
     }
-    auto run_block = [&](size_t l, bool keep) {
+    if (gpfq) ref_hidden = hidden;
+    // Runs block l of m on every window's hidden state (kept when asked);
+    // `before` runs first for each window (GPFQ: the float model's block).
+    auto run_block = [&](LlamaModel& m, std::vector<float>& hs, size_t l, bool keep,
+                         const std::function<void(size_t)>& before) {
       arena.execute([&] {
         for (size_t s = 0; s < S; ++s) {
-          std::copy(hidden.begin() + s * L * D, hidden.begin() + (s + 1) * L * D, st.hidden());
-          llama_block(work, ops, st, l, L, 0, true);
-          if (keep) std::copy(st.hidden(), st.hidden() + L * D, hidden.begin() + s * L * D);
+          if (before) before(s);
+          std::copy(hs.begin() + s * L * D, hs.begin() + (s + 1) * L * D, st.hidden());
+          llama_block(m, ops, st, l, L, 0, true);
+          if (keep) std::copy(st.hidden(), st.hidden() + L * D, hs.begin() + s * L * D);
         }
       });
     };
@@ -195,28 +246,74 @@ QuantizeSummary quantize_model(const LlamaModel& model, const QuantizeOptions& o
       LlamaLayer& wl = work.layers[l];
       for (const auto& group : groups) {
         const AxeLinearName& first = axe_linear_names()[group[0]];
-        Eigen::MatrixXd h = Eigen::MatrixXd::Zero(static_cast<Eigen::Index>((wl.*(first.member))->cols()),
-                                                  static_cast<Eigen::Index>((wl.*(first.member))->cols()));
-        auto capture = std::make_unique<CaptureLinear>(std::move(wl.*(first.member)), qf.act_bits, qf.act_signed, &h);
-        CaptureLinear* cap = capture.get();
-        wl.*(first.member) = std::move(capture);
-        run_block(l, false);
-        wl.*(first.member) = cap->release();
-        for (size_t i : group) {
-          const AxeLinearName& ln = axe_linear_names()[i];
+        const size_t K = (wl.*(first.member))->cols();
+        const std::vector<LayerBits> candidates = o.search ? search_candidates(qf, largest_tile(qf.plan, K))
+                                                           : std::vector<LayerBits>{{qf.weight_bits, qf.act_bits}};
+        struct Best {
+          LayerResult r;
+          LayerBits bits;
+          double error = std::numeric_limits<double>::infinity();
+        };
+        std::vector<Best> best(group.size());
+        for (size_t ci = 0; ci < candidates.size(); ++ci) {
+          const int n = candidates[ci].act_bits;
+          if (ci > 0 && n == candidates[ci - 1].act_bits) continue;  // statistics depend on N only
+          LayerStats stats;
+          const Eigen::Index k = static_cast<Eigen::Index>(K);
+          stats.h = Eigen::MatrixXd::Zero(k, k);
+          if (need_g) stats.g = Eigen::MatrixXd::Zero(k, k);
+          RowMatrixF ref_inputs;
+          auto capture = std::make_unique<CaptureLinear>(std::move(wl.*(first.member)), n, qf.act_signed, &stats.h,
+                                                         need_g ? &stats.g : nullptr, gpfq ? &ref_inputs : nullptr);
+          CaptureLinear* cap = capture.get();
+          wl.*(first.member) = std::move(capture);
+          std::function<void(size_t)> before;
+          RecordLinear* rec = nullptr;
+          if (gpfq) {
+            LlamaLayer& rl = ref_model->layers[l];
+            auto record = std::make_unique<RecordLinear>(std::move(rl.*(first.member)), &ref_inputs);
+            rec = record.get();
+            rl.*(first.member) = std::move(record);
+            before = [&](size_t s) {
+              std::copy(ref_hidden.begin() + s * L * D, ref_hidden.begin() + (s + 1) * L * D, st.hidden());
+              llama_block(*ref_model, ops, st, l, L, 0, true);
+            };
+          }
+          run_block(work, hidden, l, false, before);
+          wl.*(first.member) = cap->release();
+          if (rec) ref_model->layers[l].*(first.member) = rec->release();
+          for (size_t gi = 0; gi < group.size(); ++gi) {
+            const AxeLinearName& ln = axe_linear_names()[group[gi]];
+            const std::string name = axe_tensor_name(l, ln.name);
+            const LinearF32& f = float_layer(model.layers[l], ln, name);
+            for (size_t cj = ci; cj < candidates.size() && candidates[cj].act_bits == n; ++cj) {
+              AxeQuantFormat lf = qf;
+              lf.weight_bits = candidates[cj].weight_bits;
+              lf.act_bits = n;
+              LayerResult r = quantize_layer(f, lf, &stats, o, arena);
+              const double err = candidates.size() > 1 ? calibration_error(f, r, stats) : 0.0;
+              if (err < best[gi].error) best[gi] = {std::move(r), candidates[cj], err};
+            }
+          }
+        }
+        for (size_t gi = 0; gi < group.size(); ++gi) {
+          const AxeLinearName& ln = axe_linear_names()[group[gi]];
           const std::string name = axe_tensor_name(l, ln.name);
           const LinearF32& f = float_layer(model.layers[l], ln, name);
-          double damping = 0;
-          LayerResult r = quantize_optq(f, h, o, arena, &damping);
-          dampings[name] = damping;
+          LayerResult& r = best[gi].r;
+          const LayerBits b = best[gi].bits;
+          if (o.search) qf.layer_bits[name] = b;
+          if (o.algo == "optq") dampings[name] = r.damping;
+          AxeQuantFormat lf = qf.for_layer(name);
           wl.*(ln.member) = std::make_unique<LinearInt8>(
-              pack_int8_weights(r.codes.data(), f.rows(), f.cols(), r.scales.data(), qf.weight_bits, qf.plan, xr),
-              qf.act_bits, qf.act_signed);
+              pack_int8_weights(r.codes.data(), f.rows(), f.cols(), r.scales.data(), lf.weight_bits, lf.plan, lf.x_range()),
+              lf.act_bits, lf.act_signed);
           results[name] = std::move(r);
-          report(name);
+          report(o.search ? name + " W" + std::to_string(b.weight_bits) + "A" + std::to_string(b.act_bits) : name);
         }
       }
-      run_block(l, true);  // the next block's inputs, through the quantized block
+      run_block(work, hidden, l, true, nullptr);  // the next block's inputs, through the quantized block
+      if (gpfq) run_block(*ref_model, ref_hidden, l, true, nullptr);
     }
   }
 
@@ -224,6 +321,7 @@ QuantizeSummary quantize_model(const LlamaModel& model, const QuantizeOptions& o
   QuantizeSummary sum;
   sum.weight_bits = qf.weight_bits;
   sum.act_bits = qf.act_bits;
+  sum.bits = qf.describe_bits();
   nlohmann::json certificate = nlohmann::json::array();
   const uint64_t D = c.dim;
   out.add("tok_embeddings.weight", "F32", {uint64_t(c.vocab), D}, model.embedding, 4 * uint64_t(c.vocab) * D);
@@ -236,8 +334,9 @@ QuantizeSummary quantize_model(const LlamaModel& model, const QuantizeOptions& o
       const std::string name = axe_tensor_name(l, ln.name);
       const size_t rows = (ly.*(ln.member))->rows(), cols = (ly.*(ln.member))->cols();
       const LayerResult& r = results.at(name);
-      const PlanCheck check = check_plan(r.codes.data(), rows, cols, cols, qf.plan, xr);
-      if (o.axe && !check.ok())
+      const AxeQuantFormat lf = qf.for_layer(name);
+      const PlanCheck check = check_plan(r.codes.data(), rows, cols, cols, lf.plan, lf.x_range());
+      if ((o.axe || o.search || o.ep_init) && !check.ok())
         fail(AXE_ERR_INTERNAL, name + ": the AXE-constrained codes break the plan (row " +
                                    std::to_string(check.first_bad_row) + ")");
       sum.inner_violations += check.inner_violations;
@@ -251,8 +350,8 @@ QuantizeSummary quantize_model(const LlamaModel& model, const QuantizeOptions& o
                              {"worst_outer_use", check.worst_outer_use},
                              {"inner_violations", check.inner_violations},
                              {"outer_violations", check.outer_violations}});
-      const auto stored = store_codes(r.codes, rows, cols, qf.weight_bits);
-      if (qf.weight_bits <= 4) out.add(name + ".codes", "U8", {rows, (cols + 1) / 2}, stored.data(), stored.size());
+      const auto stored = store_codes(r.codes, rows, cols, lf.weight_bits);
+      if (lf.weight_bits <= 4) out.add(name + ".codes", "U8", {rows, (cols + 1) / 2}, stored.data(), stored.size());
       else out.add(name + ".codes", "I8", {rows, cols}, stored.data(), stored.size());
       out.add(name + ".scales", "F32", {rows}, r.scales.data(), 4 * rows);
       ++sum.layers;
@@ -264,11 +363,14 @@ QuantizeSummary quantize_model(const LlamaModel& model, const QuantizeOptions& o
   }
   const std::string& tok = model.tokenizer->file_bytes();
   out.add("tokenizer", "U8", {tok.size()}, tok.data(), tok.size());
-  nlohmann::json settings = {{"algo", o.algo}, {"axe", o.axe}, {"naive", o.naive}, {"scales", "mse-row"}, {"source", model.path}};
-  if (o.algo == "optq")
+  nlohmann::json settings = {{"algo", o.algo},     {"axe", o.axe},         {"naive", o.naive},
+                              {"ep_init", o.ep_init}, {"search", o.search}, {"scales", "mse-row"},
+                              {"source", model.path}};
+  if (o.algo != "rtn")
     settings.update({{"calib_samples", o.calib_samples}, {"calib_len", o.calib_len}, {"seed", o.seed},
                      {"damp", o.optq.damp}, {"act_order", o.optq.act_order}, {"full_error", o.optq.full_error},
-                     {"damping_used", dampings}});
+                     {"block", o.optq.block}});
+  if (o.algo == "optq") settings["damping_used"] = dampings;
   out.set_metadata("format", kAxeFormat);
   out.set_metadata("version", std::to_string(kAxeFormatVersion));
   out.set_metadata("config", config_to_json(c).dump());

@@ -20,7 +20,8 @@ VerifyReport verify_axe_file(const std::string& path) {
     fail(AXE_ERR_FORMAT, path + ": the certificate is not valid JSON");
   }
   VerifyReport r;
-  r.plan = qf.plan.describe() + ", activations [" + std::to_string(xr.mu) + ", " + std::to_string(xr.nu) + "]";
+  r.plan = qf.plan.describe() + ", " + qf.describe_bits() + ", activations [" + std::to_string(xr.mu) + ", " +
+           std::to_string(xr.nu) + "]" + (qf.layer_bits.empty() ? "" : " (model-wide; layers may use fewer bits)");
   double cert_inner = -1;
   if (cert.is_object() && cert.contains("worst_inner_use") && cert["worst_inner_use"].is_number())
     cert_inner = cert["worst_inner_use"].get<double>();
@@ -28,8 +29,9 @@ VerifyReport verify_axe_file(const std::string& path) {
     for (size_t i = 0; i < 7; ++i) {
       const std::string name = axe_tensor_name(l, axe_linear_names()[i].name);
       const auto [rows, cols] = axe_linear_shape(c, i);
-      const auto q = read_axe_codes(f, name, rows, cols, qf.weight_bits);
-      const PlanCheck pc = check_plan(q.data(), rows, cols, cols, qf.plan, xr);
+      const AxeQuantFormat lf = qf.for_layer(name);
+      const auto q = read_axe_codes(f, name, rows, cols, lf.weight_bits);
+      const PlanCheck pc = check_plan(q.data(), rows, cols, cols, lf.plan, lf.x_range());
       if (!pc.ok() && r.first_violation.empty())
         r.first_violation = name + " row " + std::to_string(pc.first_bad_row) +
                             (pc.first_bad_tile >= 0 ? " tile " + std::to_string(pc.first_bad_tile) : " (row total)");

@@ -40,6 +40,8 @@ AXE_API axe_status axe_quantize(axe_model* model, const char* out_path, const ax
     o.algo = p.algo ? p.algo : "rtn";
     o.axe = p.axe != 0;
     o.naive = p.naive != 0;
+    o.ep_init = p.ep_init != 0;
+    o.search = p.search != 0;
     o.format.weight_bits = p.weight_bits;
     o.format.act_bits = p.act_bits;
     o.format.act_signed = p.act_signed != 0;
@@ -47,8 +49,8 @@ AXE_API axe_status axe_quantize(axe_model* model, const char* out_path, const ax
                      static_cast<uint32_t>(p.tile), static_cast<uint32_t>(p.inner_bits),
                      static_cast<uint32_t>(p.outer_bits)};
     o.threads = p.n_threads > 0 ? p.n_threads : axe::physical_core_count();
-    if (o.algo == "optq") {
-      if (!p.calib_text || p.calib_text_len == 0) fail(AXE_ERR_INVALID_ARGUMENT, "axe_quantize: optq needs calibration text");
+    if (o.algo == "optq" || o.algo == "gpfq") {
+      if (!p.calib_text || p.calib_text_len == 0) fail(AXE_ERR_INVALID_ARGUMENT, "axe_quantize: " + o.algo + " needs calibration text");
       if (p.calib_samples <= 0 || p.calib_len < 2) fail(AXE_ERR_INVALID_ARGUMENT, "axe_quantize: bad calibration sizes");
       if (!(p.damp >= 0.0f) || p.damp > 10.0f) fail(AXE_ERR_INVALID_ARGUMENT, "axe_quantize: damp must be in [0, 10]");
       o.calib_text.assign(p.calib_text, p.calib_text_len);

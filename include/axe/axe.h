@@ -247,8 +247,9 @@ typedef enum axe_tile_kind {
 
 typedef struct axe_quantize_params {
   size_t struct_size;
-  const char *algo;      /* "rtn" (round to nearest) or "optq" (GPTQ, needs
-                            calibration text); scales are per-row MSE      */
+  const char *algo;      /* "rtn" (round to nearest), "optq" (GPTQ) or "gpfq"
+                            (both need calibration text); scales are
+                            per-row MSE                                    */
   int32_t axe;           /* 1: enforce the accumulation plan (AXE)            */
   int32_t weight_bits;   /* M, 2..8 (<= 4 packs two codes per byte)           */
   int32_t act_bits;      /* N, 2..8                                           */
@@ -260,7 +261,7 @@ typedef struct axe_quantize_params {
   int32_t n_threads;     /* <= 0: physical cores                              */
   axe_progress_callback progress;
   void *progress_user_data;
-  /* optq */
+  /* optq, gpfq */
   const char *calib_text;  /* calibration text (UTF-8)                       */
   size_t calib_text_len;
   int32_t calib_samples;   /* windows (default 128)                          */
@@ -271,6 +272,13 @@ typedef struct axe_quantize_params {
   int32_t full_error;      /* AXE: feed back w - s*q, not (clipped v) - s*q  */
   int32_t naive;           /* baseline: lower act, then weight bits until the
                               data-type bound of the largest tile fits P_I   */
+  int32_t ep_init;         /* baseline: round toward zero, then project each
+                              tile (and row) onto the l1 ball
+                              ||q||_1 <= Acc * 2^([signed] - N)              */
+  int32_t search;          /* per layer: AXE at every (act, weight) width pair
+                              from the given ones down to where the data-type
+                              bound fits P_I; keep the lowest calibration
+                              output error (optq, gpfq)                      */
 } axe_quantize_params;
 
 AXE_API axe_quantize_params axe_quantize_default_params(void);

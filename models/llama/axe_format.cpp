@@ -96,8 +96,28 @@ LlamaConfig config_from_json(const std::string& text, const std::string& source)
   return c;
 }
 
+AxeQuantFormat AxeQuantFormat::for_layer(const std::string& name) const {
+  AxeQuantFormat q = *this;
+  q.layer_bits.clear();
+  if (auto it = layer_bits.find(name); it != layer_bits.end()) {
+    q.weight_bits = it->second.weight_bits;
+    q.act_bits = it->second.act_bits;
+  }
+  return q;
+}
+
+std::string AxeQuantFormat::describe_bits() const {
+  int w_lo = weight_bits, w_hi = weight_bits, a_lo = act_bits, a_hi = act_bits;
+  for (const auto& [name, b] : layer_bits) {
+    w_lo = std::min(w_lo, b.weight_bits), w_hi = std::max(w_hi, b.weight_bits);
+    a_lo = std::min(a_lo, b.act_bits), a_hi = std::max(a_hi, b.act_bits);
+  }
+  auto range = [](int lo, int hi) { return lo == hi ? std::to_string(lo) : std::to_string(lo) + "-" + std::to_string(hi); };
+  return "W" + range(w_lo, w_hi) + "A" + range(a_lo, a_hi) + (w_lo != w_hi || a_lo != a_hi ? " per layer" : "");
+}
+
 nlohmann::json plan_to_json(const AxeQuantFormat& q) {
-  return {{"tiles", q.plan.kind == TileKind::kLanes ? "lanes" : "contiguous"},
+  nlohmann::json j = {{"tiles", q.plan.kind == TileKind::kLanes ? "lanes" : "contiguous"},
           {"tile", q.plan.tile},
           {"inner_bits", q.plan.inner_bits},
           {"outer_bits", q.plan.outer_bits},
@@ -106,6 +126,12 @@ nlohmann::json plan_to_json(const AxeQuantFormat& q) {
           {"act", q.act_signed ? "sym" : "asym"},
           {"act_min", q.x_range().mu},
           {"act_max", q.x_range().nu}};
+  if (!q.layer_bits.empty()) {
+    nlohmann::json layers = nlohmann::json::object();
+    for (const auto& [name, b] : q.layer_bits) layers[name] = {{"weight_bits", b.weight_bits}, {"act_bits", b.act_bits}};
+    j["layer_bits"] = layers;
+  }
+  return j;
 }
 
 AxeQuantFormat plan_from_json(const std::string& text, const std::string& source) {
@@ -124,8 +150,19 @@ AxeQuantFormat plan_from_json(const std::string& text, const std::string& source
   q.act_signed = act == "sym";
   const std::string bad = q.plan.invalid_reason();
   if (!bad.empty()) fail(AXE_ERR_FORMAT, source + ": accumulation plan: " + bad);
-  if (q.weight_bits < 2 || q.weight_bits > 8 || q.act_bits < 2 || q.act_bits > 8)
-    fail(AXE_ERR_FORMAT, source + ": weight and activation bits must be in [2, 8]");
+  auto check_bits = [&](int w, int a, const std::string& where) {
+    if (w < 2 || w > 8 || a < 2 || a > 8) fail(AXE_ERR_FORMAT, source + ": " + where + "weight and activation bits must be in [2, 8]");
+  };
+  check_bits(q.weight_bits, q.act_bits, "");
+  if (j.contains("layer_bits")) {
+    const auto& layers = j["layer_bits"];
+    if (!layers.is_object()) fail(AXE_ERR_FORMAT, source + ": plan field 'layer_bits' is not an object");
+    for (auto it = layers.begin(); it != layers.end(); ++it) {
+      LayerBits b{field<int>(it.value(), "weight_bits", source), field<int>(it.value(), "act_bits", source)};
+      check_bits(b.weight_bits, b.act_bits, "layer " + it.key() + ": ");
+      q.layer_bits[it.key()] = b;
+    }
+  }
   return q;
 }
 
@@ -193,10 +230,11 @@ std::unique_ptr<LlamaModel> load_axe(const std::string& path, bool use_mmap) {
       const std::string name = axe_tensor_name(l, axe_linear_names()[i].name);
       const auto [rows, cols] = axe_linear_shape(c, i);
       const float* scales = f32(name + ".scales", {rows});
-      const auto q = read_axe_codes(f, name, rows, cols, qf.weight_bits);
+      const AxeQuantFormat lf = qf.for_layer(name);
+      const auto q = read_axe_codes(f, name, rows, cols, lf.weight_bits);
       ly.*(axe_linear_names()[i].member) = std::make_unique<LinearInt8>(
-          pack_int8_weights(q.data(), rows, cols, scales, qf.weight_bits, qf.plan, qf.x_range()), qf.act_bits,
-          qf.act_signed);
+          pack_int8_weights(q.data(), rows, cols, scales, lf.weight_bits, lf.plan, lf.x_range()), lf.act_bits,
+          lf.act_signed);
     }
   }
   m->classifier = std::make_unique<LinearF32>(c.shared_classifier ? m->embedding : f32("output.weight", {V, D}), V, D);
@@ -206,7 +244,7 @@ std::unique_ptr<LlamaModel> load_axe(const std::string& path, bool use_mmap) {
   const TensorView& tok = tok_it->second;
   m->tokenizer = std::make_unique<Tokenizer>(
       std::string_view(reinterpret_cast<const char*>(tok.data), tok.bytes), path + " (embedded tokenizer)", c.vocab);
-  m->quantization = "W" + std::to_string(qf.weight_bits) + "A" + std::to_string(qf.act_bits);
+  m->quantization = qf.describe_bits();
   return m;
 }
 

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -39,12 +40,23 @@ std::unique_ptr<LlamaModel> with_replaced_linears(const LlamaModel& m, const Lin
 nlohmann::json config_to_json(const LlamaConfig& c);
 LlamaConfig config_from_json(const std::string& text, const std::string& source);
 
+// Weight and activation bits of one linear layer.
+struct LayerBits {
+  int weight_bits = 8, act_bits = 8;
+};
+
 // The plan, the activation format and the weight bits as stored in metadata.
+// `layer_bits` overrides the model-wide bits for the layers it names (the
+// per-layer search picks them); for_layer() gives a layer's own format.
 struct AxeQuantFormat {
   AccumulationPlan plan;
   int weight_bits = 8, act_bits = 8;
   bool act_signed = false;
+  std::map<std::string, LayerBits> layer_bits;
   ActivationRange x_range() const { return ActivationRange::of(act_bits, act_signed); }
+  AxeQuantFormat for_layer(const std::string& name) const;
+  // "W4A8", or e.g. "W3-4A5-8 per layer" when layers differ.
+  std::string describe_bits() const;
 };
 nlohmann::json plan_to_json(const AxeQuantFormat& q);
 AxeQuantFormat plan_from_json(const std::string& text, const std::string& source);

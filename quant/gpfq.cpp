@@ -1,0 +1,49 @@
+#include "quant/gpfq.h"
+
+#include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
+
+#include <algorithm>
+
+#include "quant/greedy_columns.h"
+
+namespace axe {
+
+std::vector<int8_t> gpfq_quantize(const float* w_in, size_t rows, size_t cols, const Eigen::MatrixXd& h,
+                                  const Eigen::MatrixXd& g, const float* scales, int bits, AxeConstraint* axe,
+                                  const GpfqOptions& o) {
+  const Eigen::Index K = static_cast<Eigen::Index>(cols);
+  const std::vector<Eigen::Index> perm = column_order(h.diagonal(), o.act_order);
+  auto at = [&](Eigen::Index i) { return perm[static_cast<size_t>(i)]; };
+  // In quantization order: A = diag(ds) + Lg (lower, with diagonal) and
+  // C = Lh^T (strictly upper), both rows scaled by 1 / diag(H).
+  Eigen::MatrixXf A = Eigen::MatrixXf::Zero(K, K), C = Eigen::MatrixXf::Zero(K, K);
+  for (Eigen::Index t = 0; t < K; ++t) {
+    const double d = h(at(t), at(t));
+    if (d == 0) continue;  // a dead column: v_t = 0
+    for (Eigen::Index j = 0; j <= t; ++j) A(t, j) = static_cast<float>(g(at(t), at(j)) / d);
+    for (Eigen::Index j = 0; j < t; ++j) C(j, t) = static_cast<float>(h(at(t), at(j)) / d);
+  }
+  // base = W_perm A^T, rows in parallel chunks.
+  const Eigen::Map<const RowMatrixF> W(w_in, static_cast<Eigen::Index>(rows), K);
+  RowMatrixF Wp(static_cast<Eigen::Index>(rows), K);
+  for (Eigen::Index t = 0; t < K; ++t) Wp.col(t) = W.col(at(t));
+  RowMatrixF V(static_cast<Eigen::Index>(rows), K);
+  const size_t chunk = 64;
+  tbb::task_arena arena(std::max(1, o.threads));
+  arena.execute([&] {
+    tbb::parallel_for(size_t{0}, (rows + chunk - 1) / chunk, [&](size_t c) {
+      const Eigen::Index r0 = static_cast<Eigen::Index>(c * chunk);
+      const Eigen::Index rn = std::min<Eigen::Index>(static_cast<Eigen::Index>(rows) - r0, chunk);
+      V.middleRows(r0, rn).noalias() = Wp.middleRows(r0, rn) * A.transpose();
+    });
+  });
+  GreedyColumns gc;
+  gc.feedback = Feedback::kQuantized;
+  gc.block = o.block;
+  gc.toward_zero = o.toward_zero;
+  gc.threads = o.threads;
+  return greedy_quantize_columns(V, C, perm, scales, bits, axe, gc);
+}
+
+}  // namespace axe
