@@ -63,7 +63,7 @@ TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 expect "quantize needs -o" 2 "missing -o" -- "$AXE" quantize -m "$MODEL"
 expect "axe needs acc" 2 "need --acc" -- "$AXE" quantize -m "$MODEL" -o "$TMP/x.axe" --axe
-expect "bad algo" 2 "expected rtn or optq" -- "$AXE" quantize -m "$MODEL" -o "$TMP/x.axe" --algo gptq
+expect "bad algo" 2 "expected rtn, optq or gpfq" -- "$AXE" quantize -m "$MODEL" -o "$TMP/x.axe" --algo gptq
 expect "optq needs calib" 2 "needs --calib" -- "$AXE" quantize -m "$MODEL" -o "$TMP/x.axe" --algo optq
 expect "bad acc" 2 "out of range" -- "$AXE" quantize -m "$MODEL" -o "$TMP/x.axe" --acc 40
 expect "acc order" 2 "P_O must be at least P_I" -- "$AXE" quantize -m "$MODEL" -o "$TMP/x.axe" --acc 16,12
@@ -77,8 +77,13 @@ expect "acc-sim axe" 0 "overflows: 0 tile steps, 0 row steps" -- "$AXE" perplexi
 expect "acc-sim unconstrained" 0 "overflows: [1-9][0-9]* tile steps" -- "$AXE" perplexity -m "$TMP/u4.axe" -f "$SHARED/data/tinystories/eval.txt" -c 128 --chunks 4 --acc-sim 12,32,sat
 expect "acc-sim float" 1 "needs a quantized .axe model" -- "$AXE" generate -m "$MODEL" -n 2 --acc-sim 16
 expect "acc-sim bad" 2 "expected P_I" -- "$AXE" generate -m "$MODEL" -n 2 --acc-sim 16,20,24
-expect "naive" 0 "plan lanes x16, P_I=12, P_O=32, activations \[0, 15\].*plan holds" -- "$AXE" quantize -m "$MODEL" -o "$TMP/n.axe" --wbits 4 --abits 8 --naive --acc 12
+expect "naive" 0 "plan lanes x16, P_I=12, P_O=32, W4A4, activations \[0, 15\].*plan holds" -- "$AXE" quantize -m "$MODEL" -o "$TMP/n.axe" --wbits 4 --abits 8 --naive --acc 12
 expect "naive and axe" 2 "alternatives" -- "$AXE" quantize -m "$MODEL" -o "$TMP/n.axe" --naive --axe --acc 12
+expect "search needs calib" 2 "needs a calibrated algorithm" -- "$AXE" quantize -m "$MODEL" -o "$TMP/s.axe" --search --acc 12
+expect "gpfq needs calib" 2 "needs --calib" -- "$AXE" quantize -m "$MODEL" -o "$TMP/s.axe" --algo gpfq
+expect "ep-init" 0 "W4A8, activations .*plan holds" -- "$AXE" quantize -m "$MODEL" -o "$TMP/e.axe" --wbits 4 --ep-init --acc 13
+expect "search" 0 "per layer.*plan holds" -- "$AXE" quantize -m "$MODEL" -o "$TMP/s.axe" --wbits 4 --algo gpfq --search --acc 12 --calib "$SHARED/data/tinystories/calib.txt" --calib-samples 8 --calib-len 64
+expect "verify search" 0 "OK: the plan holds" -- "$AXE" verify "$TMP/s.axe"
 expect "verify violation" 1 "FAIL: the plan does not hold" -- "$AXE" verify "$TMP/u4.axe"
 head -c 1000 "$TMP/w4.axe" > "$TMP/cut.axe"
 expect "verify damaged" 1 "cut.axe" -- "$AXE" verify "$TMP/cut.axe"

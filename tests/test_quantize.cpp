@@ -15,6 +15,7 @@
 
 #include "api_helpers.h"
 #include "quant/axe_constraint.h"
+#include "quant/ep_init.h"
 #include "quant/naive_bits.h"
 #include "runtime/kernels/int8_kernels.h"
 #include "temp_dir.h"
@@ -310,4 +311,117 @@ TEST_CASE("naive baseline: the data-type bound and the bit widths it leads to") 
   CHECK(b.act_bits == 2);
   CHECK(b.weight_bits < 4);
   CHECK_FALSE(naive_bits(1 << 20, 4, 8, 8, false).found);
+}
+
+TEST_CASE("EP-init projection: every tile and row inside its l1 ball, magnitudes never grow") {
+  std::mt19937 rng(5);
+  std::uniform_int_distribution<int> code(-7, 7);
+  const size_t rows = 9, cols = 150;  // a short last contiguous tile
+  for (const AccumulationPlan& plan : {AccumulationPlan{TileKind::kContiguous, 32, 12, 14},
+                                       AccumulationPlan{TileKind::kLanes, 16, 11, 32}})
+    for (bool sym : {false, true}) {
+      std::vector<int8_t> q(rows * cols);
+      for (auto& v : q) v = static_cast<int8_t>(code(rng));
+      for (size_t k = 0; k < cols; ++k) q[k] = static_cast<int8_t>(k % 12 == 0);  // row 0 fits already
+      const std::vector<int8_t> before = q;
+      ep_init_project(q, rows, cols, plan, 8, sym);
+      const ActivationRange xr = ActivationRange::of(8, sym);
+      const PlanCheck c = check_plan(q.data(), rows, cols, cols, plan, xr);
+      CAPTURE(plan.describe());
+      CAPTURE(sym);
+      CHECK(c.ok());
+      CHECK(c.worst_inner_use > 0.5);  // it projects onto the ball, not far inside it
+      size_t changed = 0;
+      for (size_t i = 0; i < q.size(); ++i) {
+        CHECK(std::abs(q[i]) <= std::abs(before[i]));
+        CHECK(q[i] * before[i] >= 0);
+        changed += q[i] != before[i];
+      }
+      CHECK(changed > 0);
+      for (size_t k = 0; k < cols; ++k) CHECK(q[k] == before[k]);
+    }
+}
+
+TEST_CASE("--search: per-layer widths in the file, the plan holds on the narrow datapath, and it beats naive and AXE") {
+  TempDir dir;
+  auto m = th::load();
+  std::ifstream in(test_paths::shared("data/tinystories/calib.txt"), std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  const std::string calib = ss.str().substr(0, 200000);
+  auto run = [&](const char* algo, const char* name, int mode) {  // 0 axe, 1 search, 2 naive, 3 ep-init
+    axe_quantize_params p = axe_quantize_default_params();
+    p.algo = algo;
+    p.weight_bits = 4;
+    p.inner_bits = 12;
+    p.axe = mode == 0;
+    p.search = mode == 1;
+    p.naive = mode == 2;
+    p.ep_init = mode == 3;
+    p.calib_text = calib.data();
+    p.calib_text_len = calib.size();
+    p.calib_samples = 16;
+    p.calib_len = 128;
+    p.n_threads = 2;
+    const std::string out = dir.file(name);
+    INFO(axe_model_last_error(m.get()));
+    REQUIRE(axe_quantize(m.get(), out.c_str(), &p) == AXE_OK);
+    axe_verify_result r{};
+    r.struct_size = sizeof r;
+    REQUIRE(axe_verify(out.c_str(), &r) == AXE_OK);
+    CHECK(r.inner_violations + r.outer_violations == 0);
+    return out;
+  };
+  const std::string search = run("optq", "search.axe", 1);
+  const std::string naive = run("optq", "naive.axe", 2);
+  const std::string plain = run("optq", "axe.axe", 0);
+  run("gpfq", "gpfq-axe.axe", 0);
+  run("gpfq", "ep.axe", 3);
+
+  // The chosen widths are stored per layer, and some are narrower than A8.
+  auto bytes = read_bytes(search);
+  uint64_t header_len = 0;
+  std::memcpy(&header_len, bytes.data(), 8);
+  const auto header = nlohmann::json::parse(std::string(bytes.data() + 8, header_len));
+  const auto plan = nlohmann::json::parse(header["__metadata__"]["plan"].get<std::string>());
+  REQUIRE(plan.contains("layer_bits"));
+  CHECK(plan["layer_bits"].size() == 35);
+  int narrowest = 8;
+  for (const auto& [name, b] : plan["layer_bits"].items()) narrowest = std::min(narrowest, b["act_bits"].get<int>());
+  CHECK(narrowest < 8);
+
+  // Each layer runs at its own widths: on a 12-bit datapath nothing overflows
+  // and the logits are the exact ones.
+  auto ms = th::load(search);
+  const std::vector<axe_token> toks{1, 403, 407, 261, 378, 290, 41, 5};
+  std::vector<int32_t> pos(toks.size());
+  for (size_t i = 0; i < pos.size(); ++i) pos[i] = static_cast<int32_t>(i);
+  std::vector<int8_t> want(toks.size(), 1);
+  std::vector<float> exact, narrow;
+  for (int32_t sim : {0, 12}) {
+    axe_context_params cp = axe_context_default_params();
+    cp.acc_sim_inner_bits = sim;
+    axe_context* c = nullptr;
+    REQUIRE(axe_context_create(ms.get(), &cp, &c) == AXE_OK);
+    th::Context ctx(c);
+    REQUIRE(axe_decode(c, toks.data(), pos.data(), toks.size(), want.data()) == AXE_OK);
+    const float* l = axe_get_logits(c, static_cast<int32_t>(toks.size() - 1));
+    (sim ? narrow : exact).assign(l, l + 512);
+    if (sim) {
+      size_t n = 35;
+      std::vector<axe_overflow_report> r(n);
+      REQUIRE(axe_context_overflows(c, r.data(), r.size(), &n) == AXE_OK);
+      for (const auto& e : r) CHECK(e.inner_overflows == 0);
+    }
+  }
+  CHECK(exact == narrow);
+
+  const std::string text = eval_slice();
+  auto mn = th::load(naive), mp = th::load(plain);
+  const double p_search = ppl(ms.get(), text), p_naive = ppl(mn.get(), text), p_axe = ppl(mp.get(), text);
+  CAPTURE(p_search);
+  CAPTURE(p_naive);
+  CAPTURE(p_axe);
+  CHECK(p_search < p_naive);
+  CHECK(p_search < p_axe);
 }
