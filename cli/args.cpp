@@ -117,4 +117,23 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
+void write_file_atomic(const std::string& path, const std::string& contents) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw std::runtime_error(path + ": cannot write: " + std::strerror(errno));
+    out.write(contents.data(), static_cast<std::streamsize>(contents.size()));
+    out.close();
+    if (!out) {
+      std::remove(tmp.c_str());
+      throw std::runtime_error(path + ": write error");
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    std::remove(tmp.c_str());
+    throw std::runtime_error(path + ": cannot rename into place: " + std::strerror(err));
+  }
+}
+
 }  // namespace cli

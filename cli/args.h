@@ -39,5 +39,7 @@ int64_t parse_int(const std::string& flag, const std::string& value, int64_t lo,
 double parse_float(const std::string& flag, const std::string& value, double lo, double hi);
 std::vector<int64_t> parse_int_list(const std::string& flag, const std::string& value, int64_t lo, int64_t hi);
 std::string read_file(const std::string& path);  // throws std::runtime_error naming the file
+// Writes path + ".tmp" and renames it over path: readers never see half a file.
+void write_file_atomic(const std::string& path, const std::string& contents);
 
 }  // namespace cli

@@ -1,19 +1,21 @@
 // axe quantize: a float model to a .axe file; axe verify: prove its plan.
 #include "commands.h"
 #include "common.h"
+#include "quant_flags.h"
 
 namespace cli {
 
 int cmd_quantize(int argc, char** argv) {
   ModelFlags mf;
   std::string out;
-  axe_quantize_params qp = axe_quantize_default_params();
+  QuantFlags qf;
+  axe_quantize_params& qp = qf.params;
   std::string algo = "rtn";
   bool acc_given = false;
   ArgParser p("quantize",
-              "-m MODEL -o OUT.axe [--algo rtn|optq|gpfq] [--axe|--search|--naive|--ep-init] --wbits M --abits N [--act asym|sym] [--tile T] "
-              "[--acc P_I[,P_O]] [--plan contiguous|lanes] [--calib FILE --calib-samples S --calib-len L] "
-              "[--act-order] [--damp 0.01] [--full-error] [-s SEED] [-t THREADS]",
+              "-m MODEL -o OUT.axe [--algo rtn|optq|gpfq] [--axe|--search|--naive|--ep-init] --wbits M --abits N "
+              "[--act asym|sym] [--tile T] [--acc P_I[,P_O]] [--plan contiguous|lanes] [--calib FILE "
+              "--calib-samples S --calib-len L] [--act-order] [--damp 0.01] [--full-error] [-s SEED] [-t THREADS]",
               "Quantizes the linear layers of a float model (per-row MSE scales) by round to nearest, or by OPTQ\n"
               "(GPTQ) or GPFQ calibrated block by block on --calib text, and writes a .axe file with the\n"
               "accumulation plan and a per-layer certificate. With --axe every tile of every dot product is\n"
@@ -30,19 +32,6 @@ int cmd_quantize(int argc, char** argv) {
       throw UsageError("invalid value '" + v + "' for " + f + ": expected rtn, optq or gpfq");
     algo = v;
   });
-  std::string calib_path, calib_text;
-  p.add({"--calib"}, "FILE", "calibration text (optq, gpfq)", [&](auto&, auto& v) { calib_path = v; });
-  p.add({"--calib-samples"}, "S", "calibration windows (default 128)",
-        [&](auto& f, auto& v) { qp.calib_samples = static_cast<int32_t>(parse_int(f, v, 1, 1 << 20)); });
-  p.add({"--calib-len"}, "L", "tokens per window (default 256)",
-        [&](auto& f, auto& v) { qp.calib_len = static_cast<int32_t>(parse_int(f, v, 2, 1 << 20)); });
-  p.add_switch({"--act-order"}, "quantize columns by descending Hessian diagonal (optq, gpfq)", [&] { qp.act_order = 1; });
-  p.add({"--damp"}, "F", "damping, a fraction of mean(diag H) (default 0.01)",
-        [&](auto& f, auto& v) { qp.damp = static_cast<float>(parse_float(f, v, 0, 10)); });
-  p.add_switch({"--full-error"}, "AXE-OPTQ: feed back w - s*q instead of the clipped value's rounding error",
-               [&] { qp.full_error = 1; });
-  p.add({"-s", "--seed"}, "SEED", "calibration window seed (default 0)",
-        [&](auto& f, auto& v) { qp.seed = static_cast<uint64_t>(parse_int(f, v, 0, INT64_MAX)); });
   p.add_switch({"--axe"}, "enforce the accumulation plan (AXE soft threshold and hard clip)", [&] { qp.axe = 1; });
   p.add_switch({"--search"}, "AXE, plus a per-layer search over narrower --abits/--wbits (optq, gpfq)",
                [&] { qp.search = 1; });
@@ -50,21 +39,6 @@ int cmd_quantize(int argc, char** argv) {
                [&] { qp.naive = 1; });
   p.add_switch({"--ep-init"}, "baseline: round toward zero, then project each tile onto the l1 ball of --acc",
                [&] { qp.ep_init = 1; });
-  p.add({"--wbits"}, "M", "weight bits, 2..8 (default 8)",
-        [&](auto& f, auto& v) { qp.weight_bits = static_cast<int32_t>(parse_int(f, v, 2, 8)); });
-  p.add({"--abits"}, "N", "activation bits, 2..8 (default 8)",
-        [&](auto& f, auto& v) { qp.act_bits = static_cast<int32_t>(parse_int(f, v, 2, 8)); });
-  p.add({"--act"}, "asym|sym", "activation codes: asymmetric u8 with zero point, or symmetric (default asym)",
-        [&](auto& f, auto& v) {
-          if (v != "asym" && v != "sym") throw UsageError("invalid value '" + v + "' for " + f + ": expected asym or sym");
-          qp.act_signed = v == "sym";
-        });
-  p.add({"--tile"}, "T", "columns per tile (contiguous) or lanes (lanes); default 16 lanes",
-        [&](auto& f, auto& v) { qp.tile = static_cast<int32_t>(parse_int(f, v, 1, 1 << 20)); });
-  p.add({"--plan"}, "contiguous|lanes", "tile partition (default lanes)", [&](auto& f, auto& v) {
-    if (v != "contiguous" && v != "lanes") throw UsageError("invalid value '" + v + "' for " + f + ": expected contiguous or lanes");
-    qp.tiles = v == "lanes" ? AXE_TILES_LANES : AXE_TILES_CONTIGUOUS;
-  });
   p.add({"--acc"}, "P_I[,P_O]", "accumulator widths (default 32,32; P_O defaults to 32)", [&](auto& f, auto& v) {
     const auto w = parse_int_list(f, v, 2, 32);
     if (w.size() > 2) throw UsageError("invalid value '" + v + "' for " + f + ": expected P_I or P_I,P_O");
@@ -73,8 +47,7 @@ int cmd_quantize(int argc, char** argv) {
     if (qp.outer_bits < qp.inner_bits) throw UsageError(f + ": P_O must be at least P_I");
     acc_given = true;
   });
-  p.add({"-t", "--threads"}, "N", "threads (default: physical cores)",
-        [&](auto& f, auto& v) { qp.n_threads = static_cast<int32_t>(parse_int(f, v, 1, 1024)); });
+  qf.add_to(p);
   if (!p.parse(argc, argv, 2)) return 0;
   mf.require_model(p);
   if (out.empty()) throw UsageError("missing -o OUT.axe (see 'axe quantize --help')");
@@ -84,22 +57,8 @@ int cmd_quantize(int argc, char** argv) {
     throw UsageError("--axe, --search, --naive and --ep-init need --acc P_I[,P_O]: the accumulator to fit");
   if (qp.search && algo == "rtn") throw UsageError("--search needs a calibrated algorithm: --algo optq or gpfq");
   qp.algo = algo.c_str();
-  if (algo != "rtn") {
-    if (calib_path.empty()) throw UsageError("--algo " + algo + " needs --calib FILE");
-    calib_text = read_file(calib_path);
-    qp.calib_text = calib_text.data();
-    qp.calib_text_len = calib_text.size();
-  }
-  struct Progress {
-    double t0 = now_seconds();
-  } prog;
-  qp.progress = [](float done, void* u) {
-    const double el = now_seconds() - static_cast<Progress*>(u)->t0;
-    std::fprintf(stderr, "\rquantize: %5.1f%%  %.1f s elapsed, ETA %.1f s   ", 100.0 * done, el,
-                 done > 0 ? el * (1 - done) / done : 0.0);
-    return 1;
-  };
-  qp.progress_user_data = &prog;
+  qf.load_calibration(algo);
+  qf.show_progress();
 
   ModelPtr model = load_model(mf);
   check(axe_quantize(model.get(), out.c_str(), &qp), model.get());

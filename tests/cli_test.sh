@@ -88,6 +88,14 @@ expect "verify violation" 1 "FAIL: the plan does not hold" -- "$AXE" verify "$TM
 head -c 1000 "$TMP/w4.axe" > "$TMP/cut.axe"
 expect "verify damaged" 1 "cut.axe" -- "$AXE" verify "$TMP/cut.axe"
 expect "verify missing" 2 "missing FILE.axe" -- "$AXE" verify
+SWEEP=(-m "$MODEL" --calib "$SHARED/data/tinystories/calib.txt" -f "$SHARED/data/tinystories/eval.txt" --chunks 2 -c 128 --calib-samples 4 --calib-len 64 -t 2)
+expect "sweep needs acc" 2 "missing --acc" -- "$AXE" sweep "${SWEEP[@]}" -o "$TMP/sw.csv"
+expect "sweep bad method" 2 "invalid method 'axe-gptq'" -- "$AXE" sweep "${SWEEP[@]}" -o "$TMP/sw.csv" --acc 13 --methods axe-gptq
+expect "sweep" 0 "wrote .*sw.csv: 6 runs" -- "$AXE" sweep "${SWEEP[@]}" -o "$TMP/sw.csv" --svg "$TMP/sw.svg" --acc 14,12 --methods optq,axe-gpfq,search-optq
+expect "sweep csv" 0 "^search-optq,12,32,.*W4A[2-8]-8 per layer.*,yes," -- cat "$TMP/sw.csv"
+expect "sweep svg lines" 0 "^4$" -- grep -c "<polyline" "$TMP/sw.svg"
+expect "sweep svg whole" 0 "</svg>" -- tail -c 8 "$TMP/sw.svg"
+expect "sweep leaves no model" 2 "No such file" -- ls "$TMP/sw.csv.sweep.axe"
 
 echo "cli: $pass passed, $fail failed"
 [[ $fail -eq 0 ]]

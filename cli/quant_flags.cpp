@@ -1,0 +1,61 @@
+#include "quant_flags.h"
+
+#include <cstdio>
+
+#include "common.h"
+
+namespace cli {
+
+void QuantFlags::add_to(ArgParser& p) {
+  axe_quantize_params& qp = params;
+  p.add({"--calib"}, "FILE", "calibration text (optq, gpfq)", [&](auto&, auto& v) { calib_path = v; });
+  p.add({"--calib-samples"}, "S", "calibration windows (default 128)",
+        [&](auto& f, auto& v) { qp.calib_samples = static_cast<int32_t>(parse_int(f, v, 1, 1 << 20)); });
+  p.add({"--calib-len"}, "L", "tokens per window (default 256)",
+        [&](auto& f, auto& v) { qp.calib_len = static_cast<int32_t>(parse_int(f, v, 2, 1 << 20)); });
+  p.add_switch({"--act-order"}, "quantize columns by descending Hessian diagonal (optq, gpfq)", [&] { qp.act_order = 1; });
+  p.add({"--damp"}, "F", "damping, a fraction of mean(diag H) (default 0.01)",
+        [&](auto& f, auto& v) { qp.damp = static_cast<float>(parse_float(f, v, 0, 10)); });
+  p.add_switch({"--full-error"}, "AXE-OPTQ: feed back w - s*q instead of the clipped value's rounding error",
+               [&] { qp.full_error = 1; });
+  p.add({"-s", "--seed"}, "SEED", "calibration window seed (default 0)",
+        [&](auto& f, auto& v) { qp.seed = static_cast<uint64_t>(parse_int(f, v, 0, INT64_MAX)); });
+  p.add({"--wbits"}, "M", "weight bits, 2..8 (default 8)",
+        [&](auto& f, auto& v) { qp.weight_bits = static_cast<int32_t>(parse_int(f, v, 2, 8)); });
+  p.add({"--abits"}, "N", "activation bits, 2..8 (default 8)",
+        [&](auto& f, auto& v) { qp.act_bits = static_cast<int32_t>(parse_int(f, v, 2, 8)); });
+  p.add({"--act"}, "asym|sym", "activation codes: asymmetric u8 with zero point, or symmetric (default asym)",
+        [&](auto& f, auto& v) {
+          if (v != "asym" && v != "sym") throw UsageError("invalid value '" + v + "' for " + f + ": expected asym or sym");
+          qp.act_signed = v == "sym";
+        });
+  p.add({"--tile"}, "T", "columns per tile (contiguous) or lanes (lanes); default 16 lanes",
+        [&](auto& f, auto& v) { qp.tile = static_cast<int32_t>(parse_int(f, v, 1, 1 << 20)); });
+  p.add({"--plan"}, "contiguous|lanes", "tile partition (default lanes)", [&](auto& f, auto& v) {
+    if (v != "contiguous" && v != "lanes") throw UsageError("invalid value '" + v + "' for " + f + ": expected contiguous or lanes");
+    qp.tiles = v == "lanes" ? AXE_TILES_LANES : AXE_TILES_CONTIGUOUS;
+  });
+  p.add({"-t", "--threads"}, "N", "threads (default: physical cores)",
+        [&](auto& f, auto& v) { qp.n_threads = static_cast<int32_t>(parse_int(f, v, 1, 1024)); });
+}
+
+void QuantFlags::load_calibration(const std::string& algo) {
+  if (algo == "rtn") return;
+  if (calib_path.empty()) throw UsageError("--algo " + algo + " needs --calib FILE");
+  if (calib_text_.empty()) calib_text_ = read_file(calib_path);
+  params.calib_text = calib_text_.data();
+  params.calib_text_len = calib_text_.size();
+}
+
+void QuantFlags::show_progress() {
+  t0_ = now_seconds();
+  params.progress = [](float done, void* u) {
+    const double el = now_seconds() - static_cast<QuantFlags*>(u)->t0_;
+    std::fprintf(stderr, "\rquantize: %5.1f%%  %.1f s elapsed, ETA %.1f s   ", 100.0 * done, el,
+                 done > 0 ? el * (1 - done) / done : 0.0);
+    return 1;
+  };
+  params.progress_user_data = this;
+}
+
+}  // namespace cli

@@ -1,0 +1,28 @@
+// Quantization flags shared by quantize and sweep: the formats (--wbits,
+// --abits, --act, --plan, --tile), the calibration (--calib, --calib-samples,
+// --calib-len, -s) and the algorithm options (--act-order, --damp,
+// --full-error). quantize adds the algorithm, the constraint and --acc.
+#pragma once
+#include <string>
+
+#include "args.h"
+#include "axe/axe.h"
+
+namespace cli {
+
+struct QuantFlags {
+  axe_quantize_params params = axe_quantize_default_params();
+  std::string calib_path;
+  void add_to(ArgParser& p);
+  // Reads --calib when an algorithm needs it (params.calib_text points into
+  // this object afterwards); throws UsageError naming what is missing.
+  void load_calibration(const std::string& algo);
+  // The quantize progress line on stderr: percent, elapsed, ETA.
+  void show_progress();
+
+ private:
+  std::string calib_text_;
+  double t0_ = 0;
+};
+
+}  // namespace cli
