@@ -3,12 +3,14 @@
 // activation quantization (as the integer kernels will see them), and, when
 // asked, x~^T r to G, where r is a reference input for the same tokens: the
 // layer's own unquantized input, or the float model's input recorded by a
-// RecordLinear (GPFQ). Both then run the wrapped layer.
+// RecordLinear (GPFQ). Products run on the runtime's fp32 matmul (threads,
+// SIMD) and accumulate in fp32 over the calibration tokens, as GPTQ does.
+// Once they have what they need, both throw CaptureDone so that the rest of
+// the block is not computed for nothing; the caller catches it.
 #pragma once
 #include <Eigen/Dense>
 
 #include <memory>
-#include <mutex>
 #include <vector>
 
 #include "quant/row_matrix.h"
@@ -16,6 +18,15 @@
 #include "runtime/linear.h"
 
 namespace axe {
+
+struct CaptureDone {};
+
+// y (k x k, row-major) += a^T b for a, b: n x k row-major, on ops' matmul.
+inline void add_cross_products(const Ops& ops, const RowMatrixF& a, const RowMatrixF& b, RowMatrixF& y) {
+  const RowMatrixF at = a.transpose(), bt = b.transpose();  // k x n: a row per input position
+  const size_t k = static_cast<size_t>(at.rows()), n = static_cast<size_t>(at.cols());
+  LinearF32(bt.data(), k, n).forward(ops, at.data(), n, k, y.data(), k, true, true);
+}
 
 
 class WrappingLinear : public Linear {
@@ -32,12 +43,11 @@ class WrappingLinear : public Linear {
 class RecordLinear final : public WrappingLinear {
  public:
   RecordLinear(std::unique_ptr<Linear> inner, RowMatrixF* out) : WrappingLinear(std::move(inner)), out_(out) {}
-  void forward(const Ops& ops, const float* x, size_t ldx, size_t n_tokens, float* y, size_t ldy, bool accumulate,
-               bool parallel) const override {
+  void forward(const Ops&, const float* x, size_t ldx, size_t n_tokens, float*, size_t, bool, bool) const override {
     out_->resize(static_cast<Eigen::Index>(n_tokens), static_cast<Eigen::Index>(cols()));
     for (size_t m = 0; m < n_tokens; ++m)
       out_->row(static_cast<Eigen::Index>(m)) = Eigen::Map<const Eigen::RowVectorXf>(x + m * ldx, static_cast<Eigen::Index>(cols()));
-    inner_->forward(ops, x, ldx, n_tokens, y, ldy, accumulate, parallel);
+    throw CaptureDone{};
   }
 
  private:
@@ -46,13 +56,13 @@ class RecordLinear final : public WrappingLinear {
 
 class CaptureLinear final : public WrappingLinear {
  public:
-  // g (may be null): cross products with `reference` when given (it must
-  // hold this call's tokens), else with the layer's own float input.
-  CaptureLinear(std::unique_ptr<Linear> inner, int act_bits, bool act_signed, Eigen::MatrixXd* h,
-                Eigen::MatrixXd* g = nullptr, const RowMatrixF* reference = nullptr)
+  // h, g: k x k fp32 sums. g (may be null): cross products with `reference`
+  // when given (it must hold this call's tokens), else with the layer's own
+  // float input.
+  CaptureLinear(std::unique_ptr<Linear> inner, int act_bits, bool act_signed, RowMatrixF* h, RowMatrixF* g = nullptr,
+                const RowMatrixF* reference = nullptr)
       : WrappingLinear(std::move(inner)), act_bits_(act_bits), act_signed_(act_signed), h_(h), g_(g), ref_(reference) {}
-  void forward(const Ops& ops, const float* x, size_t ldx, size_t n_tokens, float* y, size_t ldy, bool accumulate,
-               bool parallel) const override {
+  void forward(const Ops& ops, const float* x, size_t ldx, size_t n_tokens, float*, size_t, bool, bool) const override {
     const Eigen::Index n = static_cast<Eigen::Index>(n_tokens), k = static_cast<Eigen::Index>(cols());
     Int8Activations a;
     quantize_activations(x, ldx, n_tokens, cols(), act_bits_, act_signed_, a);
@@ -61,30 +71,23 @@ class CaptureLinear final : public WrappingLinear {
       for (size_t c = 0; c < cols(); ++c)
         xq(static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(c)) =
             a.scales[m] * static_cast<float>(int32_t{a.codes.data()[m * a.kp + c]} - a.zeros[m]);
-    const Eigen::MatrixXd hh = (xq.transpose() * xq).cast<double>();
-    Eigen::MatrixXd gg;
+    add_cross_products(ops, xq, xq, *h_);
     if (g_) {
       if (ref_) {
-        gg = (xq.transpose() * *ref_).cast<double>();
+        add_cross_products(ops, xq, *ref_, *g_);
       } else {
         const Eigen::Map<const RowMatrixF, 0, Eigen::OuterStride<>> xf(x, n, k, Eigen::OuterStride<>(static_cast<Eigen::Index>(ldx)));
-        gg = (xq.transpose() * xf).cast<double>();
+        add_cross_products(ops, xq, RowMatrixF(xf), *g_);
       }
     }
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      *h_ += hh;
-      if (g_) *g_ += gg;
-    }
-    inner_->forward(ops, x, ldx, n_tokens, y, ldy, accumulate, parallel);
+    throw CaptureDone{};
   }
 
  private:
   int act_bits_;
   bool act_signed_;
-  Eigen::MatrixXd *h_, *g_;
+  RowMatrixF *h_, *g_;
   const RowMatrixF* ref_;
-  mutable std::mutex mutex_;
 };
 
 }  // namespace axe

@@ -17,7 +17,8 @@ std::vector<int8_t> gpfq_quantize(const float* w_in, size_t rows, size_t cols, c
   auto at = [&](Eigen::Index i) { return perm[static_cast<size_t>(i)]; };
   // In quantization order: A = diag(ds) + Lg (lower, with diagonal) and
   // C = Lh^T (strictly upper), both rows scaled by 1 / diag(H).
-  Eigen::MatrixXf A = Eigen::MatrixXf::Zero(K, K), C = Eigen::MatrixXf::Zero(K, K);
+  Eigen::MatrixXf A = Eigen::MatrixXf::Zero(K, K);
+  RowMatrixF C = RowMatrixF::Zero(K, K);
   for (Eigen::Index t = 0; t < K; ++t) {
     const double d = h(at(t), at(t));
     if (d == 0) continue;  // a dead column: v_t = 0

@@ -15,7 +15,7 @@ std::vector<Eigen::Index> column_order(const Eigen::VectorXd& d, bool act_order)
   return perm;
 }
 
-std::vector<int8_t> greedy_quantize_columns(RowMatrixF& V, const Eigen::MatrixXf& C, const std::vector<Eigen::Index>& perm,
+std::vector<int8_t> greedy_quantize_columns(RowMatrixF& V, const RowMatrixF& C, const std::vector<Eigen::Index>& perm,
                                             const float* scales, int bits, AxeConstraint* axe, const GreedyColumns& o) {
   const int32_t qmax = (1 << (bits - 1)) - 1;
   const size_t rows = static_cast<size_t>(V.rows()), cols = static_cast<size_t>(V.cols());

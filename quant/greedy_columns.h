@@ -41,7 +41,7 @@ struct GreedyColumns {
 // column t's coefficients onto the later columns; perm[t] is the original
 // column quantized t-th (tiles and codes use original columns). Returns
 // codes [rows][K] in the original order.
-std::vector<int8_t> greedy_quantize_columns(RowMatrixF& V, const Eigen::MatrixXf& C, const std::vector<Eigen::Index>& perm,
+std::vector<int8_t> greedy_quantize_columns(RowMatrixF& V, const RowMatrixF& C, const std::vector<Eigen::Index>& perm,
                                             const float* scales, int bits, AxeConstraint* axe, const GreedyColumns& o);
 
 // Quantization order: 0..K-1, or by descending d[k] (stable) for act order.

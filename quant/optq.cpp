@@ -1,8 +1,11 @@
 #include "quant/optq.h"
 
+#include <tbb/task_arena.h>
+
 #include <algorithm>
 
 #include "quant/greedy_columns.h"
+#include "quant/inverse_factor.h"
 #include "runtime/error.h"
 
 namespace axe {
@@ -31,19 +34,15 @@ std::vector<int8_t> optq_quantize(const float* w_in, size_t rows, size_t cols, E
   // U = upper Cholesky factor of (H + damp I)^-1, raising damp until it exists.
   const double mean_diag = hp.diagonal().mean();
   double damp = o.damp * mean_diag;
-  Eigen::MatrixXf U;
+  RowMatrixF U;
+  const Ops& ops = ops_for(supported_targets().back());
+  tbb::task_arena arena(std::max(1, o.threads));
   for (int attempt = 0;; ++attempt) {
     Eigen::MatrixXd hd = hp;
     hd.diagonal().array() += damp;
-    Eigen::LLT<Eigen::MatrixXd> llt(hd);
-    if (llt.info() == Eigen::Success) {
-      const Eigen::MatrixXd hinv = llt.solve(Eigen::MatrixXd::Identity(K, K));
-      Eigen::LLT<Eigen::MatrixXd> llt2(hinv);
-      if (llt2.info() == Eigen::Success) {
-        U = Eigen::MatrixXd(llt2.matrixU()).cast<float>();
-        break;
-      }
-    }
+    bool ok = false;
+    arena.execute([&] { ok = inverse_upper_factor(ops, hd, U); });
+    if (ok) break;
     if (attempt == 8) fail(AXE_ERR_INTERNAL, "OPTQ: the Hessian cannot be factorized even with damping " + std::to_string(damp));
     damp = damp > 0 ? damp * 10 : 1e-6 * std::max(mean_diag, 1e-12);
   }

@@ -229,14 +229,22 @@ QuantizeSummary quantize_model(const LlamaModel& model, const QuantizeOptions& o
     if (gpfq) ref_hidden = hidden;
     // Runs block l of m on every window's hidden state (kept when asked);
     // `before` runs first for each window (GPFQ: the float model's block).
+    // A capturing layer ends a window's pass early by throwing CaptureDone.
+    auto block_pass = [&](LlamaModel& m, std::vector<float>& hs, size_t l, size_t s, bool keep) {
+      std::copy(hs.begin() + s * L * D, hs.begin() + (s + 1) * L * D, st.hidden());
+      try {
+        llama_block(m, ops, st, l, L, 0, true);
+      } catch (const CaptureDone&) {
+        return;
+      }
+      if (keep) std::copy(st.hidden(), st.hidden() + L * D, hs.begin() + s * L * D);
+    };
     auto run_block = [&](LlamaModel& m, std::vector<float>& hs, size_t l, bool keep,
                          const std::function<void(size_t)>& before) {
       arena.execute([&] {
         for (size_t s = 0; s < S; ++s) {
           if (before) before(s);
-          std::copy(hs.begin() + s * L * D, hs.begin() + (s + 1) * L * D, st.hidden());
-          llama_block(m, ops, st, l, L, 0, true);
-          if (keep) std::copy(st.hidden(), st.hidden() + L * D, hs.begin() + s * L * D);
+          block_pass(m, hs, l, s, keep);
         }
       });
     };
@@ -258,13 +266,11 @@ QuantizeSummary quantize_model(const LlamaModel& model, const QuantizeOptions& o
         for (size_t ci = 0; ci < candidates.size(); ++ci) {
           const int n = candidates[ci].act_bits;
           if (ci > 0 && n == candidates[ci - 1].act_bits) continue;  // statistics depend on N only
-          LayerStats stats;
           const Eigen::Index k = static_cast<Eigen::Index>(K);
-          stats.h = Eigen::MatrixXd::Zero(k, k);
-          if (need_g) stats.g = Eigen::MatrixXd::Zero(k, k);
+          RowMatrixF h = RowMatrixF::Zero(k, k), g = need_g ? RowMatrixF::Zero(k, k) : RowMatrixF();
           RowMatrixF ref_inputs;
-          auto capture = std::make_unique<CaptureLinear>(std::move(wl.*(first.member)), n, qf.act_signed, &stats.h,
-                                                         need_g ? &stats.g : nullptr, gpfq ? &ref_inputs : nullptr);
+          auto capture = std::make_unique<CaptureLinear>(std::move(wl.*(first.member)), n, qf.act_signed, &h,
+                                                         need_g ? &g : nullptr, gpfq ? &ref_inputs : nullptr);
           CaptureLinear* cap = capture.get();
           wl.*(first.member) = std::move(capture);
           std::function<void(size_t)> before;
@@ -274,14 +280,16 @@ QuantizeSummary quantize_model(const LlamaModel& model, const QuantizeOptions& o
             auto record = std::make_unique<RecordLinear>(std::move(rl.*(first.member)), &ref_inputs);
             rec = record.get();
             rl.*(first.member) = std::move(record);
-            before = [&](size_t s) {
-              std::copy(ref_hidden.begin() + s * L * D, ref_hidden.begin() + (s + 1) * L * D, st.hidden());
-              llama_block(*ref_model, ops, st, l, L, 0, true);
-            };
+            before = [&](size_t s) { block_pass(*ref_model, ref_hidden, l, s, false); };
           }
           run_block(work, hidden, l, false, before);
           wl.*(first.member) = cap->release();
           if (rec) ref_model->layers[l].*(first.member) = rec->release();
+          LayerStats stats;
+          stats.h = h.cast<double>();
+          if (need_g) stats.g = g.cast<double>();
+          h = RowMatrixF();
+          g = RowMatrixF();
           for (size_t gi = 0; gi < group.size(); ++gi) {
             const AxeLinearName& ln = axe_linear_names()[group[gi]];
             const std::string name = axe_tensor_name(l, ln.name);
