@@ -9,6 +9,7 @@
 // the block is not computed for nothing; the caller catches it.
 #pragma once
 #include <Eigen/Dense>
+#include <tbb/parallel_for.h>
 
 #include <memory>
 #include <vector>
@@ -22,12 +23,19 @@ namespace axe {
 struct CaptureDone {};
 
 // y (k x k, row-major) += a^T b for a, b: n x k row-major, on ops' matmul.
-inline void add_cross_products(const Ops& ops, const RowMatrixF& a, const RowMatrixF& b, RowMatrixF& y) {
-  const RowMatrixF at = a.transpose(), bt = b.transpose();  // k x n: a row per input position
+// With symmetric, a == b and only the lower triangle (j <= i) is computed.
+inline void add_cross_products(const Ops& ops, const RowMatrixF& a, const RowMatrixF& b, RowMatrixF& y,
+                               bool symmetric = false) {
+  const RowMatrixF at = a.transpose();  // k x n: a row per input position
+  const RowMatrixF bt_own = symmetric ? RowMatrixF() : RowMatrixF(b.transpose());
+  const RowMatrixF& bt = symmetric ? at : bt_own;
   const size_t k = static_cast<size_t>(at.rows()), n = static_cast<size_t>(at.cols());
-  LinearF32(bt.data(), k, n).forward(ops, at.data(), n, k, y.data(), k, true, true);
+  constexpr size_t kRows = 64;  // strips of rows of y; uneven work when symmetric, so dynamic
+  tbb::parallel_for(size_t{0}, (k + kRows - 1) / kRows, [&](size_t s) {
+    const size_t i0 = s * kRows, i1 = std::min(k, i0 + kRows);
+    ops.matmul_f32(at.data() + i0 * n, n, i1 - i0, bt.data(), n, n, y.data() + i0 * k, k, 0, symmetric ? i1 : k, true);
+  });
 }
-
 
 class WrappingLinear : public Linear {
  public:
@@ -71,7 +79,7 @@ class CaptureLinear final : public WrappingLinear {
       for (size_t c = 0; c < cols(); ++c)
         xq(static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(c)) =
             a.scales[m] * static_cast<float>(int32_t{a.codes.data()[m * a.kp + c]} - a.zeros[m]);
-    add_cross_products(ops, xq, xq, *h_);
+    add_cross_products(ops, xq, xq, *h_, true);
     if (g_) {
       if (ref_) {
         add_cross_products(ops, xq, *ref_, *g_);

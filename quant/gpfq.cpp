@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "quant/greedy_columns.h"
+#include "runtime/ops/ops.h"
 
 namespace axe {
 
@@ -17,7 +18,7 @@ std::vector<int8_t> gpfq_quantize(const float* w_in, size_t rows, size_t cols, c
   auto at = [&](Eigen::Index i) { return perm[static_cast<size_t>(i)]; };
   // In quantization order: A = diag(ds) + Lg (lower, with diagonal) and
   // C = Lh^T (strictly upper), both rows scaled by 1 / diag(H).
-  Eigen::MatrixXf A = Eigen::MatrixXf::Zero(K, K);
+  RowMatrixF A = RowMatrixF::Zero(K, K);
   RowMatrixF C = RowMatrixF::Zero(K, K);
   for (Eigen::Index t = 0; t < K; ++t) {
     const double d = h(at(t), at(t));
@@ -25,7 +26,8 @@ std::vector<int8_t> gpfq_quantize(const float* w_in, size_t rows, size_t cols, c
     for (Eigen::Index j = 0; j <= t; ++j) A(t, j) = static_cast<float>(g(at(t), at(j)) / d);
     for (Eigen::Index j = 0; j < t; ++j) C(j, t) = static_cast<float>(h(at(t), at(j)) / d);
   }
-  // base = W_perm A^T, rows in parallel chunks.
+  // base = W_perm A^T, rows in parallel chunks, on the runtime's matmul.
+  const Ops& ops = ops_for(supported_targets().back());
   const Eigen::Map<const RowMatrixF> W(w_in, static_cast<Eigen::Index>(rows), K);
   RowMatrixF Wp(static_cast<Eigen::Index>(rows), K);
   for (Eigen::Index t = 0; t < K; ++t) Wp.col(t) = W.col(at(t));
@@ -36,7 +38,8 @@ std::vector<int8_t> gpfq_quantize(const float* w_in, size_t rows, size_t cols, c
     tbb::parallel_for(size_t{0}, (rows + chunk - 1) / chunk, [&](size_t c) {
       const Eigen::Index r0 = static_cast<Eigen::Index>(c * chunk);
       const Eigen::Index rn = std::min<Eigen::Index>(static_cast<Eigen::Index>(rows) - r0, chunk);
-      V.middleRows(r0, rn).noalias() = Wp.middleRows(r0, rn) * A.transpose();
+      ops.matmul_f32(Wp.data() + r0 * K, static_cast<size_t>(K), static_cast<size_t>(rn), A.data(), static_cast<size_t>(K),
+                     static_cast<size_t>(K), V.data() + r0 * K, static_cast<size_t>(K), 0, static_cast<size_t>(K), false);
     });
   });
   GreedyColumns gc;

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <numeric>
 
+#include "runtime/ops/ops.h"
+
 namespace axe {
 
 std::vector<Eigen::Index> column_order(const Eigen::VectorXd& d, bool act_order) {
@@ -24,13 +26,17 @@ std::vector<int8_t> greedy_quantize_columns(RowMatrixF& V, const RowMatrixF& C, 
   const size_t B = std::max<size_t>(1, o.block);
   const size_t chunk = 16;
   const bool optq = o.feedback == Feedback::kRoundingError;
+  // The trailing update V[:, later] -= E C[block, later] runs on the
+  // runtime's matmul, which wants C's columns as rows.
+  const RowMatrixF ct = C.transpose();
+  const Ops& ops = ops_for(supported_targets().back());
   tbb::task_arena arena(std::max(1, o.threads));
   arena.execute([&] {
     tbb::parallel_for(size_t{0}, (rows + chunk - 1) / chunk, [&](size_t c) {
       const Eigen::Index r0 = static_cast<Eigen::Index>(c * chunk);
       const Eigen::Index rn = std::min<Eigen::Index>(static_cast<Eigen::Index>(rows) - r0, chunk);
       auto Vc = V.middleRows(r0, rn);
-      Eigen::MatrixXf E(rn, static_cast<Eigen::Index>(B));
+      RowMatrixF E(rn, static_cast<Eigen::Index>(B));
       for (Eigen::Index i1 = 0; i1 < K; i1 += static_cast<Eigen::Index>(B)) {
         const Eigen::Index i2 = std::min<Eigen::Index>(K, i1 + static_cast<Eigen::Index>(B)), nb = i2 - i1;
         for (Eigen::Index i = i1; i < i2; ++i) {
@@ -51,11 +57,14 @@ std::vector<int8_t> greedy_quantize_columns(RowMatrixF& V, const RowMatrixF& C, 
             codes[row * cols + static_cast<size_t>(col)] = static_cast<int8_t>(q);
             const double sq = static_cast<double>(s) * q;
             const float e = static_cast<float>(optq ? (fed_back - sq) / C(i, i) : sq);
-            E(r, i - i1) = e;
+            E(r, i - i1) = -e;
             if (i + 1 < i2) Vc.row(r).segment(i + 1, i2 - i - 1) -= e * C.row(i).segment(i + 1, i2 - i - 1);
           }
         }
-        if (i2 < K) Vc.rightCols(K - i2).noalias() -= E.leftCols(nb) * C.block(i1, i2, nb, K - i2);
+        if (i2 < K)
+          ops.matmul_f32(E.data(), B, static_cast<size_t>(rn), ct.data() + i2 * K + i1, static_cast<size_t>(K),
+                         static_cast<size_t>(nb), V.data() + r0 * K + i2, static_cast<size_t>(K), 0,
+                         static_cast<size_t>(K - i2), true);
       }
     });
   });

@@ -286,7 +286,7 @@ QuantizeSummary quantize_model(const LlamaModel& model, const QuantizeOptions& o
           wl.*(first.member) = cap->release();
           if (rec) ref_model->layers[l].*(first.member) = rec->release();
           LayerStats stats;
-          stats.h = h.cast<double>();
+          stats.h = h.cast<double>().selfadjointView<Eigen::Lower>();  // only the lower triangle was captured
           if (need_g) stats.g = g.cast<double>();
           h = RowMatrixF();
           g = RowMatrixF();
