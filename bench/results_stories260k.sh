@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Perplexity of stories260K quantized in several ways, both protocols, as the
-# markdown table of docs/RESULTS.md.   bench/results_stories260k.sh [build-dir]
+# markdown tables of docs/RESULTS.md: first single runs, then `axe sweep` over
+# accumulator widths for AXE-OPTQ/GPFQ, the per-layer search and the baselines
+# (CSV and SVG written to the output directory).
+#   bench/results_stories260k.sh [build-dir] [output-dir]
 set -euo pipefail
 build=${1:-build}
+outdir=${2:-docs/results}
 shared=$(cd "$(dirname "$0")/../../shared" && pwd)
 model=$shared/models/stories260K/stories260K.bin
 calib=$shared/data/tinystories/calib.txt
@@ -29,6 +33,8 @@ row "W8A8 RTN" --wbits 8 --abits 8
 row "W8A8 OPTQ" --wbits 8 --abits 8 --algo optq --calib "$calib"
 row "W4A8 RTN" --wbits 4 --abits 8
 row "W4A8 OPTQ" --wbits 4 --abits 8 --algo optq --calib "$calib"
+row "W8A8 GPFQ" --wbits 8 --abits 8 --algo gpfq --calib "$calib"
+row "W4A8 GPFQ" --wbits 4 --abits 8 --algo gpfq --calib "$calib"
 for plan in "lanes 16" "contiguous 64"; do
   set -- $plan
   for pi in 16 15 14 13 12; do
@@ -38,4 +44,34 @@ for plan in "lanes 16" "contiguous 64"; do
     row "W4A8 OPTQ unconstrained, certified at $1 $2, P_I=$pi" --wbits 4 --abits 8 --acc "$pi" --plan "$1" --tile "$2" --algo optq --calib "$calib"
     row "naive OPTQ (bits lowered from W4A8), $1 $2, P_I=$pi" --wbits 4 --abits 8 --naive --acc "$pi" --plan "$1" --tile "$2" --algo optq --calib "$calib"
   done
+done
+
+# The sweep: every method at every width, one CSV and one plot per tile partition.
+mkdir -p "$outdir"
+for plan in "lanes 16" "contiguous 64"; do
+  set -- $plan
+  name=$outdir/stories260K-$1$2
+  "$build/axe" sweep -m "$model" --calib "$calib" -f "$eval" --acc 16,15,14,13,12,11 --plan "$1" --tile "$2" \
+    --methods optq,gpfq,axe-optq,axe-gpfq,search-optq,search-gpfq,naive-optq,naive-gpfq,ep-optq,ep-gpfq \
+    -o "$name.csv" --svg "$name.svg" -t 2 > /dev/null 2>&1
+  echo
+  echo "$1 $2 (PPL, llama.cpp protocol; $name.csv, $name.svg):"
+  echo
+  # One row per method, one column per P_I; unconstrained methods and float in the first column.
+  awk -F, 'NR > 1 {
+      m = $1; w = ($2 == "" ? "ref" : $2); v = sprintf("%.4f", $5)
+      if ($2 != "" && $8 != "yes") v = v " (plan broken)"
+      if (!(m in seen)) { seen[m] = 1; order[++n] = m }
+      cell[m, w] = v; if ($2 != "") widths[$2] = 1
+    }
+    END {
+      split("16 15 14 13 12 11", ws, " ")
+      printf "| method | no constraint |"; for (i = 1; i <= 6; ++i) printf " P_I=%s |", ws[i]; print ""
+      printf "|---|---:|"; for (i = 1; i <= 6; ++i) printf "---:|"; print ""
+      for (j = 1; j <= n; ++j) {
+        m = order[j]; printf "| %s | %s |", m, ((m, "ref") in cell ? cell[m, "ref"] : "")
+        for (i = 1; i <= 6; ++i) printf " %s |", ((m, ws[i]) in cell ? cell[m, ws[i]] : "")
+        print ""
+      }
+    }' "$name.csv"
 done

@@ -2,6 +2,7 @@
 // For each method and each P_I it quantizes the float model (into a
 // temporary .axe beside the CSV), verifies the plan from the stored integers
 // and scores the evaluation text; writes a CSV and an SVG plot.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
@@ -173,10 +174,12 @@ int cmd_sweep(int argc, char** argv) {
     }
   }
 
+  // The plan text's commas become semicolons: every field is then plain.
   std::string csv = "method,inner_bits,outer_bits,plan,ppl,ppl_error,worst_tile_use,plan_holds,seconds\n";
-  for (const Row& r : rows) {
+  for (Row r : rows) {
+    std::replace(r.plan.begin(), r.plan.end(), ',', ';');
     char b[512];
-    std::snprintf(b, sizeof b, "%s,%s,%s,\"%s\",%.6f,%.6f,%.6f,%s,%.2f\n", r.method.c_str(),
+    std::snprintf(b, sizeof b, "%s,%s,%s,%s,%.6f,%.6f,%.6f,%s,%.2f\n", r.method.c_str(),
                   r.inner_bits ? std::to_string(r.inner_bits).c_str() : "", r.inner_bits ? std::to_string(outer).c_str() : "",
                   r.plan.c_str(), r.ppl, r.ppl_error, r.worst_inner_use, r.inner_bits ? (r.holds ? "yes" : "no") : "",
                   r.seconds);
