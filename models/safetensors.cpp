@@ -115,9 +115,21 @@ std::string SafetensorsFile::meta(const std::string& key) const {
 
 void SafetensorsWriter::add(const std::string& name, const std::string& dtype, std::vector<uint64_t> shape,
                             const void* data, uint64_t bytes) {
-  Entry e{name, dtype, std::move(shape), {}};
-  e.data.assign(static_cast<const uint8_t*>(data), static_cast<const uint8_t*>(data) + bytes);
-  entries_.push_back(std::move(e));
+  add(name, dtype, std::move(shape),
+      std::vector<uint8_t>(static_cast<const uint8_t*>(data), static_cast<const uint8_t*>(data) + bytes));
+}
+
+void SafetensorsWriter::add(const std::string& name, const std::string& dtype, std::vector<uint64_t> shape,
+                            std::vector<uint8_t>&& data) {
+  Entry e{name, dtype, std::move(shape), std::move(data)};
+  e.data = e.owned.data();
+  e.bytes = e.owned.size();
+  entries_.push_back(std::move(e));  // moving a vector keeps its buffer, so e.data stays valid
+}
+
+void SafetensorsWriter::add_borrowed(const std::string& name, const std::string& dtype, std::vector<uint64_t> shape,
+                                     const void* data, uint64_t bytes) {
+  entries_.push_back(Entry{name, dtype, std::move(shape), {}, static_cast<const uint8_t*>(data), bytes});
 }
 
 void SafetensorsWriter::write(const std::string& path) const {
@@ -128,8 +140,8 @@ void SafetensorsWriter::write(const std::string& path) const {
   for (const Entry& e : entries_) {
     offset = (offset + 63) / 64 * 64;
     starts.push_back(offset);
-    header[e.name] = {{"dtype", e.dtype}, {"shape", e.shape}, {"data_offsets", {offset, offset + e.data.size()}}};
-    offset += e.data.size();
+    header[e.name] = {{"dtype", e.dtype}, {"shape", e.shape}, {"data_offsets", {offset, offset + e.bytes}}};
+    offset += e.bytes;
   }
   std::string text = header.dump();
   text.append((64 - (8 + text.size()) % 64) % 64, ' ');  // data starts 64-byte aligned
@@ -142,8 +154,8 @@ void SafetensorsWriter::write(const std::string& path) const {
   static const uint8_t zeros[64] = {};
   for (size_t i = 0; ok && i < entries_.size(); ++i) {
     ok = std::fwrite(zeros, 1, starts[i] - pos, f) == starts[i] - pos;
-    ok = ok && std::fwrite(entries_[i].data.data(), 1, entries_[i].data.size(), f) == entries_[i].data.size();
-    pos = starts[i] + entries_[i].data.size();
+    ok = ok && std::fwrite(entries_[i].data, 1, entries_[i].bytes, f) == entries_[i].bytes;
+    pos = starts[i] + entries_[i].bytes;
   }
   ok = std::fflush(f) == 0 && ::fsync(fileno(f)) == 0 && ok;
   ok = std::fclose(f) == 0 && ok;

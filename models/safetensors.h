@@ -47,8 +47,14 @@ class SafetensorsFile {
 // atomically (temporary file + rename).
 class SafetensorsWriter {
  public:
+  // Copies the bytes.
   void add(const std::string& name, const std::string& dtype, std::vector<uint64_t> shape, const void* data,
            uint64_t bytes);
+  // Takes the bytes over.
+  void add(const std::string& name, const std::string& dtype, std::vector<uint64_t> shape, std::vector<uint8_t>&& data);
+  // Keeps only the pointer: the bytes must stay valid until write() returns.
+  void add_borrowed(const std::string& name, const std::string& dtype, std::vector<uint64_t> shape, const void* data,
+                    uint64_t bytes);
   void set_metadata(const std::string& key, const std::string& value) { metadata_[key] = value; }
   void write(const std::string& path) const;
 
@@ -56,7 +62,9 @@ class SafetensorsWriter {
   struct Entry {
     std::string name, dtype;
     std::vector<uint64_t> shape;
-    std::vector<uint8_t> data;
+    std::vector<uint8_t> owned;
+    const uint8_t* data = nullptr;  // owned.data() or borrowed
+    uint64_t bytes = 0;
   };
   std::vector<Entry> entries_;
   std::map<std::string, std::string> metadata_;

@@ -194,14 +194,31 @@ QuantizeSummary quantize_model(const LlamaModel& model, const QuantizeOptions& o
     ++done;
     if (o.progress && !o.progress(done, total, name)) fail(AXE_ERR_ABORTED, "quantization aborted");
   };
-  std::map<std::string, LayerResult> results;
+  // A layer is checked against the plan and turned into its stored bytes as
+  // soon as it is quantized; only those bytes are kept until the file is written.
+  struct FinishedLayer {
+    std::vector<uint8_t> stored;
+    std::vector<float> scales;
+    PlanCheck check;
+  };
+  std::map<std::string, FinishedLayer> finished;
+  auto finish = [&](const std::string& name, size_t rows, size_t cols, LayerResult&& r) {
+    const AxeQuantFormat lf = qf.for_layer(name);
+    FinishedLayer fl{store_codes(r.codes, rows, cols, lf.weight_bits), std::move(r.scales),
+                     check_plan(r.codes.data(), rows, cols, cols, lf.plan, lf.x_range())};
+    if ((o.axe || o.search || o.ep_init) && !fl.check.ok())
+      fail(AXE_ERR_INTERNAL, name + ": the constrained codes break the plan (row " +
+                                 std::to_string(fl.check.first_bad_row) + ")");
+    finished[name] = std::move(fl);
+  };
   nlohmann::json dampings = nlohmann::json::object();
 
   if (o.algo == "rtn") {
     for (size_t l = 0; l < model.layers.size(); ++l)
       for (const AxeLinearName& ln : axe_linear_names()) {
         const std::string name = axe_tensor_name(l, ln.name);
-        results[name] = quantize_layer(float_layer(model.layers[l], ln, name), qf, nullptr, o, arena);
+        const LinearF32& f = float_layer(model.layers[l], ln, name);
+        finish(name, f.rows(), f.cols(), quantize_layer(f, qf, nullptr, o, arena));
         report(name);
       }
   } else {
@@ -316,12 +333,13 @@ QuantizeSummary quantize_model(const LlamaModel& model, const QuantizeOptions& o
           wl.*(ln.member) = std::make_unique<LinearInt8>(
               pack_int8_weights(r.codes.data(), f.rows(), f.cols(), r.scales.data(), lf.weight_bits, lf.plan, lf.x_range()),
               lf.act_bits, lf.act_signed);
-          results[name] = std::move(r);
+          finish(name, f.rows(), f.cols(), std::move(r));
           report(o.search ? name + " W" + std::to_string(b.weight_bits) + "A" + std::to_string(b.act_bits) : name);
         }
       }
       run_block(work, hidden, l, true, nullptr);  // the next block's inputs, through the quantized block
       if (gpfq) run_block(*ref_model, ref_hidden, l, true, nullptr);
+      for (const AxeLinearName& ln : axe_linear_names()) (wl.*(ln.member)).reset();  // never run again
     }
   }
 
@@ -332,21 +350,17 @@ QuantizeSummary quantize_model(const LlamaModel& model, const QuantizeOptions& o
   sum.bits = qf.describe_bits();
   nlohmann::json certificate = nlohmann::json::array();
   const uint64_t D = c.dim;
-  out.add("tok_embeddings.weight", "F32", {uint64_t(c.vocab), D}, model.embedding, 4 * uint64_t(c.vocab) * D);
-  out.add("norm.weight", "F32", {D}, model.rms_final, 4 * D);
+  out.add_borrowed("tok_embeddings.weight", "F32", {uint64_t(c.vocab), D}, model.embedding, 4 * uint64_t(c.vocab) * D);
+  out.add_borrowed("norm.weight", "F32", {D}, model.rms_final, 4 * D);
   for (size_t l = 0; l < model.layers.size(); ++l) {
     const LlamaLayer& ly = model.layers[l];
-    out.add(axe_tensor_name(l, "attention_norm.weight"), "F32", {D}, ly.rms_att, 4 * D);
-    out.add(axe_tensor_name(l, "ffn_norm.weight"), "F32", {D}, ly.rms_ffn, 4 * D);
+    out.add_borrowed(axe_tensor_name(l, "attention_norm.weight"), "F32", {D}, ly.rms_att, 4 * D);
+    out.add_borrowed(axe_tensor_name(l, "ffn_norm.weight"), "F32", {D}, ly.rms_ffn, 4 * D);
     for (const AxeLinearName& ln : axe_linear_names()) {
       const std::string name = axe_tensor_name(l, ln.name);
       const size_t rows = (ly.*(ln.member))->rows(), cols = (ly.*(ln.member))->cols();
-      const LayerResult& r = results.at(name);
-      const AxeQuantFormat lf = qf.for_layer(name);
-      const PlanCheck check = check_plan(r.codes.data(), rows, cols, cols, lf.plan, lf.x_range());
-      if ((o.axe || o.search || o.ep_init) && !check.ok())
-        fail(AXE_ERR_INTERNAL, name + ": the AXE-constrained codes break the plan (row " +
-                                   std::to_string(check.first_bad_row) + ")");
+      FinishedLayer& fl = finished.at(name);
+      const PlanCheck& check = fl.check;
       sum.inner_violations += check.inner_violations;
       sum.outer_violations += check.outer_violations;
       sum.worst_inner_use = std::max(sum.worst_inner_use, check.worst_inner_use);
@@ -358,19 +372,18 @@ QuantizeSummary quantize_model(const LlamaModel& model, const QuantizeOptions& o
                              {"worst_outer_use", check.worst_outer_use},
                              {"inner_violations", check.inner_violations},
                              {"outer_violations", check.outer_violations}});
-      const auto stored = store_codes(r.codes, rows, cols, lf.weight_bits);
-      if (lf.weight_bits <= 4) out.add(name + ".codes", "U8", {rows, (cols + 1) / 2}, stored.data(), stored.size());
-      else out.add(name + ".codes", "I8", {rows, cols}, stored.data(), stored.size());
-      out.add(name + ".scales", "F32", {rows}, r.scales.data(), 4 * rows);
+      if (qf.for_layer(name).weight_bits <= 4) out.add(name + ".codes", "U8", {rows, (cols + 1) / 2}, std::move(fl.stored));
+      else out.add(name + ".codes", "I8", {rows, cols}, std::move(fl.stored));
+      out.add(name + ".scales", "F32", {rows}, fl.scales.data(), 4 * rows);
       ++sum.layers;
     }
   }
   if (!c.shared_classifier) {
     const auto* cls = dynamic_cast<const LinearF32*>(model.classifier.get());
-    out.add("output.weight", "F32", {uint64_t(c.vocab), D}, cls->data(), 4 * uint64_t(c.vocab) * D);
+    out.add_borrowed("output.weight", "F32", {uint64_t(c.vocab), D}, cls->data(), 4 * uint64_t(c.vocab) * D);
   }
   const std::string& tok = model.tokenizer->file_bytes();
-  out.add("tokenizer", "U8", {tok.size()}, tok.data(), tok.size());
+  out.add_borrowed("tokenizer", "U8", {tok.size()}, tok.data(), tok.size());
   nlohmann::json settings = {{"algo", o.algo},     {"axe", o.axe},         {"naive", o.naive},
                               {"ep_init", o.ep_init}, {"search", o.search}, {"scales", "mse-row"},
                               {"source", model.path}};

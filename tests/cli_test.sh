@@ -84,6 +84,10 @@ expect "gpfq needs calib" 2 "needs --calib" -- "$AXE" quantize -m "$MODEL" -o "$
 expect "ep-init" 0 "W4A8, activations .*plan holds" -- "$AXE" quantize -m "$MODEL" -o "$TMP/e.axe" --wbits 4 --ep-init --acc 13
 expect "search" 0 "per layer.*plan holds" -- "$AXE" quantize -m "$MODEL" -o "$TMP/s.axe" --wbits 4 --algo gpfq --search --acc 12 --calib "$SHARED/data/tinystories/calib.txt" --calib-samples 8 --calib-len 64
 expect "verify search" 0 "OK: the plan holds" -- "$AXE" verify "$TMP/s.axe"
+for t in 1 2; do
+  "$AXE" quantize -m "$MODEL" -o "$TMP/det$t.axe" --wbits 4 --algo optq --axe --act-order --acc 13 --calib "$SHARED/data/tinystories/calib.txt" --calib-samples 8 --calib-len 64 -t $t > /dev/null 2>&1
+done
+expect "quantize deterministic across threads" 0 "" -- cmp "$TMP/det1.axe" "$TMP/det2.axe"
 expect "verify violation" 1 "FAIL: the plan does not hold" -- "$AXE" verify "$TMP/u4.axe"
 head -c 1000 "$TMP/w4.axe" > "$TMP/cut.axe"
 expect "verify damaged" 1 "cut.axe" -- "$AXE" verify "$TMP/cut.axe"
