@@ -1,6 +1,7 @@
 // axe perplexity: llama.cpp llama-perplexity's protocol by default.
 #include "commands.h"
 #include "common.h"
+#include "perplexity_flags.h"
 
 namespace cli {
 namespace {
@@ -16,22 +17,15 @@ void on_chunk(int32_t index, int32_t n_chunks, double ppl, void*) {
 int cmd_perplexity(int argc, char** argv) {
   ModelFlags mf;
   std::string file;
-  axe_perplexity_params pp = axe_perplexity_default_params();
+  PerplexityFlags pf;
+  axe_perplexity_params& pp = pf.params;
   ArgParser p("perplexity", "-m MODEL -f FILE [-c CTX] [--chunks N] [--score half|all] [options]",
               "Perplexity of a text. The file is tokenized once with BOS and cut into chunks of CTX tokens,\n"
               "each starting with BOS. --score half (default, llama.cpp's llama-perplexity) scores the second\n"
               "half of each chunk; --score all scores every token but the first (the GPTQ protocol).");
   mf.add_to(p, false);
   p.add({"-f", "--file"}, "FILE", "text file to score", [&](auto&, auto& v) { file = v; });
-  p.add({"-c", "--ctx-size"}, "N", "chunk length in tokens (default: min(512, the model's context))",
-        [&](auto& f, auto& v) { pp.n_ctx = static_cast<uint32_t>(parse_int(f, v, 4, 1 << 20)); });
-  p.add({"--chunks"}, "N", "score at most N chunks (default: all)",
-        [&](auto& f, auto& v) { pp.n_chunks = static_cast<int32_t>(parse_int(f, v, 1, INT32_MAX)); });
-  p.add({"--score"}, "half|all", "which tokens of a chunk are scored (default half)", [&](auto& f, auto& v) {
-    if (v == "half") pp.score = AXE_SCORE_HALF;
-    else if (v == "all") pp.score = AXE_SCORE_ALL;
-    else throw UsageError("invalid value '" + v + "' for " + f + ": expected half or all");
-  });
+  pf.add_to(p);
   if (!p.parse(argc, argv, 2)) return 0;
   mf.require_model(p);
   if (file.empty()) throw UsageError("missing -f FILE (see 'axe perplexity --help')");

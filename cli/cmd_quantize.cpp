@@ -47,6 +47,8 @@ int cmd_quantize(int argc, char** argv) {
     if (qp.outer_bits < qp.inner_bits) throw UsageError(f + ": P_O must be at least P_I");
     acc_given = true;
   });
+  p.add({"-t", "--threads"}, "N", "threads (default: physical cores)",
+        [&](auto& f, auto& v) { qp.n_threads = static_cast<int32_t>(parse_int(f, v, 1, 1024)); });
   qf.add_to(p);
   if (!p.parse(argc, argv, 2)) return 0;
   mf.require_model(p);

@@ -9,6 +9,7 @@
 
 #include "commands.h"
 #include "common.h"
+#include "perplexity_flags.h"
 #include "quant_flags.h"
 #include "svg_plot.h"
 
@@ -65,7 +66,8 @@ int cmd_sweep(int argc, char** argv) {
   for (const char* m : {"optq", "gpfq", "axe-optq", "axe-gpfq", "search-optq", "search-gpfq", "naive-optq", "ep-optq"})
     methods.push_back(parse_method("--methods", m));
   int32_t outer = 32;
-  axe_perplexity_params pp = axe_perplexity_default_params();
+  PerplexityFlags pf;
+  axe_perplexity_params& pp = pf.params;
   ArgParser p("sweep",
               "-m MODEL --calib FILE -f EVAL --acc P_I,P_I,... -o OUT.csv [--svg OUT.svg] [--methods LIST] "
               "[--outer P_O] [-c CTX] [--chunks N] [--score half|all] [quantize options]",
@@ -89,25 +91,18 @@ int cmd_sweep(int argc, char** argv) {
     std::stringstream ss(v);
     for (std::string item; std::getline(ss, item, ',');) methods.push_back(parse_method(f, item));
   });
-  p.add({"-c", "--ctx-size"}, "N", "perplexity chunk length (default: min(512, the model's context))",
-        [&](auto& f, auto& v) { pp.n_ctx = static_cast<uint32_t>(parse_int(f, v, 4, 1 << 20)); });
-  p.add({"--chunks"}, "N", "score at most N chunks (default: all)",
-        [&](auto& f, auto& v) { pp.n_chunks = static_cast<int32_t>(parse_int(f, v, 1, INT32_MAX)); });
-  p.add({"--score"}, "half|all", "which tokens of a chunk are scored (default half)", [&](auto& f, auto& v) {
-    if (v == "half") pp.score = AXE_SCORE_HALF;
-    else if (v == "all") pp.score = AXE_SCORE_ALL;
-    else throw UsageError("invalid value '" + v + "' for " + f + ": expected half or all");
-  });
+  pf.add_to(p);
   if (!p.parse(argc, argv, 2)) return 0;
   mf.require_model(p);
   if (eval_path.empty()) throw UsageError("missing -f EVAL (see 'axe sweep --help')");
   if (csv_path.empty()) throw UsageError("missing -o OUT.csv (see 'axe sweep --help')");
   if (widths.empty()) throw UsageError("missing --acc P_I,P_I,... (see 'axe sweep --help')");
   if (methods.empty()) throw UsageError("--methods: no method given");
+  if (mf.acc_sim_inner) throw UsageError("--acc-sim is not supported (each run's plan is verified from its integers)");
   for (int64_t w : widths)
     if (w > outer) throw UsageError("--acc: P_I = " + std::to_string(w) + " is wider than P_O = " + std::to_string(outer));
   for (const Method& m : methods) qf.load_calibration(m.algo);
-  mf.threads = base.n_threads;
+  base.n_threads = mf.threads;
   const std::string text = read_file(eval_path);
 
   ModelPtr model = load_model(mf);

@@ -35,8 +35,6 @@ void QuantFlags::add_to(ArgParser& p) {
     if (v != "contiguous" && v != "lanes") throw UsageError("invalid value '" + v + "' for " + f + ": expected contiguous or lanes");
     qp.tiles = v == "lanes" ? AXE_TILES_LANES : AXE_TILES_CONTIGUOUS;
   });
-  p.add({"-t", "--threads"}, "N", "threads (default: physical cores)",
-        [&](auto& f, auto& v) { qp.n_threads = static_cast<int32_t>(parse_int(f, v, 1, 1024)); });
 }
 
 void QuantFlags::load_calibration(const std::string& algo) {

@@ -1,7 +1,8 @@
 // Quantization flags shared by quantize and sweep: the formats (--wbits,
 // --abits, --act, --plan, --tile), the calibration (--calib, --calib-samples,
 // --calib-len, -s) and the algorithm options (--act-order, --damp,
-// --full-error). quantize adds the algorithm, the constraint and --acc.
+// --full-error). quantize adds the algorithm, the constraint, --acc and -t;
+// sweep takes -t from the model flags.
 #pragma once
 #include <string>
 

@@ -94,6 +94,7 @@ expect "verify damaged" 1 "cut.axe" -- "$AXE" verify "$TMP/cut.axe"
 expect "verify missing" 2 "missing FILE.axe" -- "$AXE" verify
 SWEEP=(-m "$MODEL" --calib "$SHARED/data/tinystories/calib.txt" -f "$SHARED/data/tinystories/eval.txt" --chunks 2 -c 128 --calib-samples 4 --calib-len 64 -t 2)
 expect "sweep needs acc" 2 "missing --acc" -- "$AXE" sweep "${SWEEP[@]}" -o "$TMP/sw.csv"
+expect "sweep acc-sim" 2 "--acc-sim is not supported" -- "$AXE" sweep "${SWEEP[@]}" -o "$TMP/sw.csv" --acc 13 --acc-sim 13
 expect "sweep bad method" 2 "invalid method 'axe-gptq'" -- "$AXE" sweep "${SWEEP[@]}" -o "$TMP/sw.csv" --acc 13 --methods axe-gptq
 expect "sweep" 0 "wrote .*sw.csv: 6 runs" -- "$AXE" sweep "${SWEEP[@]}" -o "$TMP/sw.csv" --svg "$TMP/sw.svg" --acc 14,12 --methods optq,axe-gpfq,search-optq
 expect "sweep csv" 0 "^search-optq,12,32,.*W4A[2-8]-8 per layer.*,yes," -- cat "$TMP/sw.csv"
