@@ -28,7 +28,8 @@ std::string num(double v) {
 
 std::string label(double v) {
   char b[32];
-  if (std::abs(v) >= 100 || v == std::floor(v)) std::snprintf(b, sizeof b, "%.0f", v);
+  if (std::abs(v) >= 1e5) std::snprintf(b, sizeof b, "%.0e", v);
+  else if (std::abs(v) >= 100 || v == std::floor(v)) std::snprintf(b, sizeof b, "%.0f", v);
   else std::snprintf(b, sizeof b, "%.3g", v);
   return b;
 }
@@ -71,16 +72,23 @@ std::string svg_line_plot(const PlotSpec& spec, const std::vector<PlotSeries>& s
          "\" stroke=\"black\"/><text x=\"" + num(px(x)) + "\" y=\"" + num(top + ph + 18) + "\" text-anchor=\"middle\">" +
          label(x) + "</text>\n";
   }
-  // y ticks: decades and their 2x, 5x on a log axis; 6 steps on a linear one.
+  // y ticks: decades and their 2x, 5x on a log axis (decades only, or every
+  // few decades, over a wide range); 6 steps on a linear one.
   std::vector<double> yt;
   if (spec.log_y) {
+    const double decades = y1 - y0;
+    const int every = decades > 12 ? 3 : decades > 6 ? 2 : 1;
+    const std::vector<double> mantissas = decades > 3 ? std::vector<double>{1.0} : std::vector<double>{1.0, 2.0, 5.0};
     for (int e = static_cast<int>(std::floor(y0)); e <= static_cast<int>(std::ceil(y1)); ++e)
-      for (double m : {1.0, 2.0, 5.0}) {
+      for (double m : mantissas) {
+        if (e % every != 0) continue;
         const double v = m * std::pow(10.0, e);
         if (std::log10(v) >= y0 && std::log10(v) <= y1) yt.push_back(v);
       }
-    if (yt.size() < 3)  // a narrow range: linear steps inside it
+    if (yt.size() < 3) {  // a narrow range: even steps inside it
+      yt.clear();
       for (int i = 0; i <= 5; ++i) yt.push_back(std::pow(10.0, y0 + (y1 - y0) * i / 5));
+    }
   } else {
     for (int i = 0; i <= 5; ++i) yt.push_back(y0 + (y1 - y0) * i / 5);
   }
