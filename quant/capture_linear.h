@@ -11,6 +11,7 @@
 #include <Eigen/Dense>
 #include <tbb/parallel_for.h>
 
+#include <algorithm>
 #include <memory>
 #include <vector>
 
@@ -47,7 +48,7 @@ class WrappingLinear : public Linear {
   std::unique_ptr<Linear> inner_;
 };
 
-// Keeps the inputs of the last call (n_tokens x cols, row-major).
+// Keeps the inputs of the call (n_tokens x cols, row-major) and ends the pass.
 class RecordLinear final : public WrappingLinear {
  public:
   RecordLinear(std::unique_ptr<Linear> inner, RowMatrixF* out) : WrappingLinear(std::move(inner)), out_(out) {}
