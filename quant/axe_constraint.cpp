@@ -32,8 +32,7 @@ int32_t trunc_clamp(double v, int32_t qmax) {
 AxeConstraint::AxeConstraint(const AccumulationPlan& plan, ActivationRange x, int weight_bits, size_t rows,
                              size_t cols)
     : plan_(plan), x_(x), qmax_((1 << (weight_bits - 1)) - 1), cols_(cols), n_tiles_(plan.n_tiles(cols)) {
-  const uint32_t log_tiles = n_tiles_ <= 1 ? 0 : static_cast<uint32_t>(std::ceil(std::log2(n_tiles_)));
-  outer_binds_ = plan.outer_bits < plan.inner_bits + log_tiles;
+  outer_binds_ = plan.outer_binds(cols);
   lambda_.assign(rows * n_tiles_, 0.0);
   pos_.assign(rows * n_tiles_, 0);
   neg_.assign(rows * n_tiles_, 0);

@@ -26,8 +26,7 @@ void ep_init_project(std::vector<int8_t>& codes, size_t rows, size_t cols, const
   const int shift = (act_signed ? 1 : 0) - act_bits;
   auto radius = [&](uint32_t bits) { return std::ldexp(static_cast<double>(AccumulationPlan::acc_limit(bits)), shift); };
   const uint32_t n_tiles = plan.n_tiles(cols);
-  const uint32_t log_tiles = n_tiles <= 1 ? 0 : static_cast<uint32_t>(std::ceil(std::log2(n_tiles)));
-  const bool outer_binds = plan.outer_bits < plan.inner_bits + log_tiles;
+  const bool outer_binds = plan.outer_binds(cols);
   std::vector<std::vector<size_t>> tiles(n_tiles);
   std::vector<size_t> row_idx(cols);
   for (size_t r = 0; r < rows; ++r) {

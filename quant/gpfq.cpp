@@ -6,7 +6,7 @@
 #include <algorithm>
 
 #include "quant/greedy_columns.h"
-#include "runtime/ops/ops.h"
+#include "quant/quantizer_ops.h"
 
 namespace axe {
 
@@ -27,7 +27,7 @@ std::vector<int8_t> gpfq_quantize(const float* w_in, size_t rows, size_t cols, c
     for (Eigen::Index j = 0; j < t; ++j) C(j, t) = static_cast<float>(h(at(t), at(j)) / d);
   }
   // base = W_perm A^T, rows in parallel chunks, on the runtime's matmul.
-  const Ops& ops = ops_for(supported_targets().back());
+  const Ops& ops = quantizer_ops();
   const Eigen::Map<const RowMatrixF> W(w_in, static_cast<Eigen::Index>(rows), K);
   RowMatrixF Wp(static_cast<Eigen::Index>(rows), K);
   for (Eigen::Index t = 0; t < K; ++t) Wp.col(t) = W.col(at(t));

@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <numeric>
 
-#include "runtime/ops/ops.h"
+#include "quant/quantizer_ops.h"
 
 namespace axe {
 
@@ -29,7 +29,7 @@ std::vector<int8_t> greedy_quantize_columns(RowMatrixF& V, const RowMatrixF& C, 
   // The trailing update V[:, later] -= E C[block, later] runs on the
   // runtime's matmul, which wants C's columns as rows.
   const RowMatrixF ct = C.transpose();
-  const Ops& ops = ops_for(supported_targets().back());
+  const Ops& ops = quantizer_ops();
   tbb::task_arena arena(std::max(1, o.threads));
   arena.execute([&] {
     tbb::parallel_for(size_t{0}, (rows + chunk - 1) / chunk, [&](size_t c) {

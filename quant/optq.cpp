@@ -6,6 +6,7 @@
 
 #include "quant/greedy_columns.h"
 #include "quant/inverse_factor.h"
+#include "quant/quantizer_ops.h"
 #include "runtime/error.h"
 
 namespace axe {
@@ -35,7 +36,7 @@ std::vector<int8_t> optq_quantize(const float* w_in, size_t rows, size_t cols, E
   const double mean_diag = hp.diagonal().mean();
   double damp = o.damp * mean_diag;
   RowMatrixF U;
-  const Ops& ops = ops_for(supported_targets().back());
+  const Ops& ops = quantizer_ops();
   tbb::task_arena arena(std::max(1, o.threads));
   for (int attempt = 0;; ++attempt) {
     Eigen::MatrixXd hd = hp;

@@ -13,6 +13,7 @@
 #include "quant/ep_init.h"
 #include "quant/gpfq.h"
 #include "quant/naive_bits.h"
+#include "quant/quantizer_ops.h"
 #include "quant/scales.h"
 #include "runtime/error.h"
 #include "runtime/linear_int8.h"
@@ -135,12 +136,6 @@ std::vector<LayerBits> search_candidates(const AxeQuantFormat& qf, uint64_t max_
   return out;
 }
 
-uint64_t largest_tile(const AccumulationPlan& plan, size_t cols) {
-  std::vector<uint64_t> count(plan.n_tiles(cols), 0);
-  for (size_t k = 0; k < cols; ++k) ++count[plan.tile_of(k)];
-  return *std::max_element(count.begin(), count.end());
-}
-
 // Calibration windows: n windows of len tokens from the text, each starting
 // with BOS, at seeded random offsets.
 std::vector<std::vector<int32_t>> calibration_windows(const LlamaModel& m, const QuantizeOptions& o) {
@@ -171,7 +166,7 @@ QuantizeSummary quantize_model(const LlamaModel& model, const QuantizeOptions& o
     uint64_t max_tile = 0;  // columns of the largest tile of any layer
     for (const LlamaLayer& ly : model.layers)
       for (const AxeLinearName& ln : axe_linear_names())
-        max_tile = std::max(max_tile, largest_tile(o.format.plan, (ly.*(ln.member))->cols()));
+        max_tile = std::max(max_tile, o.format.plan.largest_tile((ly.*(ln.member))->cols()));
     const NaiveBits nb = naive_bits(max_tile, o.format.plan.inner_bits, o.format.act_bits, o.format.weight_bits,
                                     o.format.act_signed);
     if (!nb.found)
@@ -236,7 +231,7 @@ QuantizeSummary quantize_model(const LlamaModel& model, const QuantizeOptions& o
     auto work_model = with_replaced_linears(model, float_view);
     auto ref_model = gpfq ? with_replaced_linears(model, float_view) : nullptr;
     LlamaModel& work = *work_model;
-    const Ops& ops = ops_for(supported_targets().back());
+    const Ops& ops = quantizer_ops();
     LlamaState st(work, L, L);
     std::vector<float> hidden(S * L * D), ref_hidden;
     for (size_t s = 0; s < S; ++s) {
@@ -272,7 +267,7 @@ QuantizeSummary quantize_model(const LlamaModel& model, const QuantizeOptions& o
       for (const auto& group : groups) {
         const AxeLinearName& first = axe_linear_names()[group[0]];
         const size_t K = (wl.*(first.member))->cols();
-        const std::vector<LayerBits> candidates = o.search ? search_candidates(qf, largest_tile(qf.plan, K))
+        const std::vector<LayerBits> candidates = o.search ? search_candidates(qf, qf.plan.largest_tile(K))
                                                            : std::vector<LayerBits>{{qf.weight_bits, qf.act_bits}};
         struct Best {
           LayerResult r;

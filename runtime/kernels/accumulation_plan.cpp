@@ -1,6 +1,7 @@
 #include "runtime/kernels/accumulation_plan.h"
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 namespace axe {
@@ -20,6 +21,18 @@ ActivationRange ActivationRange::of(int bits, bool is_signed) {
 uint32_t AccumulationPlan::n_tiles(size_t cols) const {
   if (kind == TileKind::kLanes) return std::min<uint32_t>(tile, static_cast<uint32_t>((cols + 1) / 2));
   return static_cast<uint32_t>((cols + tile - 1) / tile);
+}
+
+uint64_t AccumulationPlan::largest_tile(size_t cols) const {
+  std::vector<uint64_t> count(n_tiles(cols), 0);
+  for (size_t k = 0; k < cols; ++k) ++count[tile_of(k)];
+  return count.empty() ? 0 : *std::max_element(count.begin(), count.end());
+}
+
+bool AccumulationPlan::outer_binds(size_t cols) const {
+  const uint32_t n = n_tiles(cols);
+  const uint32_t log_tiles = n <= 1 ? 0 : static_cast<uint32_t>(std::ceil(std::log2(n)));
+  return outer_bits < inner_bits + log_tiles;
 }
 
 std::string AccumulationPlan::invalid_reason() const {

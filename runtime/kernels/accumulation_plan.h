@@ -40,6 +40,11 @@ struct AccumulationPlan {
     return kind == TileKind::kContiguous ? static_cast<uint32_t>(col / tile) : static_cast<uint32_t>((col / 2) % tile);
   }
   uint32_t n_tiles(size_t cols) const;
+  // Columns of the largest tile of a row of `cols` columns.
+  uint64_t largest_tile(size_t cols) const;
+  // True when P_O is narrower than P_I + ceil(log2(n_tiles)): the row total
+  // then needs a budget of its own beside the tiles'.
+  bool outer_binds(size_t cols) const;
   // Largest magnitude a P-bit accumulator holds: 2^(P-1) - 1.
   static int64_t acc_limit(uint32_t bits) { return (int64_t{1} << (bits - 1)) - 1; }
   // Empty string when the plan is well formed, else what is wrong.
