@@ -32,14 +32,8 @@ int cmd_perplexity(int argc, char** argv) {
 
   const std::string text = read_file(file);
   ModelPtr model = load_model(mf);
-  axe_model_info info{};
-  info.struct_size = sizeof info;
-  check(axe_model_get_info(model.get(), &info), model.get());
-  const uint32_t n_ctx = pp.n_ctx ? pp.n_ctx : std::min<uint32_t>(512, static_cast<uint32_t>(info.n_ctx_train));
-  pp.n_ctx = n_ctx;
-  ModelFlags cf = mf;
-  cf.n_ctx = n_ctx;
-  ContextPtr ctx = make_context(model.get(), cf, mf.threads, n_ctx);
+  ContextPtr ctx = pf.make_scoring_context(model.get(), mf, &pp);
+  const uint32_t n_ctx = pp.n_ctx;
   pp.on_chunk = on_chunk;
   axe_perplexity_result r{};
   r.struct_size = sizeof r;

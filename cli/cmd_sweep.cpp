@@ -67,7 +67,6 @@ int cmd_sweep(int argc, char** argv) {
     methods.push_back(parse_method("--methods", m));
   int32_t outer = 32;
   PerplexityFlags pf;
-  axe_perplexity_params& pp = pf.params;
   ArgParser p("sweep",
               "-m MODEL --calib FILE -f EVAL --acc P_I,P_I,... -o OUT.csv [--svg OUT.svg] [--methods LIST] "
               "[--outer P_O] [-c CTX] [--chunks N] [--score half|all] [quantize options]",
@@ -107,14 +106,8 @@ int cmd_sweep(int argc, char** argv) {
 
   ModelPtr model = load_model(mf);
   auto score = [&](axe_model* m, Row& row) {
-    axe_model_info info{};
-    info.struct_size = sizeof info;
-    check(axe_model_get_info(m, &info), m);
-    axe_perplexity_params q = pp;
-    if (!q.n_ctx) q.n_ctx = std::min<uint32_t>(512, static_cast<uint32_t>(info.n_ctx_train));
-    ModelFlags cf = mf;
-    cf.n_ctx = q.n_ctx;
-    ContextPtr ctx = make_context(m, cf, mf.threads, q.n_ctx);
+    axe_perplexity_params q;
+    ContextPtr ctx = pf.make_scoring_context(m, mf, &q);
     axe_perplexity_result r{};
     r.struct_size = sizeof r;
     check(axe_perplexity(ctx.get(), text.data(), text.size(), &q, &r), ctx.get());

@@ -1,5 +1,6 @@
 #include "perplexity_flags.h"
 
+#include <algorithm>
 #include <cstdint>
 
 namespace cli {
@@ -15,6 +16,18 @@ void PerplexityFlags::add_to(ArgParser& p) {
     else if (v == "all") pp.score = AXE_SCORE_ALL;
     else throw UsageError("invalid value '" + v + "' for " + f + ": expected half or all");
   });
+}
+
+ContextPtr PerplexityFlags::make_scoring_context(axe_model* model, const ModelFlags& mf,
+                                                 axe_perplexity_params* resolved) const {
+  axe_model_info info{};
+  info.struct_size = sizeof info;
+  check(axe_model_get_info(model, &info), model);
+  *resolved = params;
+  if (!resolved->n_ctx) resolved->n_ctx = std::min<uint32_t>(512, static_cast<uint32_t>(info.n_ctx_train));
+  ModelFlags cf = mf;
+  cf.n_ctx = resolved->n_ctx;
+  return make_context(model, cf, mf.threads, resolved->n_ctx);
 }
 
 }  // namespace cli
