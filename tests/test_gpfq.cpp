@@ -4,10 +4,10 @@
 // layer's own objective || X w - X~ s q ||.
 #include <doctest/doctest.h>
 
-#include <random>
 
 #include "quant/gpfq.h"
 #include "quant/scales.h"
+#include "random_layer.h"
 
 using namespace axe;
 
@@ -22,14 +22,9 @@ struct Problem {
 
 Problem make_problem(uint32_t seed, int bits) {
   Problem p;
-  std::mt19937 rng(seed);
-  std::normal_distribution<double> normal;
-  p.w.resize(p.rows * p.cols);
-  for (auto& v : p.w) v = static_cast<float>(normal(rng));
-  p.x.resize(300, static_cast<Eigen::Index>(p.cols));
-  for (Eigen::Index i = 0; i < p.x.rows(); ++i)
-    for (Eigen::Index j = 0; j < p.x.cols(); ++j)  // correlated columns, uneven scales
-      p.x(i, j) = normal(rng) * (1.0 + j % 5) + (j > 0 ? 0.4 * p.x(i, j - 1) : 0.0);
+  RandomLayer l = random_layer(seed, p.rows, p.cols, 300, 5, 0.4);
+  p.w = std::move(l.w);
+  p.x = std::move(l.x);
   // The quantized model sees its inputs on a coarse grid, slightly drifted.
   p.xq = (p.x * 2.0).array().round() / 2.0 + 0.05;
   p.xq.col(9).setZero();  // a dead column

@@ -3,10 +3,10 @@
 // beats RTN on the layer's own objective.
 #include <doctest/doctest.h>
 
-#include <random>
 
 #include "quant/optq.h"
 #include "quant/scales.h"
+#include "random_layer.h"
 
 using namespace axe;
 
@@ -21,14 +21,9 @@ struct Problem {
 
 Problem make_problem(uint32_t seed, int bits) {
   Problem p;
-  std::mt19937 rng(seed);
-  std::normal_distribution<double> normal;
-  p.w.resize(p.rows * p.cols);
-  for (auto& v : p.w) v = static_cast<float>(normal(rng));
-  p.x.resize(400, static_cast<Eigen::Index>(p.cols));
-  for (Eigen::Index i = 0; i < p.x.rows(); ++i)
-    for (Eigen::Index j = 0; j < p.x.cols(); ++j)  // correlated columns, uneven scales
-      p.x(i, j) = normal(rng) * (1.0 + j % 7) + (j > 0 ? 0.5 * p.x(i, j - 1) : 0.0);
+  RandomLayer l = random_layer(seed, p.rows, p.cols, 400, 7, 0.5);
+  p.w = std::move(l.w);
+  p.x = std::move(l.x);
   p.h = p.x.transpose() * p.x;
   p.scales.resize(p.rows);
   mse_row_scales(p.w.data(), p.rows, p.cols, p.cols, bits, p.scales.data());
