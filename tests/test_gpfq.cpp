@@ -4,7 +4,6 @@
 // layer's own objective || X w - X~ s q ||.
 #include <doctest/doctest.h>
 
-
 #include "quant/gpfq.h"
 #include "quant/scales.h"
 #include "random_layer.h"

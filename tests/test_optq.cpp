@@ -3,7 +3,6 @@
 // beats RTN on the layer's own objective.
 #include <doctest/doctest.h>
 
-
 #include "quant/optq.h"
 #include "quant/scales.h"
 #include "random_layer.h"
