@@ -66,12 +66,13 @@ struct LayerStats {
   Eigen::MatrixXd h, g;
 };
 
-// One layer with format lf (its own bits): the algorithm, then the constraint.
-LayerResult quantize_layer(const LinearF32& lin, const AxeQuantFormat& lf, const LayerStats* stats,
-                           const QuantizeOptions& o, tbb::task_arena& arena) {
+// One layer with format lf (its own bits) and its row scales for
+// lf.weight_bits: the algorithm, then the constraint.
+LayerResult quantize_layer(const LinearF32& lin, const AxeQuantFormat& lf, std::vector<float> scales,
+                           const LayerStats* stats, const QuantizeOptions& o, tbb::task_arena& arena) {
   const size_t rows = lin.rows(), cols = lin.cols();
   const float* w = lin.data();
-  LayerResult r{{}, row_scales(lin, lf.weight_bits, arena)};
+  LayerResult r{{}, std::move(scales)};
   std::unique_ptr<AxeConstraint> axe;
   if (o.axe || o.search) {
     axe = std::make_unique<AxeConstraint>(lf.plan, lf.x_range(), lf.weight_bits, rows, cols);
@@ -213,7 +214,7 @@ QuantizeSummary quantize_model(const LlamaModel& model, const QuantizeOptions& o
       for (const AxeLinearName& ln : axe_linear_names()) {
         const std::string name = axe_tensor_name(l, ln.name);
         const LinearF32& f = float_layer(model.layers[l], ln, name);
-        finish(name, f.rows(), f.cols(), quantize_layer(f, qf, nullptr, o, arena));
+        finish(name, f.rows(), f.cols(), quantize_layer(f, qf, row_scales(f, qf.weight_bits, arena), nullptr, o, arena));
         report(name);
       }
   } else {
@@ -275,6 +276,8 @@ QuantizeSummary quantize_model(const LlamaModel& model, const QuantizeOptions& o
           double error = std::numeric_limits<double>::infinity();
         };
         std::vector<Best> best(group.size());
+        // Row scales depend on the weight bits only: one search per (layer, M).
+        std::vector<std::map<int, std::vector<float>>> scales(group.size());
         for (size_t ci = 0; ci < candidates.size(); ++ci) {
           const int n = candidates[ci].act_bits;
           if (ci > 0 && n == candidates[ci - 1].act_bits) continue;  // statistics depend on N only
@@ -310,7 +313,10 @@ QuantizeSummary quantize_model(const LlamaModel& model, const QuantizeOptions& o
               AxeQuantFormat lf = qf;
               lf.weight_bits = candidates[cj].weight_bits;
               lf.act_bits = n;
-              LayerResult r = quantize_layer(f, lf, &stats, o, arena);
+              auto it = scales[gi].find(lf.weight_bits);
+              if (it == scales[gi].end())
+                it = scales[gi].emplace(lf.weight_bits, row_scales(f, lf.weight_bits, arena)).first;
+              LayerResult r = quantize_layer(f, lf, it->second, &stats, o, arena);
               const double err = candidates.size() > 1 ? calibration_error(f, r, stats) : 0.0;
               if (err < best[gi].error) best[gi] = {std::move(r), candidates[cj], err};
             }
