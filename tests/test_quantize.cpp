@@ -390,6 +390,26 @@ TEST_CASE("--search: per-layer widths in the file, the plan holds on the narrow 
   for (const auto& [name, b] : plan["layer_bits"].items()) narrowest = std::min(narrowest, b["act_bits"].get<int>());
   CHECK(narrowest < 8);
 
+  // Hostile per-layer bits: out of range, or not matching the stored codes.
+  auto edit_layer_bits = [&](const std::string& key, char digit, const char* file) {
+    auto b = bytes;
+    const std::string hay(b.begin(), b.end());
+    const size_t at = hay.find(key + "\\\":", hay.find("layer_bits"));
+    REQUIRE(at != std::string::npos);
+    b[at + key.size() + 3] = digit;  // after key\":
+    return dir.write(file, b);
+  };
+  for (const auto& [key, digit] : {std::pair<std::string, char>{"act_bits", '9'}, {"weight_bits", '8'}}) {
+    CAPTURE(key);
+    const std::string bad = edit_layer_bits(key, digit, "bad-bits.axe");
+    axe_model* mm = nullptr;
+    CHECK(axe_model_load(bad.c_str(), nullptr, &mm) == AXE_ERR_FORMAT);
+    CHECK(std::string(axe_last_error()).find("bad-bits.axe") != std::string::npos);
+    axe_verify_result vr{};
+    vr.struct_size = sizeof vr;
+    CHECK(axe_verify(bad.c_str(), &vr) == AXE_ERR_FORMAT);
+  }
+
   // Each layer runs at its own widths: on a 12-bit datapath nothing overflows
   // and the logits are the exact ones.
   auto ms = th::load(search);
