@@ -118,7 +118,8 @@ void BM_emulated(benchmark::State& state, bool constrained) {
   const Int8Activations x = acts(M, K);
   std::vector<float> y(M * N);
   OverflowCounts counts;
-  const EmulatedLayer layer = prepare_emulation(w, {plan, false}, x.range);  // once per layer, at load
+  const EmulatedLayer layer =
+      prepare_emulation(w, {plan, false}, x.range, Int8KernelPolicy::from_environment(supported_targets().back()));  // once per layer, at load
   for (auto _ : state) int8_gemm_emulated(x, 0, M, w, 0, N, {nullptr, 0, y.data(), N, nullptr}, layer, counts);
   state.counters["GOP/s"] = benchmark::Counter(2.0 * M * N * K * state.iterations() / 1e9, benchmark::Counter::kIsRate);
   state.counters["overflows/dot"] = double(counts.inner + counts.outer) / double(counts.dot_products);

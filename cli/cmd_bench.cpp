@@ -6,7 +6,8 @@
 #include <cstdint>
 
 #include "commands.h"
-#include "common.h"
+#include "api_handles.h"
+#include "clock.h"
 
 namespace cli {
 namespace {

@@ -4,7 +4,7 @@
 #include <iostream>
 
 #include "commands.h"
-#include "common.h"
+#include "api_handles.h"
 #include "generation.h"
 #include "sampling_flags.h"
 

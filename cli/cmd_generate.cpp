@@ -1,6 +1,6 @@
 // axe generate: text from a prompt, streamed as it is produced.
 #include "commands.h"
-#include "common.h"
+#include "api_handles.h"
 #include "generation.h"
 #include "sampling_flags.h"
 

@@ -1,6 +1,7 @@
 // axe perplexity: llama.cpp llama-perplexity's protocol by default.
 #include "commands.h"
-#include "common.h"
+#include "api_handles.h"
+#include "clock.h"
 #include "perplexity_flags.h"
 
 namespace cli {

@@ -8,7 +8,8 @@
 #include <sstream>
 
 #include "commands.h"
-#include "common.h"
+#include "api_handles.h"
+#include "clock.h"
 #include "perplexity_flags.h"
 #include "quant_flags.h"
 #include "svg_plot.h"
@@ -141,6 +142,7 @@ int cmd_sweep(int argc, char** argv) {
       q.inner_bits = w ? static_cast<int32_t>(w) : 32;
       q.outer_bits = w ? outer : 32;
       q.progress = nullptr;
+      if (!mf.target.empty()) q.target = mf.target.c_str();
       Row row;
       row.method = m.name;
       row.inner_bits = static_cast<int>(w);

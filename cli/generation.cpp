@@ -1,5 +1,7 @@
 #include "generation.h"
 
+#include "clock.h"
+
 namespace cli {
 
 GenerationStats generate(axe_model* model, axe_context* ctx, axe_sampler* sampler, const std::vector<axe_token>& prompt,

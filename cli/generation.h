@@ -2,7 +2,7 @@
 #pragma once
 #include <vector>
 
-#include "common.h"
+#include "api_handles.h"
 #include "utf8_stream.h"
 
 namespace cli {

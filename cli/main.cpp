@@ -4,7 +4,7 @@
 #include <string>
 
 #include "commands.h"
-#include "common.h"
+#include "api_handles.h"
 
 namespace {
 

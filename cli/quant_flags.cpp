@@ -2,7 +2,8 @@
 
 #include <cstdio>
 
-#include "common.h"
+#include "api_handles.h"
+#include "clock.h"
 
 namespace cli {
 

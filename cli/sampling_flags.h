@@ -2,7 +2,7 @@
 #pragma once
 #include "args.h"
 #include "axe/axe.h"
-#include "common.h"
+#include "api_handles.h"
 
 namespace cli {
 

@@ -1,4 +1,4 @@
-// The AXE step of ../shared/docs/AXE.md section 3, shared by every algorithm
+// The AXE step of docs/AXE.md section 3, shared by every algorithm
 // that quantizes a layer column by column (RTN here; OPTQ and GPFQ next):
 // before a value is rounded it is soft-thresholded by lambda[row, tile],
 // clipped to what the tile's (and, with a narrow P_O, the row's) remaining

@@ -1,4 +1,4 @@
-// EP-init, the baseline of ../shared/docs/AXE.md section 7: after an
+// EP-init, the baseline of docs/AXE.md section 7: after an
 // unconstrained quantizer that rounded toward zero, each accumulator's codes
 // are projected onto the l1 ball of the non-centred bound
 //   ||q||_1 <= Acc * 2^([x signed] - N),   Acc = 2^(P-1) - 1,

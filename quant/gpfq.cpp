@@ -6,7 +6,6 @@
 #include <algorithm>
 
 #include "quant/greedy_columns.h"
-#include "quant/quantizer_ops.h"
 
 namespace axe {
 
@@ -27,7 +26,7 @@ std::vector<int8_t> gpfq_quantize(const float* w_in, size_t rows, size_t cols, c
     for (Eigen::Index j = 0; j < t; ++j) C(j, t) = static_cast<float>(h(at(t), at(j)) / d);
   }
   // base = W_perm A^T, rows in parallel chunks, on the runtime's matmul.
-  const Ops& ops = quantizer_ops();
+  const Ops& ops = o.ops ? *o.ops : best_ops();
   const Eigen::Map<const RowMatrixF> W(w_in, static_cast<Eigen::Index>(rows), K);
   RowMatrixF Wp(static_cast<Eigen::Index>(rows), K);
   for (Eigen::Index t = 0; t < K; ++t) Wp.col(t) = W.col(at(t));
@@ -47,6 +46,7 @@ std::vector<int8_t> gpfq_quantize(const float* w_in, size_t rows, size_t cols, c
   gc.block = o.block;
   gc.toward_zero = o.toward_zero;
   gc.threads = o.threads;
+  gc.ops = o.ops;
   return greedy_quantize_columns(V, C, perm, scales, bits, axe, gc);
 }
 

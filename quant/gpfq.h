@@ -1,4 +1,4 @@
-// GPFQ for one linear layer in its covariance form (../shared/docs/AXE.md
+// GPFQ for one linear layer in its covariance form (docs/AXE.md
 // section 5), with or without the AXE constraint. GPFQ fits X w (the float
 // model's inputs X) with X~ q (the partly quantized model's inputs X~),
 // column by column, carrying the residual forward. Expanding the residual
@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "quant/axe_constraint.h"
+#include "runtime/ops/ops.h"
 
 namespace axe {
 
@@ -27,6 +28,7 @@ struct GpfqOptions {
   size_t block = 128;      // columns per lazy update
   bool toward_zero = false;  // round toward zero (EP-init's first stage)
   int threads = 1;
+  const Ops* ops = nullptr;  // the SIMD table products run on; null: best_ops()
 };
 
 // h = X~^T X~ and g = X~^T X over the same calibration tokens (any common

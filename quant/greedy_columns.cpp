@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <numeric>
 
-#include "quant/quantizer_ops.h"
 
 namespace axe {
 
@@ -29,7 +28,7 @@ std::vector<int8_t> greedy_quantize_columns(RowMatrixF& V, const RowMatrixF& C, 
   // The trailing update V[:, later] -= E C[block, later] runs on the
   // runtime's matmul, which wants C's columns as rows.
   const RowMatrixF ct = C.transpose();
-  const Ops& ops = quantizer_ops();
+  const Ops& ops = o.ops ? *o.ops : best_ops();
   tbb::task_arena arena(std::max(1, o.threads));
   arena.execute([&] {
     tbb::parallel_for(size_t{0}, (rows + chunk - 1) / chunk, [&](size_t c) {

@@ -1,4 +1,4 @@
-// The loop OPTQ and GPFQ share (../shared/docs/AXE.md sections 4 and 5):
+// The loop OPTQ and GPFQ share (docs/AXE.md sections 4 and 5):
 // columns are quantized one at a time in a given order, and each column's
 // feedback is spread over the columns not yet quantized through one row of a
 // coefficient matrix, eagerly inside a block of columns and lazily (one GEMM
@@ -16,10 +16,9 @@
 
 #include "quant/axe_constraint.h"
 #include "quant/row_matrix.h"
+#include "runtime/ops/ops.h"
 
 namespace axe {
-
-
 
 enum class Feedback {
   kRoundingError,  // OPTQ: (fed-back value - s*q) / C[t,t]
@@ -35,6 +34,7 @@ struct GreedyColumns {
   bool toward_zero = false;
   size_t block = 128;  // columns per lazy update
   int threads = 1;
+  const Ops* ops = nullptr;  // the SIMD table products run on; null: best_ops()
 };
 
 // V: rows x K values in quantization order (consumed); C: K x K, row t holds

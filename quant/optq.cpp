@@ -6,7 +6,6 @@
 
 #include "quant/greedy_columns.h"
 #include "quant/inverse_factor.h"
-#include "quant/quantizer_ops.h"
 #include "runtime/error.h"
 
 namespace axe {
@@ -36,7 +35,7 @@ std::vector<int8_t> optq_quantize(const float* w_in, size_t rows, size_t cols, E
   const double mean_diag = hp.diagonal().mean();
   double damp = o.damp * mean_diag;
   RowMatrixF U;
-  const Ops& ops = quantizer_ops();
+  const Ops& ops = o.ops ? *o.ops : best_ops();
   tbb::task_arena arena(std::max(1, o.threads));
   for (int attempt = 0;; ++attempt) {
     Eigen::MatrixXd hd = hp;
@@ -55,6 +54,7 @@ std::vector<int8_t> optq_quantize(const float* w_in, size_t rows, size_t cols, E
   g.block = o.block;
   g.toward_zero = o.toward_zero;
   g.threads = o.threads;
+  g.ops = o.ops;
   return greedy_quantize_columns(Wp, U, perm, scales, bits, axe, g);
 }
 

@@ -1,5 +1,5 @@
 // OPTQ (GPTQ) for one linear layer, with or without the AXE constraint
-// (../shared/docs/AXE.md section 4): columns are quantized one at a time (in
+// (docs/AXE.md section 4): columns are quantized one at a time (in
 // act order if asked), each column's error is fed back to the columns not yet
 // quantized through the upper Cholesky factor U of H^-1, lazily in blocks of
 // columns with one GEMM per block. Dead columns (diag(H) = 0) are zeroed; if a
@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "quant/axe_constraint.h"
+#include "runtime/ops/ops.h"
 
 namespace axe {
 
@@ -24,6 +25,7 @@ struct OptqOptions {
   // reference implementation's choice (AXE.md section 4).
   bool full_error = false;
   int threads = 1;
+  const Ops* ops = nullptr;  // the SIMD table products run on; null: best_ops()
 };
 
 // H: cols x cols, sum of x~ x~^T over calibration tokens (quantized inputs).

@@ -1,46 +1,37 @@
-// Quantizes a float Llama model layer by layer and writes a .axe file.
-// Algorithms: "rtn" (round to nearest), "optq" (GPTQ) and "gpfq", the last
-// two calibrated block by block: each block's layers see inputs produced by
-// the already quantized earlier blocks and layers, with activation
-// quantization on (GPFQ also runs the float model alongside for its target).
-// Constraints: none (the plan is only certified), AXE (soft threshold and hard
-// clip to the plan's budgets), the naive and EP-init baselines, or the
-// per-layer search (AXE at every activation and weight width that needs it,
-// keeping the one with the lowest calibration output error). Scales are
-// per-row MSE choices fixed before quantizing. Every layer is checked against
-// the plan from its integers before the file is written; the result is the
-// certificate.
+// The quantization driver: a float Llama model, layer by layer, to a .axe
+// file. Each layer gets per-row MSE scales fixed before it is quantized, then
+// its algorithm (quant/layer_quantizer.h: RTN, or OPTQ/GPFQ calibrated block
+// by block, quant/calibration.h) under its constraint: none (the plan is only
+// certified), AXE (soft threshold and hard clip to the plan's budgets), the
+// naive and EP-init baselines, or the per-layer width search
+// (quant/search.h). Every layer is checked against the plan from its
+// integers as soon as it is quantized; the checks are the file's certificate
+// (models/formats/axe.h writes it).
 #pragma once
 #include <functional>
 #include <string>
 
-#include "models/llama/axe_format.h"
 #include "models/llama/model.h"
+#include "models/quant_format.h"
+#include "quant/calibration.h"
+#include "quant/gpfq.h"
+#include "quant/layer_quantizer.h"
 #include "quant/optq.h"
+#include "runtime/cpu_target.h"
 
 namespace axe {
 
 struct QuantizeOptions {
-  std::string algo = "rtn";
-  bool axe = false;  // enforce the plan (AXE); otherwise the plan is only certified
-  // Naive baseline: lower the activation, then the weight bits until the
-  // data-type bound of the largest tile fits P_I (no constraint needed).
-  bool naive = false;
-  // EP-init baseline: round toward zero, then project each tile (and row)
-  // onto the l1 ball of the non-centred bound (quant/ep_init.h).
-  bool ep_init = false;
-  // Per layer, AXE at each activation width N from format.act_bits down and
-  // each weight width M from format.weight_bits down, until the data-type
-  // bound fits P_I; keeps the (N, M) with the lowest calibration error
-  // || X w - X~_N s q ||^2. Needs a calibrated algorithm.
-  bool search = false;
-  AxeQuantFormat format;
+  Algorithm algo = Algorithm::kRtn;
+  Constraint constraint = Constraint::kNone;
+  // The requested format. Naive lowers its bits; the search records each
+  // layer's own.
+  QuantFormat format;
   int threads = 1;
-  // Calibration (optq, gpfq): text, number of windows and their length in tokens.
-  std::string calib_text;
-  size_t calib_samples = 128, calib_len = 256;
-  uint64_t seed = 0;
-  OptqOptions optq;  // damp, act_order (also GPFQ's), block, full_error
+  Target target = supported_targets().back();  // the float products' SIMD table
+  CalibrationOptions calib;                    // optq, gpfq
+  OptqOptions optq;
+  GpfqOptions gpfq;
   // Called after each linear layer with (done, total, layer name); returning
   // false aborts (no file is written).
   std::function<bool(size_t, size_t, const std::string&)> progress;

@@ -3,6 +3,9 @@
 #include <hwy/targets.h>
 
 #include <cstdlib>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 
 #include "runtime/error.h"
 
@@ -18,12 +21,36 @@ const char* target_name(Target t) {
   return "?";
 }
 
-std::vector<Target> supported_targets() {
+namespace {
+
+CpuFeatures detect() {
+  CpuFeatures f;
   const int64_t hw = hwy::SupportedTargets();
+  f.avx2 = (hw & HWY_AVX2) != 0;
+  f.avx512 = (hw & HWY_AVX3) != 0;
+  f.avx512_vnni = (hw & HWY_AVX3_DL) != 0;
+#if defined(__x86_64__)
+  // CPUID leaf 7, sub-leaf 1: EAX bit 4 is AVX-VNNI. The OS's saving of the
+  // ymm state is already part of Highway's AVX2 check.
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (f.avx2 && __get_cpuid_count(7, 1, &a, &b, &c, &d)) f.avx_vnni = (a >> 4) & 1;
+#endif
+  return f;
+}
+
+}  // namespace
+
+const CpuFeatures& cpu_features() {
+  static const CpuFeatures features = detect();
+  return features;
+}
+
+std::vector<Target> supported_targets() {
+  const CpuFeatures& f = cpu_features();
   std::vector<Target> out{Target::kScalar};
-  if (hw & HWY_AVX2) out.push_back(Target::kAVX2);
-  if (hw & HWY_AVX3) out.push_back(Target::kAVX512);
-  if (hw & HWY_AVX3_DL) out.push_back(Target::kAVX512VNNI);
+  if (f.avx2) out.push_back(Target::kAVX2);
+  if (f.avx512) out.push_back(Target::kAVX512);
+  if (f.avx512_vnni) out.push_back(Target::kAVX512VNNI);
   return out;
 }
 

@@ -9,6 +9,9 @@
 
 namespace axe {
 
+class LinearF32;
+class LinearInt8;
+
 class Linear {
  public:
   virtual ~Linear() = default;
@@ -19,6 +22,10 @@ class Linear {
   // the threads of the current task arena.
   virtual void forward(const Ops& ops, const float* x, size_t ldx, size_t n_tokens, float* y, size_t ldy,
                        bool accumulate, bool parallel) const = 0;
+  // The concrete weight format, for code that needs the weights themselves
+  // (views, emulation, quantization); null when the layer is another kind.
+  virtual const LinearF32* as_f32() const { return nullptr; }
+  virtual const LinearInt8* as_int8() const { return nullptr; }
 
  protected:
   Linear(size_t rows, size_t cols) : rows_(rows), cols_(cols) {}
@@ -34,6 +41,7 @@ class LinearF32 final : public Linear {
   uint64_t weight_bytes() const override { return uint64_t{4} * rows() * cols(); }
   void forward(const Ops& ops, const float* x, size_t ldx, size_t n_tokens, float* y, size_t ldy, bool accumulate,
                bool parallel) const override;
+  const LinearF32* as_f32() const override { return this; }
   const float* data() const { return w_; }
 
  private:

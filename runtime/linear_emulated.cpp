@@ -4,9 +4,13 @@
 
 namespace axe {
 
-LinearEmulated::LinearEmulated(const LinearInt8& layer, std::string name, const DatapathSpec& spec)
-    : Linear(layer.rows(), layer.cols()), layer_(layer), name_(std::move(name)),
-      emulated_(prepare_emulation(layer.weights(), spec, ActivationRange::of(layer.act_bits(), layer.act_signed()))) {}
+LinearEmulated::LinearEmulated(const LinearInt8& layer, std::string name, const DatapathSpec& spec,
+                               const Int8KernelPolicy& policy)
+    : Linear(layer.rows(), layer.cols()),
+      layer_(layer),
+      name_(std::move(name)),
+      emulated_(prepare_emulation(layer.weights(), spec, ActivationRange::of(layer.act_bits(), layer.act_signed()),
+                                  policy)) {}
 
 void LinearEmulated::forward(const Ops&, const float* x, size_t ldx, size_t n_tokens, float* y, size_t ldy,
                              bool accumulate, bool parallel) const {

@@ -13,8 +13,9 @@ namespace axe {
 class LinearEmulated final : public Linear {
  public:
   // `layer` must outlive this; the plan's partition is the weights' own,
-  // with the emulated widths and mode of `spec`.
-  LinearEmulated(const LinearInt8& layer, std::string name, const DatapathSpec& spec);
+  // with the emulated widths and mode of `spec`; the exact kernels and the
+  // stepping ops are chosen under `policy` (the context's target).
+  LinearEmulated(const LinearInt8& layer, std::string name, const DatapathSpec& spec, const Int8KernelPolicy& policy);
   uint64_t weight_bytes() const override { return layer_.weight_bytes(); }
   void forward(const Ops& ops, const float* x, size_t ldx, size_t n_tokens, float* y, size_t ldy, bool accumulate,
                bool parallel) const override;

@@ -5,10 +5,21 @@
 
 namespace axe {
 
-LinearInt8::LinearInt8(Int8Weights w, int act_bits, bool act_signed)
-    : Linear(w.rows, w.cols), w_(std::move(w)), act_bits_(act_bits), act_signed_(act_signed) {}
+LinearInt8::LinearInt8(Int8Weights w, int act_bits, bool act_signed, const Int8KernelPolicy& policy)
+    : Linear(w.rows, w.cols),
+      w_(std::make_shared<const Int8Weights>(std::move(w))),
+      act_bits_(act_bits),
+      act_signed_(act_signed),
+      kernels_(choose_int8_kernels(*w_, ActivationRange::of(act_bits, act_signed), policy)) {}
 
-void LinearInt8::forward(const Ops& ops, const float* x, size_t ldx, size_t n_tokens, float* y, size_t ldy,
+LinearInt8::LinearInt8(const LinearInt8& other, const Int8KernelPolicy& policy)
+    : Linear(other.rows(), other.cols()),
+      w_(other.w_),
+      act_bits_(other.act_bits_),
+      act_signed_(other.act_signed_),
+      kernels_(choose_int8_kernels(*w_, ActivationRange::of(act_bits_, act_signed_), policy)) {}
+
+void LinearInt8::forward(const Ops&, const float* x, size_t ldx, size_t n_tokens, float* y, size_t ldy,
                          bool accumulate, bool parallel) const {
   // Scratch of the calling thread. The workers below must use this object, so
   // it is bound to a reference (naming a thread_local inside the lambda would
@@ -16,10 +27,10 @@ void LinearInt8::forward(const Ops& ops, const float* x, size_t ldx, size_t n_to
   thread_local Int8Activations scratch;
   Int8Activations& acts = scratch;
   quantize_activations(x, ldx, n_tokens, cols(), act_bits_, act_signed_, acts);
-  const Int8Kernel& k = select_int8_kernel(w_, acts.range, n_tokens, ops.target);
+  const Int8Kernel& k = kernels_.for_tokens(n_tokens);
   const Int8Output out{nullptr, 0, y, ldy, nullptr, accumulate};
   const bool big = parallel && n_tokens * rows() * cols() >= (size_t{1} << 16);
-  parallel_rows(rows(), 16, big, [&](size_t r0, size_t r1) { k.run(acts, 0, n_tokens, w_, r0, r1, out); });
+  parallel_rows(rows(), 16, big, [&](size_t r0, size_t r1) { k.run(acts, 0, n_tokens, *w_, r0, r1, out); });
 }
 
 }  // namespace axe

@@ -43,10 +43,13 @@ TEST_CASE("LinearInt8 equals the reference kernel for every forced target, with 
   std::vector<float> expected(tokens * rows, 1.0f);
   int8_gemm_reference(acts, 0, tokens, w, 0, rows, {nullptr, 0, expected.data(), rows, nullptr});
 
-  LinearInt8 layer(make_weights(rows, cols, plan, true, 1), 8, false);
+  const LinearInt8 loaded(make_weights(rows, cols, plan, true, 1), 8, false, Int8KernelPolicy{supported_targets().back(), ""});
   for (Target t : supported_targets()) {
     CAPTURE(target_name(t));
     const Ops& ops = ops_for(t);
+    // As a context of target t runs it: the same weights, its own kernels.
+    const LinearInt8 layer(loaded, Int8KernelPolicy{t, ""});
+    CHECK(&layer.weights() == &loaded.weights());
     std::vector<float> y(tokens * rows, 1.0f);
     layer.forward(ops, x.data(), cols, tokens, y.data(), rows, false, false);
     CHECK(y == expected);
@@ -57,9 +60,10 @@ TEST_CASE("LinearInt8 equals the reference kernel for every forced target, with 
     CHECK(y == expected);
     layer.forward(ops, x.data(), cols, tokens, y.data(), rows, true, false);
     for (size_t i = 0; i < y.size(); ++i) REQUIRE(y[i] == expected[i] + expected[i]);
-    const Int8Kernel& k = select_int8_kernel(layer.weights(), acts.range, tokens, t);
-    CHECK(k.target <= t);
-    CHECK(k.usable(layer.weights(), acts.range));
+    for (const Int8Kernel* k : {layer.kernels().decode, layer.kernels().prefill}) {
+      CHECK(k->target <= t);
+      CHECK(k->usable(layer.weights(), acts.range));
+    }
   }
 }
 
@@ -69,7 +73,7 @@ TEST_CASE("kernel selection never picks an int16 kernel for weights that break t
   REQUIRE_FALSE(w.plan_holds);
   for (Target t : supported_targets()) {
     for (size_t tokens : {size_t{1}, size_t{32}}) {
-      const Int8Kernel& k = select_int8_kernel(w, ActivationRange::of(8, false), tokens, t);
+      const Int8Kernel& k = choose_int8_kernels(w, ActivationRange::of(8, false), {t, ""}).for_tokens(tokens);
       CHECK(k.accumulator != Int8Accumulator::kInt16);
     }
   }

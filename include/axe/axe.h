@@ -279,6 +279,9 @@ typedef struct axe_quantize_params {
                               from the given ones down to where the data-type
                               bound fits P_I; keep the lowest calibration
                               output error (optq, gpfq)                      */
+  const char *target;    /* SIMD target of the quantizer's float products, as
+                            axe_context_params.target (NULL or "auto": the
+                            best for this CPU, AXE_TARGET overrides)         */
 } axe_quantize_params;
 
 AXE_API axe_quantize_params axe_quantize_default_params(void);

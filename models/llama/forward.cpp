@@ -54,6 +54,11 @@ void llama_embed(const LlamaModel& model, LlamaState& s, const int32_t* tokens, 
 
 void llama_block(const LlamaModel& model, const Ops& ops, LlamaState& s, size_t l, size_t n, size_t pos0,
                  bool parallel) {
+  llama_block_until(model, ops, s, l, n, pos0, parallel, BlockStage::kEnd);
+}
+
+StageInput llama_block_until(const LlamaModel& model, const Ops& ops, LlamaState& s, size_t l, size_t n,
+                             size_t pos0, bool parallel, BlockStage stop) {
   const LlamaConfig& c = model.config;
   const size_t D = c.dim, H = c.hidden_dim, KV = c.kv_dim(), HD = c.head_dim(), half = HD / 2;
   const size_t n_heads = c.n_heads, kv_mul = c.n_heads / c.n_kv_heads;
@@ -70,6 +75,7 @@ void llama_block(const LlamaModel& model, const Ops& ops, LlamaState& s, size_t 
   float* vc = s.value_cache_.data() + l * s.ld_ * KV;
 
   norm_rows(ly.rms_att);
+  if (stop == BlockStage::kAttentionIn) return {xb, D};
   ly.wq->forward(ops, xb, D, n, q, D, false, parallel);
   ly.wk->forward(ops, xb, D, n, s.k_.data(), KV, false, parallel);
   ly.wv->forward(ops, xb, D, n, s.v_.data(), KV, false, parallel);
@@ -93,13 +99,17 @@ void llama_block(const LlamaModel& model, const Ops& ops, LlamaState& s, size_t 
                     scratch.data(), xb + i * D + h * HD);
     }
   });
+  if (stop == BlockStage::kAttentionOut) return {xb, D};
   ly.wo->forward(ops, xb, D, n, x, D, true, parallel);
 
   norm_rows(ly.rms_ffn);
+  if (stop == BlockStage::kFfnIn) return {xb, D};
   ly.w1->forward(ops, xb, D, n, s.hb_.data(), H, false, parallel);
   ly.w3->forward(ops, xb, D, n, s.hb2_.data(), H, false, parallel);
   for (size_t i = 0; i < n; ++i) ops.silu_mul(s.hb_.data() + i * H, s.hb2_.data() + i * H, H);
+  if (stop == BlockStage::kFfnOut) return {s.hb_.data(), H};
   ly.w2->forward(ops, s.hb_.data(), H, n, x, D, true, parallel);
+  return {x, D};
 }
 
 void llama_head(const LlamaModel& model, const Ops& ops, LlamaState& s, size_t n, const int8_t* want_logits,

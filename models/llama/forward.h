@@ -12,6 +12,13 @@
 
 namespace axe {
 
+// The input of a block stage's linears: n rows of the stage's columns, row
+// stride ld, inside the state's scratch.
+struct StageInput {
+  const float* x = nullptr;
+  size_t ld = 0;
+};
+
 // One sequence's KV cache and scratch buffers.
 class LlamaState {
  public:
@@ -25,7 +32,8 @@ class LlamaState {
 
  private:
   friend void llama_embed(const LlamaModel&, LlamaState&, const int32_t*, size_t);
-  friend void llama_block(const LlamaModel&, const Ops&, LlamaState&, size_t, size_t, size_t, bool);
+  friend StageInput llama_block_until(const LlamaModel&, const Ops&, LlamaState&, size_t, size_t, size_t, bool,
+                                      BlockStage);
   friend void llama_head(const LlamaModel&, const Ops&, LlamaState&, size_t, const int8_t*, bool);
   size_t n_ctx_, n_batch_, vocab_;
   // Row stride of the transposed cache: n_ctx padded off powers of two, so the
@@ -50,6 +58,11 @@ void llama_forward(const LlamaModel& model, const Ops& ops, LlamaState& state, c
 void llama_embed(const LlamaModel& model, LlamaState& state, const int32_t* tokens, size_t n);
 void llama_block(const LlamaModel& model, const Ops& ops, LlamaState& state, size_t layer, size_t n, size_t pos0,
                  bool parallel);
+// Runs block `layer` only up to the input of the linears of `stop` and
+// returns that input (calibration captures it); BlockStage::kEnd runs the
+// whole block, as llama_block does.
+StageInput llama_block_until(const LlamaModel& model, const Ops& ops, LlamaState& state, size_t layer, size_t n,
+                             size_t pos0, bool parallel, BlockStage stop);
 void llama_head(const LlamaModel& model, const Ops& ops, LlamaState& state, size_t n, const int8_t* want_logits,
                 bool parallel);
 

@@ -1,14 +1,17 @@
 // A loaded Llama model: configuration, weights (behind the Linear interface)
-// and tokenizer. Immutable after loading; shared by contexts.
+// and tokenizer. Immutable after loading; shared by contexts. Readers of each
+// file format (models/formats/) build it.
 #pragma once
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "models/llama/arch.h"
 #include "models/llama/config.h"
+#include "models/quant_format.h"
 #include "runtime/linear.h"
-#include "runtime/mapped_file.h"
-#include "models/safetensors.h"
 #include "runtime/tokenizer.h"
 
 namespace axe {
@@ -17,28 +20,36 @@ struct LlamaLayer {
   const float* rms_att = nullptr;  // [dim]
   const float* rms_ffn = nullptr;  // [dim]
   std::unique_ptr<Linear> wq, wk, wv, wo, w1, w2, w3;
+  Linear& linear(size_t i) { return *(this->*(llama_linears()[i].member)); }
+  const Linear& linear(size_t i) const { return *(this->*(llama_linears()[i].member)); }
 };
 
 struct LlamaModel {
   LlamaConfig config;
   std::string path;
-  std::string format;  // "llama2c-legacy", "llama2c-v1", "axe"
-  std::unique_ptr<MappedFile> file;             // llama2.c files
-  std::unique_ptr<SafetensorsFile> tensors;     // .axe files
-  std::string quantization;  // e.g. "W4A8" for .axe files, empty for fp32
+  std::string format;  // what the reader read: "llama2c-legacy", "llama2c-v1", "axe"
+  // What the weights point into (mapped or copied files), kept alive here.
+  std::vector<std::shared_ptr<const void>> storage;
+  // The integer layers' format for a quantized model; empty for a float one.
+  std::optional<QuantFormat> quant;
   const float* embedding = nullptr;  // [vocab][dim]
   const float* rms_final = nullptr;  // [dim]
   std::vector<LlamaLayer> layers;
   std::unique_ptr<Linear> classifier;  // [vocab][dim]
   std::unique_ptr<Tokenizer> tokenizer;
 
+  bool quantized() const { return quant.has_value(); }
+  // "F32", or the bits of a quantized model ("W4A8").
+  std::string describe_weights() const { return quant ? quant->describe_bits() : "F32"; }
   uint64_t n_params() const;
   uint64_t weight_bytes() const;
 };
 
-// Loads a llama2.c checkpoint (legacy or v1) and its tokenizer. When
-// `tokenizer_path` is empty, uses tokenizer.bin or the single tok*.bin beside
-// the model. `use_mmap` keeps the weights in the page cache (MappedFile).
-std::unique_ptr<LlamaModel> load_llama2c(const std::string& path, const std::string& tokenizer_path, bool use_mmap);
+// A model sharing every weight of `m` but its blocks' linear layers, which
+// come from make(layer index, tensor name, the original layer). The
+// classifier is a fresh view of the original's (fp32) weights; tokenizer and
+// storage stay with `m`, which must outlive the result.
+using LinearFactory = std::function<std::unique_ptr<Linear>(size_t, const std::string&, const Linear&)>;
+std::unique_ptr<LlamaModel> with_replaced_linears(const LlamaModel& m, const LinearFactory& make);
 
 }  // namespace axe

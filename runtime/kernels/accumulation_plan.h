@@ -2,7 +2,7 @@
 // its width P_I, and the width P_O of the accumulator that adds the tile sums.
 // One type shared by the integer kernels (which rely on it for exactness), the
 // quantizer (which enforces it) and the verifier (which proves it from the
-// stored integers). The math is ../shared/docs/AXE.md sections 1-2.
+// stored integers). The math is docs/AXE.md sections 1-2.
 #pragma once
 #include <cstddef>
 #include <cstdint>

@@ -30,12 +30,15 @@ uint32_t add_narrow(int64_t& acc, int64_t v, uint32_t bits, bool saturate) {
 
 }  // namespace
 
-EmulatedLayer prepare_emulation(const Int8Weights& w, const DatapathSpec& spec, ActivationRange x) {
+EmulatedLayer prepare_emulation(const Int8Weights& w, const DatapathSpec& spec, ActivationRange x,
+                                const Int8KernelPolicy& policy) {
   const AccumulationPlan& plan = spec.plan;
   const std::string bad = plan.invalid_reason();
   if (!bad.empty()) fail(AXE_ERR_INVALID_ARGUMENT, "emulated datapath: " + bad);
   EmulatedLayer e;
   e.spec = spec;
+  e.kernels = choose_int8_kernels(w, x, policy);
+  e.ops = &ops_for(policy.max_target);
   e.x = x;
   const uint32_t n_tiles = plan.n_tiles(w.cols);
   e.cols.resize(w.cols);
@@ -67,7 +70,7 @@ EmulatedLayer prepare_emulation(const Int8Weights& w, const DatapathSpec& spec, 
 
 void int8_gemm_emulated(const Int8Activations& x, size_t m0, size_t m1, const Int8Weights& w, size_t n0, size_t n1,
                         const Int8Output& out, const DatapathSpec& spec, OverflowCounts& counts) {
-  int8_gemm_emulated(x, m0, m1, w, n0, n1, out, prepare_emulation(w, spec, x.range), counts);
+  int8_gemm_emulated(x, m0, m1, w, n0, n1, out, prepare_emulation(w, spec, x.range, Int8KernelPolicy::from_environment(supported_targets().back())), counts);
 }
 
 void int8_gemm_emulated(const Int8Activations& x, size_t m0, size_t m1, const Int8Weights& w, size_t n0, size_t n1,
@@ -77,13 +80,12 @@ void int8_gemm_emulated(const Int8Activations& x, size_t m0, size_t m1, const In
     fail(AXE_ERR_INVALID_ARGUMENT, "emulated datapath: activations outside the range it was prepared for");
   const size_t M = m1 - m0;
   if (M == 0 || n0 >= n1) return;
-  const Target best = supported_targets().back();
-  const Ops& ops = ops_for(best);
+  const Ops& ops = *e.ops;
   const uint32_t n_tiles = plan.n_tiles(w.cols);
 
   // Exact results for every row from the fastest exact kernel; the rows that
   // can overflow are overwritten below.
-  select_int8_kernel(w, x.range, M, best).run(x, m0, m1, w, n0, n1, out);
+  e.kernels.for_tokens(M).run(x, m0, m1, w, n0, n1, out);
   counts.dot_products += M * (n1 - n0);
   auto first = std::lower_bound(e.stepped_rows.begin(), e.stepped_rows.end(), n0);
   auto last = std::lower_bound(e.stepped_rows.begin(), e.stepped_rows.end(), n1);

@@ -37,14 +37,14 @@ bool int16_exact(const Int8Weights& w, ActivationRange x, uint32_t lanes) {
 }
 
 #if defined(__x86_64__)
-bool has_avx2() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
-bool has_avx512() { return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"); }
-bool has_avx512vnni() { return has_avx512() && __builtin_cpu_supports("avx512vnni"); }
+// The runtime's one CPU detector (runtime/cpu_target.h).
+bool has_avx2() { return cpu_features().avx2; }
+bool has_avx512() { return cpu_features().avx512; }
+bool has_avx512vnni() { return cpu_features().avx512_vnni; }
 
 bool usable_avx2_int32(const Int8Weights& w, ActivationRange x) { return has_avx2() && int32_fits(w, x); }
 bool usable_avxvnni_int32(const Int8Weights& w, ActivationRange x) {
-  return has_avx2() && cpu_has_avxvnni() && int32_fits(w, x);
+  return has_avx2() && cpu_features().avx_vnni && int32_fits(w, x);
 }
 bool usable_avx512vnni_int32(const Int8Weights& w, ActivationRange x) { return has_avx512vnni() && int32_fits(w, x); }
 bool usable_avx2_int16(const Int8Weights& w, ActivationRange x) { return has_avx2() && int16_exact(w, x, 16); }

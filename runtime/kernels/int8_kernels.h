@@ -41,6 +41,22 @@ struct Int8Kernel {
   bool (*usable)(const Int8Weights& w, ActivationRange x);
 };
 
+// The kernels one integer layer runs, chosen once (runtime/kernels/int8_select.h):
+// one for decode (a single token) and one for prefill (many tokens).
+struct Int8KernelChoice {
+  const Int8Kernel* decode = nullptr;
+  const Int8Kernel* prefill = nullptr;
+  const Int8Kernel& for_tokens(size_t n_tokens) const { return n_tokens > 1 ? *prefill : *decode; }
+};
+
+// How a context chooses kernels: the highest SIMD target it may use, and a
+// kernel forced by name (AXE_INT8_KERNEL, read once when the policy is made).
+struct Int8KernelPolicy {
+  Target max_target = Target::kScalar;
+  std::string forced;
+  static Int8KernelPolicy from_environment(Target max_target);
+};
+
 // Every kernel compiled in, the int64 reference first.
 const std::vector<Int8Kernel>& int8_kernels();
 const Int8Kernel* find_int8_kernel(const std::string& name);
@@ -61,6 +77,7 @@ struct DatapathSpec {
   AccumulationPlan plan;  // partition and widths to emulate
   bool saturate = false;
 };
+struct Ops;
 struct OverflowCounts {
   uint64_t inner = 0, outer = 0, dot_products = 0;
 };
@@ -69,14 +86,17 @@ struct OverflowCounts {
 struct EmulatedLayer {
   DatapathSpec spec;
   ActivationRange x;
+  Int8KernelChoice kernels;  // the exact kernels that compute the rows that cannot overflow
+  const Ops* ops = nullptr;  // the stepping of the rows that can
   std::vector<uint32_t> cols, start;  // columns of tile t: cols[start[t] .. start[t + 1])
   std::vector<size_t> stepped_rows;   // rows that can overflow, ascending
   std::vector<int32_t> stepped_codes; // their codes, [stepped_rows.size()][cols]
 };
-EmulatedLayer prepare_emulation(const Int8Weights& w, const DatapathSpec& spec, ActivationRange x);
+EmulatedLayer prepare_emulation(const Int8Weights& w, const DatapathSpec& spec, ActivationRange x,
+                                const Int8KernelPolicy& policy);
 void int8_gemm_emulated(const Int8Activations& x, size_t m0, size_t m1, const Int8Weights& w, size_t n0, size_t n1,
                         const Int8Output& out, const EmulatedLayer& layer, OverflowCounts& counts);
-// Prepares and runs in one call.
+// Prepares (for the best target, AXE_INT8_KERNEL honoured) and runs in one call.
 void int8_gemm_emulated(const Int8Activations& x, size_t m0, size_t m1, const Int8Weights& w, size_t n0, size_t n1,
                         const Int8Output& out, const DatapathSpec& spec, OverflowCounts& counts);
 

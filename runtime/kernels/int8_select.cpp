@@ -26,29 +26,25 @@ double time_kernel(const Int8Kernel& k, const Int8Activations& x, const Int8Weig
   return best;
 }
 
-}  // namespace
-
-const Int8Kernel& select_int8_kernel(const Int8Weights& w, ActivationRange x, size_t tokens, Target max_target) {
+const Int8Kernel& choose_one(const Int8Weights& w, ActivationRange x, bool prefill, const Int8KernelPolicy& policy) {
   static std::mutex mutex;
   static std::map<Key, const Int8Kernel*> cache;
-  const bool prefill = tokens > 1;
-  const Key key{w.rows, w.cols, w.bits, static_cast<int>(w.plan.kind), w.plan.tile, w.plan.inner_bits,
-                w.plan_holds ? 1u : 0u, x.mu, x.nu, static_cast<int>(max_target), prefill};
-  std::lock_guard<std::mutex> lock(mutex);
-  // AXE_INT8_KERNEL=name forces a kernel (tests, measurements) when it is
-  // exact for this layer; an inexact or unknown one is ignored with a warning.
-  if (const char* forced = std::getenv("AXE_INT8_KERNEL"); forced && *forced) {
-    const Int8Kernel* k = find_int8_kernel(forced);
+  if (!policy.forced.empty()) {
+    const Int8Kernel* k = find_int8_kernel(policy.forced);
     if (k && k->usable(w, x)) return *k;
-    log(AXE_LOG_WARN, std::string("AXE_INT8_KERNEL=") + forced + " is unknown or not exact for a " +
-                          std::to_string(w.rows) + "x" + std::to_string(w.cols) + " layer here; choosing by speed");
+    log(AXE_LOG_WARN, "AXE_INT8_KERNEL=" + policy.forced + " is unknown or not exact for a " + std::to_string(w.rows) +
+                          "x" + std::to_string(w.cols) + " layer here; choosing by speed");
   }
+  const Key key{w.rows, w.cols, w.bits, static_cast<int>(w.plan.kind), w.plan.tile, w.plan.inner_bits,
+                w.plan_holds ? 1u : 0u, x.mu, x.nu, static_cast<int>(policy.max_target), prefill};
+  std::lock_guard<std::mutex> lock(mutex);
   auto it = cache.find(key);
   if (it != cache.end()) return *it->second;
 
   std::vector<const Int8Kernel*> candidates;
   for (const Int8Kernel& k : int8_kernels())
-    if (k.accumulator != Int8Accumulator::kInt64 && k.target <= max_target && k.usable(w, x)) candidates.push_back(&k);
+    if (k.accumulator != Int8Accumulator::kInt64 && k.target <= policy.max_target && k.usable(w, x))
+      candidates.push_back(&k);
   if (candidates.empty()) candidates.push_back(&int8_kernels().front());  // the reference is always exact
   const Int8Kernel* best = candidates.front();
   if (candidates.size() > 1) {
@@ -69,6 +65,19 @@ const Int8Kernel& select_int8_kernel(const Int8Weights& w, ActivationRange x, si
                          (prefill ? " prefill: " : " decode: ") + best->name);
   cache.emplace(key, best);
   return *best;
+}
+
+}  // namespace
+
+Int8KernelPolicy Int8KernelPolicy::from_environment(Target max_target) {
+  Int8KernelPolicy p;
+  p.max_target = max_target;
+  if (const char* forced = std::getenv("AXE_INT8_KERNEL"); forced && *forced) p.forced = forced;
+  return p;
+}
+
+Int8KernelChoice choose_int8_kernels(const Int8Weights& w, ActivationRange x, const Int8KernelPolicy& policy) {
+  return {&choose_one(w, x, false, policy), &choose_one(w, x, true, policy)};
 }
 
 }  // namespace axe

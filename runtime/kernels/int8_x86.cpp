@@ -437,7 +437,5 @@ void gemm_avxvnni_int32(const Int8Activations& x, size_t m0, size_t m1, const In
   drive(w.packed4 ? t4 : t8, x, m0, m1, w, n0, n1, out, 0, 0);
 }
 
-bool cpu_has_avxvnni() { return __builtin_cpu_supports("avxvnni"); }
-
 }  // namespace axe
 #endif  // __x86_64__

@@ -9,5 +9,4 @@ void gemm_avx512_int16(const Int8Activations&, size_t, size_t, const Int8Weights
 void gemm_avx2_int16(const Int8Activations&, size_t, size_t, const Int8Weights&, size_t, size_t, const Int8Output&);
 void gemm_avx2_int32(const Int8Activations&, size_t, size_t, const Int8Weights&, size_t, size_t, const Int8Output&);
 void gemm_avxvnni_int32(const Int8Activations&, size_t, size_t, const Int8Weights&, size_t, size_t, const Int8Output&);
-bool cpu_has_avxvnni();
 }  // namespace axe

@@ -37,5 +37,7 @@ struct Ops {
 
 // The table of target t (which must be one of supported_targets()).
 const Ops& ops_for(Target t);
+// The table of the best target this CPU has.
+const Ops& best_ops();
 
 }  // namespace axe

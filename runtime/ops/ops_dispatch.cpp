@@ -37,5 +37,7 @@ const Ops& ops_for(Target t) {
   fail(AXE_ERR_INTERNAL, "unknown SIMD target");
 }
 
+const Ops& best_ops() { return ops_for(supported_targets().back()); }
+
 }  // namespace axe
 #endif

@@ -1,7 +1,7 @@
 // C API: samplers.
 #include <cmath>
 
-#include "runtime/api_internal.h"
+#include "api/internal.h"
 
 using axe::fail;
 

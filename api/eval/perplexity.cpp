@@ -1,4 +1,4 @@
-#include "runtime/perplexity.h"
+#include "api/eval/perplexity.h"
 
 #include <tbb/enumerable_thread_specific.h>
 #include <tbb/parallel_for.h>

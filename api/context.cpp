@@ -2,9 +2,8 @@
 #include <algorithm>
 #include <cstring>
 
-#include "runtime/api_internal.h"
-#include "models/llama/axe_format.h"
-#include "runtime/linear_emulated.h"
+#include "api/internal.h"
+#include "runtime/linear_int8.h"
 #include "runtime/threads.h"
 
 using axe::fail;
@@ -14,21 +13,31 @@ namespace {
 // The model as an emulating context runs it: the same weights, each integer
 // linear layer wrapped by a LinearEmulated with this context's widths.
 std::unique_ptr<axe::LlamaModel> emulated_view(const axe::LlamaModel& m, const axe_context_params& p,
+                                               const axe::Int8KernelPolicy& policy,
                                                std::vector<const axe::LinearEmulated*>& layers) {
-  if (m.quantization.empty() || !m.tensors)
+  if (!m.quant)
     fail(AXE_ERR_INVALID_ARGUMENT, m.path + ": an emulated datapath (acc_sim) needs a quantized .axe model");
-  const axe::AxeQuantFormat qf = axe::plan_from_json(m.tensors->meta("plan"), m.path);
-  axe::DatapathSpec spec{qf.plan, p.acc_sim_saturate != 0};
+  axe::DatapathSpec spec{m.quant->plan, p.acc_sim_saturate != 0};
   spec.plan.inner_bits = static_cast<uint32_t>(p.acc_sim_inner_bits);
   spec.plan.outer_bits = static_cast<uint32_t>(p.acc_sim_outer_bits > 0 ? p.acc_sim_outer_bits : 32);
   const std::string bad = spec.plan.invalid_reason();
   if (!bad.empty()) fail(AXE_ERR_INVALID_ARGUMENT, "acc_sim: " + bad);
   return axe::with_replaced_linears(m, [&](size_t, const std::string& name, const axe::Linear& orig) {
-    const auto* q = dynamic_cast<const axe::LinearInt8*>(&orig);
+    const axe::LinearInt8* q = orig.as_int8();
     if (!q) fail(AXE_ERR_INTERNAL, "acc_sim: " + name + " of a quantized model is not an integer layer");
-    auto e = std::make_unique<axe::LinearEmulated>(*q, name, spec);
+    auto e = std::make_unique<axe::LinearEmulated>(*q, name, spec, policy);
     layers.push_back(e.get());
     return e;
+  });
+}
+
+// A quantized model as a context runs it: the same integer weights, each
+// layer's kernels chosen once for this context's target.
+std::unique_ptr<axe::LlamaModel> kernel_view(const axe::LlamaModel& m, const axe::Int8KernelPolicy& policy) {
+  return axe::with_replaced_linears(m, [&](size_t, const std::string& name, const axe::Linear& orig) {
+    const axe::LinearInt8* q = orig.as_int8();
+    if (!q) fail(AXE_ERR_INTERNAL, name + " of a quantized model is not an integer layer");
+    return std::make_unique<axe::LinearInt8>(*q, policy);
   });
 }
 
@@ -65,7 +74,11 @@ AXE_API axe_status axe_context_create(axe_model* model, const axe_context_params
     ctx->ops = &axe::ops_for(axe::choose_target(p.target ? p.target : "auto"));
     ctx->n_threads = p.n_threads > 0 ? p.n_threads : axe::physical_core_count();
     ctx->arena = std::make_unique<tbb::task_arena>(ctx->n_threads);
-    if (p.acc_sim_inner_bits != 0) ctx->sim_view = emulated_view(*model->model, p, ctx->sim_layers);
+    // The environment is read here, once; the hot path only calls kernels.
+    const auto policy = axe::Int8KernelPolicy::from_environment(ctx->ops->target);
+    ctx->emulated = p.acc_sim_inner_bits != 0;
+    if (ctx->emulated) ctx->view = emulated_view(*model->model, p, policy, ctx->sim_layers);
+    else if (model->model->quantized()) ctx->view = kernel_view(*model->model, policy);
     ctx->state = std::make_unique<axe::LlamaState>(*model->model, n_ctx, std::min(p.n_batch, n_ctx));
     result = ctx.release();
   });
@@ -145,7 +158,7 @@ AXE_API axe_status axe_decode(axe_context* ctx, const axe_token* tokens, const i
 AXE_API axe_status axe_context_overflows(const axe_context* ctx, axe_overflow_report* reports, size_t capacity,
                                          size_t* n_layers) {
   if (!ctx || !n_layers || (!reports && capacity)) return AXE_ERR_INVALID_ARGUMENT;
-  if (!ctx->sim_view) return AXE_ERR_INVALID_ARGUMENT;
+  if (!ctx->emulated) return AXE_ERR_INVALID_ARGUMENT;
   *n_layers = ctx->sim_layers.size();
   if (capacity < ctx->sim_layers.size()) return AXE_ERR_BUFFER_TOO_SMALL;
   for (size_t i = 0; i < ctx->sim_layers.size(); ++i) {

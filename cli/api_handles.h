@@ -1,5 +1,6 @@
-// What every subcommand shares: the model/context flags, loading through the
-// C API, and turning failures into messages and exit codes.
+// The C API's handles as the subcommands hold them: failures turned into
+// messages and exit codes, owning pointers, and the calls every command makes
+// (load a model from its flags, make a context, tokenize, print overflows).
 #pragma once
 #include <cstdio>
 #include <memory>
@@ -7,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "args.h"
 #include "axe/axe.h"
+#include "model_flags.h"
 
 namespace cli {
 
@@ -21,20 +22,6 @@ struct ApiError : std::runtime_error {
 void check(axe_status st, const axe_context* ctx);
 void check(axe_status st, const axe_model* model);
 void check(axe_status st, const axe_sampler* sampler);
-
-struct ModelFlags {
-  std::string model_path;
-  std::string tokenizer_path;
-  int32_t threads = 0;
-  uint32_t n_ctx = 0;
-  std::string target;
-  bool use_mmap = false;
-  int32_t acc_sim_inner = 0, acc_sim_outer = 0;  // --acc-sim
-  bool acc_sim_saturate = false;
-  // -m, --tokenizer, -t, -c (when with_ctx), --target, --mmap
-  void add_to(ArgParser& p, bool with_ctx = true);
-  void require_model(const ArgParser& p) const;
-};
 
 struct ModelDeleter {
   void operator()(axe_model* m) const { axe_model_free(m); }
@@ -50,10 +37,10 @@ using ContextPtr = std::unique_ptr<axe_context, ContextDeleter>;
 using SamplerPtr = std::unique_ptr<axe_sampler, SamplerDeleter>;
 
 ModelPtr load_model(const ModelFlags& f);
+// With --acc-sim, the context emulates the datapath it asks for.
 ContextPtr make_context(axe_model* model, const ModelFlags& f, int32_t threads, uint32_t n_batch = 512);
 std::vector<axe_token> tokenize(axe_model* model, const std::string& text, bool add_bos);
 std::string piece(axe_model* model, axe_token prev, axe_token tok);
-double now_seconds();
 // With --acc-sim: the per-layer overflow table (to `out`) and the totals.
 void print_overflows(axe_context* ctx, std::FILE* out);
 

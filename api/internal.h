@@ -12,6 +12,7 @@
 #include "axe/axe.h"
 #include "models/llama/forward.h"
 #include "models/llama/model.h"
+#include "runtime/linear_emulated.h"
 #include "runtime/error.h"
 #include "runtime/ops/ops.h"
 #include "runtime/sampler.h"
@@ -27,11 +28,14 @@ class LinearEmulated;
 
 struct axe_context {
   axe_model* model = nullptr;
-  // With an emulated datapath: the model as this context runs it, its linear
-  // layers emulating over the shared integer weights.
-  std::unique_ptr<axe::LlamaModel> sim_view;
+  // The model as this context runs it, when that differs from the loaded one:
+  // a quantized model's integer layers with the kernels chosen for this
+  // context's target, or, with an emulated datapath, layers emulating over
+  // the shared integer weights (`sim_layers`).
+  std::unique_ptr<axe::LlamaModel> view;
   std::vector<const axe::LinearEmulated*> sim_layers;
-  const axe::LlamaModel& forward_model() const { return sim_view ? *sim_view : *model->model; }
+  bool emulated = false;
+  const axe::LlamaModel& forward_model() const { return view ? *view : *model->model; }
   const axe::Ops* ops = nullptr;
   int n_threads = 1;
   std::unique_ptr<tbb::task_arena> arena;

@@ -1,9 +1,9 @@
 // C API: quantization and verification.
 #include <cstring>
 
+#include "api/internal.h"
+#include "models/formats/axe_verify.h"
 #include "quant/quantize_model.h"
-#include "quant/verify.h"
-#include "runtime/api_internal.h"
 #include "runtime/threads.h"
 
 using axe::fail;
@@ -37,11 +37,15 @@ AXE_API axe_status axe_quantize(axe_model* model, const char* out_path, const ax
     if (p.tiles != AXE_TILES_CONTIGUOUS && p.tiles != AXE_TILES_LANES) fail(AXE_ERR_INVALID_ARGUMENT, "axe_quantize: bad tile kind");
     if (p.tile <= 0 || p.inner_bits <= 0 || p.outer_bits <= 0) fail(AXE_ERR_INVALID_ARGUMENT, "axe_quantize: tile and widths must be positive");
     axe::QuantizeOptions o;
-    o.algo = p.algo ? p.algo : "rtn";
-    o.axe = p.axe != 0;
-    o.naive = p.naive != 0;
-    o.ep_init = p.ep_init != 0;
-    o.search = p.search != 0;
+    o.algo = axe::parse_algorithm(p.algo ? p.algo : "rtn");
+    if ((p.axe != 0) + (p.naive != 0) + (p.ep_init != 0) + (p.search != 0) > 1)
+      fail(AXE_ERR_INVALID_ARGUMENT, "--axe, --naive, --ep-init and --search are alternatives");
+    o.constraint = p.axe       ? axe::Constraint::kAxe
+                   : p.naive   ? axe::Constraint::kNaive
+                   : p.ep_init ? axe::Constraint::kEpInit
+                   : p.search  ? axe::Constraint::kSearch
+                               : axe::Constraint::kNone;
+    o.target = axe::choose_target(p.target ? p.target : "auto");
     o.format.weight_bits = p.weight_bits;
     o.format.act_bits = p.act_bits;
     o.format.act_signed = p.act_signed != 0;
@@ -49,16 +53,17 @@ AXE_API axe_status axe_quantize(axe_model* model, const char* out_path, const ax
                      static_cast<uint32_t>(p.tile), static_cast<uint32_t>(p.inner_bits),
                      static_cast<uint32_t>(p.outer_bits)};
     o.threads = p.n_threads > 0 ? p.n_threads : axe::physical_core_count();
-    if (o.algo == "optq" || o.algo == "gpfq") {
-      if (!p.calib_text || p.calib_text_len == 0) fail(AXE_ERR_INVALID_ARGUMENT, "axe_quantize: " + o.algo + " needs calibration text");
+    if (o.algo != axe::Algorithm::kRtn) {
+      if (!p.calib_text || p.calib_text_len == 0)
+        fail(AXE_ERR_INVALID_ARGUMENT, std::string("axe_quantize: ") + axe::algorithm_name(o.algo) + " needs calibration text");
       if (p.calib_samples <= 0 || p.calib_len < 2) fail(AXE_ERR_INVALID_ARGUMENT, "axe_quantize: bad calibration sizes");
       if (!(p.damp >= 0.0f) || p.damp > 10.0f) fail(AXE_ERR_INVALID_ARGUMENT, "axe_quantize: damp must be in [0, 10]");
-      o.calib_text.assign(p.calib_text, p.calib_text_len);
-      o.calib_samples = static_cast<size_t>(p.calib_samples);
-      o.calib_len = static_cast<size_t>(p.calib_len);
-      o.seed = p.seed;
+      o.calib.text.assign(p.calib_text, p.calib_text_len);
+      o.calib.samples = static_cast<size_t>(p.calib_samples);
+      o.calib.len = static_cast<size_t>(p.calib_len);
+      o.calib.seed = p.seed;
       o.optq.damp = p.damp;
-      o.optq.act_order = p.act_order != 0;
+      o.optq.act_order = o.gpfq.act_order = p.act_order != 0;
       o.optq.full_error = p.full_error != 0;
     }
     if (p.progress)

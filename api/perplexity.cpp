@@ -1,6 +1,6 @@
 // C API: perplexity.
-#include "runtime/api_internal.h"
-#include "runtime/perplexity.h"
+#include "api/internal.h"
+#include "api/eval/perplexity.h"
 
 using axe::fail;
 

@@ -1,8 +1,9 @@
 // C API: models, tokenization.
 #include <cstring>
 
-#include "models/llama/axe_format.h"
-#include "runtime/api_internal.h"
+#include "api/internal.h"
+#include "models/formats/axe.h"
+#include "models/formats/llama2c.h"
 
 namespace axe {
 namespace {
@@ -85,7 +86,7 @@ AXE_API axe_status axe_model_get_info(const axe_model* model, axe_model_info* in
   else if (n >= 1e6) std::snprintf(size, sizeof size, "%.0fM", n / 1e6);
   else std::snprintf(size, sizeof size, "%.0fK", n / 1e3);
   std::snprintf(r.description, sizeof r.description, "llama %s %s", size,
-                m.quantization.empty() ? "F32" : m.quantization.c_str());
+                m.describe_weights().c_str());
   axe::write_versioned(info, r);
   return AXE_OK;
 }

@@ -11,8 +11,9 @@
 // Weights are [out][in] row-major and used in place from the mapping.
 #include <filesystem>
 
-#include "models/llama/model.h"
+#include "models/formats/llama2c.h"
 #include "runtime/error.h"
+#include "runtime/mapped_file.h"
 
 namespace axe {
 namespace {
@@ -56,32 +57,12 @@ std::string find_tokenizer(const std::string& model_path) {
 
 }  // namespace
 
-uint64_t LlamaModel::n_params() const {
-  const auto& c = config;
-  uint64_t n = uint64_t(c.vocab) * c.dim + uint64_t(c.dim);
-  for (const auto& l : layers)
-    n += 2 * uint64_t(c.dim) + l.wq->rows() * l.wq->cols() + l.wk->rows() * l.wk->cols() +
-         l.wv->rows() * l.wv->cols() + l.wo->rows() * l.wo->cols() + l.w1->rows() * l.w1->cols() +
-         l.w2->rows() * l.w2->cols() + l.w3->rows() * l.w3->cols();
-  if (!c.shared_classifier) n += uint64_t(c.vocab) * c.dim;
-  return n;
-}
-
-uint64_t LlamaModel::weight_bytes() const {
-  const auto& c = config;
-  uint64_t b = 4 * (uint64_t(c.vocab) * c.dim + c.dim + 2 * uint64_t(c.dim) * layers.size());
-  for (const auto& l : layers)
-    b += l.wq->weight_bytes() + l.wk->weight_bytes() + l.wv->weight_bytes() + l.wo->weight_bytes() +
-         l.w1->weight_bytes() + l.w2->weight_bytes() + l.w3->weight_bytes();
-  if (!c.shared_classifier) b += classifier->weight_bytes();
-  return b;
-}
-
 std::unique_ptr<LlamaModel> load_llama2c(const std::string& path, const std::string& tokenizer_path, bool use_mmap) {
   auto m = std::make_unique<LlamaModel>();
   m->path = path;
-  m->file = std::make_unique<MappedFile>(path, use_mmap ? MappedFile::Mode::kMap : MappedFile::Mode::kHugePageCopy);
-  const MappedFile& f = *m->file;
+  auto file = std::make_shared<const MappedFile>(path, use_mmap ? MappedFile::Mode::kMap : MappedFile::Mode::kHugePageCopy);
+  m->storage.push_back(file);
+  const MappedFile& f = *file;
   LlamaConfig& c = m->config;
 
   const bool v1 = f.size() >= 4 && f.read<uint32_t>(0, "the magic") == kMagicV1;

@@ -1,21 +1,21 @@
-#include "quant/verify.h"
+#include "models/formats/axe_verify.h"
 
 #include <cmath>
 
-#include "models/llama/axe_format.h"
+#include "models/formats/axe.h"
 #include "runtime/error.h"
 
 namespace axe {
 
 VerifyReport verify_axe_file(const std::string& path) {
-  const SafetensorsFile f(path, MappedFile::Mode::kMap);
-  if (f.meta("format") != kAxeFormat) fail(AXE_ERR_FORMAT, path + ": not an axe-llama file");
-  const LlamaConfig c = config_from_json(f.meta("config"), path);
-  const AxeQuantFormat qf = plan_from_json(f.meta("plan"), path);
+  // The loader's own header checks (format, version, config, plan).
+  const AxeFile f(path, MappedFile::Mode::kMap);
+  const LlamaConfig& c = f.config();
+  const QuantFormat& qf = f.format();
   const ActivationRange xr = qf.x_range();
   nlohmann::json cert;
   try {
-    cert = nlohmann::json::parse(f.meta("certificate"));
+    cert = nlohmann::json::parse(f.meta(kAxeMetaCertificate));
   } catch (const nlohmann::json::exception&) {
     fail(AXE_ERR_FORMAT, path + ": the certificate is not valid JSON");
   }
@@ -26,11 +26,12 @@ VerifyReport verify_axe_file(const std::string& path) {
   if (cert.is_object() && cert.contains("worst_inner_use") && cert["worst_inner_use"].is_number())
     cert_inner = cert["worst_inner_use"].get<double>();
   for (int32_t l = 0; l < c.n_layers; ++l)
-    for (size_t i = 0; i < 7; ++i) {
-      const std::string name = axe_tensor_name(l, axe_linear_names()[i].name);
-      const auto [rows, cols] = axe_linear_shape(c, i);
-      const AxeQuantFormat lf = qf.for_layer(name);
-      const auto q = read_axe_codes(f, name, rows, cols, lf.weight_bits);
+    for (size_t i = 0; i < kLlamaLinears; ++i) {
+      const std::string name = llama_tensor_name(l, llama_linears()[i].name);
+      const auto [rows, cols] = llama_linear_shape(c, i);
+      const QuantFormat lf = qf.for_layer(name);
+      const auto q = f.codes(l, i);
+      f.scales(l, i);  // present, F32 [rows] and aligned, as the loader requires
       const PlanCheck pc = check_plan(q.data(), rows, cols, cols, lf.plan, lf.x_range());
       if (!pc.ok() && r.first_violation.empty())
         r.first_violation = name + " row " + std::to_string(pc.first_bad_row) +

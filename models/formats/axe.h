@@ -1,0 +1,121 @@
+// The .axe file, in one module: its schema (docs/FORMAT.md), the reader that
+// builds a model from it, the writer the quantizer uses and the header
+// checks both `axe verify` and the loader use. It is a quantized Llama model
+// in a safetensors container: tensor names from models/llama/arch.h; linear
+// layers stored as integer codes plus per-row scales; __metadata__ holding
+// the model config, the quantization settings, the accumulation plan and a
+// per-layer certificate, each as a JSON string.
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "models/formats/safetensors.h"
+#include "models/llama/model.h"
+#include "models/quant_format.h"
+#include "runtime/kernels/accumulation_plan.h"
+
+namespace axe {
+
+// ---- schema ------------------------------------------------------------
+constexpr const char* kAxeFormat = "axe-llama";
+constexpr int kAxeFormatVersion = 1;
+// __metadata__ keys.
+inline constexpr const char* kAxeMetaFormat = "format";
+inline constexpr const char* kAxeMetaVersion = "version";
+inline constexpr const char* kAxeMetaConfig = "config";
+inline constexpr const char* kAxeMetaPlan = "plan";
+inline constexpr const char* kAxeMetaQuantization = "quantization";
+inline constexpr const char* kAxeMetaCertificate = "certificate";
+// Tensors beside the architecture's: a linear layer's "<name>.codes" and
+// "<name>.scales", and the embedded llama2.c tokenizer.
+inline constexpr const char* kAxeTensorTokenizer = "tokenizer";
+std::string axe_codes_name(const std::string& linear);
+std::string axe_scales_name(const std::string& linear);
+
+nlohmann::json config_to_json(const LlamaConfig& c);
+LlamaConfig config_from_json(const std::string& text, const std::string& source);
+nlohmann::json plan_to_json(const QuantFormat& q);
+QuantFormat plan_from_json(const std::string& text, const std::string& source);
+
+// Stored codes (docs/FORMAT.md): I8 [rows, cols], or for M <= 4 bits U8
+// [rows, ceil(cols / 2)], column 2j in the low nibble and 2j + 1 in the high
+// nibble, each stored as code + 8. encode is the exact inverse of decode.
+struct StoredCodes {
+  std::string dtype;
+  std::vector<uint64_t> shape;
+  std::vector<uint8_t> bytes;
+};
+StoredCodes encode_axe_codes(const std::vector<int8_t>& q, size_t rows, size_t cols, int bits);
+std::string axe_codes_dtype(int bits);
+std::vector<uint64_t> axe_codes_shape(uint64_t rows, uint64_t cols, int bits);
+
+// ---- reading -------------------------------------------------------------
+// True when the file starts like a safetensors file (8-byte length, '{').
+bool looks_like_axe(const std::string& path);
+
+// An open .axe file whose header is checked: the container, the format name
+// and version, the config and the plan. Tensor accessors check dtype, shape,
+// alignment and (for codes) every code's range, naming the file and tensor.
+class AxeFile {
+ public:
+  AxeFile(const std::string& path, MappedFile::Mode mode);
+  const std::string& path() const { return file_->path(); }
+  const SafetensorsFile& container() const { return *file_; }
+  std::shared_ptr<const SafetensorsFile> shared_container() const { return file_; }
+  const LlamaConfig& config() const { return config_; }
+  const QuantFormat& format() const { return format_; }
+  std::string meta(const std::string& key) const { return file_->meta(key); }
+
+  const float* f32(const std::string& name, const std::vector<uint64_t>& shape) const;
+  // The codes of linear layer i of block `layer` (checked for dtype, shape
+  // and range with the layer's own bits), unpacked into int8 [rows][cols].
+  std::vector<int8_t> codes(size_t layer, size_t i) const;
+  const float* scales(size_t layer, size_t i) const;
+  std::string_view tokenizer_bytes() const;
+
+ private:
+  std::shared_ptr<const SafetensorsFile> file_;
+  LlamaConfig config_;
+  QuantFormat format_;
+};
+
+std::unique_ptr<LlamaModel> load_axe(const std::string& path, bool use_mmap);
+
+// ---- writing -------------------------------------------------------------
+// The certificate's totals over every layer.
+struct AxeCertificate {
+  size_t layers = 0;
+  uint64_t inner_violations = 0, outer_violations = 0;
+  double worst_inner_use = 0, worst_outer_use = 0;
+};
+
+// Builds the .axe file of a quantized float model. Each linear layer is
+// checked against its plan and encoded as soon as it is added, so only the
+// stored bytes are kept; the float tensors are borrowed from `source`, which
+// must outlive write().
+class AxeWriter {
+ public:
+  explicit AxeWriter(const LlamaModel& source);
+  // The layer's codes [rows][cols] and per-row scales under its own format;
+  // returns the plan check of its integers.
+  const PlanCheck& add_linear(const std::string& name, const std::vector<int8_t>& codes, std::vector<float> scales,
+                              const QuantFormat& layer_format);
+  // Writes atomically: the tensors in the architecture's order, the plan
+  // `format`, the `settings` (how the codes were made) and the certificate.
+  AxeCertificate write(const std::string& path, const QuantFormat& format, const nlohmann::json& settings);
+
+ private:
+  struct Layer {
+    StoredCodes codes;
+    std::vector<float> scales;
+    PlanCheck check;
+  };
+  const LlamaModel& source_;
+  std::map<std::string, Layer> layers_;
+};
+
+}  // namespace axe

@@ -1,0 +1,134 @@
+#include "quant/calibration.h"
+
+#include <tbb/parallel_for.h>
+
+#include <algorithm>
+#include <random>
+
+#include "runtime/error.h"
+#include "runtime/kernels/int8_types.h"
+
+namespace axe {
+
+std::vector<std::vector<int32_t>> calibration_windows(const Tokenizer& tokenizer, const CalibrationOptions& o) {
+  const auto tokens = tokenizer.encode(o.text, true);
+  if (o.len < 2 || tokens.size() < o.len)
+    fail(AXE_ERR_INVALID_ARGUMENT, "the calibration text has " + std::to_string(tokens.size()) +
+                                       " tokens, fewer than one window of " + std::to_string(o.len));
+  std::mt19937_64 rng(o.seed);
+  std::vector<std::vector<int32_t>> windows(o.samples);
+  for (auto& w : windows) {
+    const size_t start = static_cast<size_t>(rng() % (tokens.size() - o.len + 1));
+    w.assign(tokens.begin() + start, tokens.begin() + start + o.len);
+    w[0] = Tokenizer::kBos;
+  }
+  return windows;
+}
+
+void add_cross_products(const Ops& ops, const RowMatrixF& a, const RowMatrixF& b, RowMatrixF& y, bool symmetric) {
+  const RowMatrixF at = a.transpose();  // k x n: a row per input position
+  const RowMatrixF bt_own = symmetric ? RowMatrixF() : RowMatrixF(b.transpose());
+  const RowMatrixF& bt = symmetric ? at : bt_own;
+  const size_t k = static_cast<size_t>(at.rows()), n = static_cast<size_t>(at.cols());
+  constexpr size_t kRows = 64;  // strips of rows of y; uneven work when symmetric, so dynamic
+  tbb::parallel_for(size_t{0}, (k + kRows - 1) / kRows, [&](size_t s) {
+    const size_t i0 = s * kRows, i1 = std::min(k, i0 + kRows);
+    ops.matmul_f32(at.data() + i0 * n, n, i1 - i0, bt.data(), n, n, y.data() + i0 * k, k, 0, symmetric ? i1 : k, true);
+  });
+}
+
+namespace {
+
+// A view of every linear layer's float weights.
+std::unique_ptr<LlamaModel> float_copy(const LlamaModel& model) {
+  return with_replaced_linears(model, [](size_t, const std::string& name, const Linear& orig) {
+    const LinearF32* f = orig.as_f32();
+    if (!f) fail(AXE_ERR_INVALID_ARGUMENT, name + " has no float weights to quantize");
+    return std::make_unique<LinearF32>(f->data(), f->rows(), f->cols());
+  });
+}
+
+// n rows of `cols` floats at x (stride ld) as a matrix.
+RowMatrixF rows_of(const float* x, size_t ld, size_t n, size_t cols) {
+  RowMatrixF out(static_cast<Eigen::Index>(n), static_cast<Eigen::Index>(cols));
+  for (size_t m = 0; m < n; ++m)
+    out.row(static_cast<Eigen::Index>(m)) =
+        Eigen::Map<const Eigen::RowVectorXf>(x + m * ld, static_cast<Eigen::Index>(cols));
+  return out;
+}
+
+}  // namespace
+
+Calibrator::Calibrator(const LlamaModel& model, const CalibrationOptions& o, bool float_reference, const Ops& ops,
+                       tbb::task_arena& arena)
+    : ops_(ops),
+      arena_(arena),
+      work_(float_copy(model)),
+      ref_(float_reference ? float_copy(model) : nullptr),
+      len_(o.len),
+      dim_(model.config.dim),
+      n_windows_(o.samples),
+      state_(*work_, o.len, o.len) {
+  const auto windows = calibration_windows(*model.tokenizer, o);
+  hidden_.resize(n_windows_ * len_ * dim_);
+  for (size_t s = 0; s < n_windows_; ++s) {
+    llama_embed(*work_, state_, windows[s].data(), len_);
+    std::copy(state_.hidden(), state_.hidden() + len_ * dim_, hidden_.begin() + s * len_ * dim_);
+  }
+  if (ref_) ref_hidden_ = hidden_;
+}
+
+LayerStats Calibrator::capture(size_t l, BlockStage stage, int act_bits, bool act_signed, bool with_g) {
+  size_t K = 0;
+  for (size_t i = 0; i < kLlamaLinears; ++i)
+    if (llama_linears()[i].input == stage) K = work_->layers[l].linear(i).cols();
+  const Eigen::Index k = static_cast<Eigen::Index>(K);
+  RowMatrixF h = RowMatrixF::Zero(k, k), g = with_g ? RowMatrixF::Zero(k, k) : RowMatrixF();
+  const size_t L = len_, D = dim_;
+  auto load = [&](const std::vector<float>& hs, size_t s) {
+    std::copy(hs.begin() + s * L * D, hs.begin() + (s + 1) * L * D, state_.hidden());
+  };
+  arena_.execute([&] {
+    RowMatrixF ref_inputs;
+    Int8Activations a;
+    for (size_t s = 0; s < n_windows_; ++s) {
+      if (ref_) {  // the float model's input to the same stage, for the same tokens
+        load(ref_hidden_, s);
+        const StageInput in = llama_block_until(*ref_, ops_, state_, l, L, 0, true, stage);
+        ref_inputs = rows_of(in.x, in.ld, L, K);
+      }
+      load(hidden_, s);
+      const StageInput in = llama_block_until(*work_, ops_, state_, l, L, 0, true, stage);
+      quantize_activations(in.x, in.ld, L, K, act_bits, act_signed, a);
+      RowMatrixF xq(static_cast<Eigen::Index>(L), k);
+      for (size_t m = 0; m < L; ++m)
+        for (size_t c = 0; c < K; ++c)
+          xq(static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(c)) =
+              a.scales[m] * static_cast<float>(int32_t{a.codes.data()[m * a.kp + c]} - a.zeros[m]);
+      add_cross_products(ops_, xq, xq, h, true);
+      if (with_g) add_cross_products(ops_, xq, ref_ ? ref_inputs : rows_of(in.x, in.ld, L, K), g);
+    }
+  });
+  LayerStats stats;
+  stats.h = h.cast<double>().selfadjointView<Eigen::Lower>();  // only the lower triangle was computed
+  if (with_g) stats.g = g.cast<double>();
+  return stats;
+}
+
+void Calibrator::finish_block(size_t l) {
+  const size_t L = len_, D = dim_;
+  auto run = [&](LlamaModel& m, std::vector<float>& hs) {
+    for (size_t s = 0; s < n_windows_; ++s) {
+      std::copy(hs.begin() + s * L * D, hs.begin() + (s + 1) * L * D, state_.hidden());
+      llama_block(m, ops_, state_, l, L, 0, true);
+      std::copy(state_.hidden(), state_.hidden() + L * D, hs.begin() + s * L * D);
+    }
+  };
+  arena_.execute([&] {
+    run(*work_, hidden_);  // the next block's inputs, through the quantized block
+    if (ref_) run(*ref_, ref_hidden_);
+  });
+  for (const LlamaLinearInfo& ln : llama_linears()) (work_->layers[l].*(ln.member)).reset();  // never run again
+}
+
+}  // namespace axe

@@ -1,0 +1,73 @@
+// Calibration, block by block (GPTQ's sequential protocol): the windows of
+// calibration text run through the model one decoder block at a time over
+// saved hidden states, so each block's layers see the inputs produced by the
+// already quantized earlier blocks and layers, with activation quantization
+// on. A capture runs a block up to the input of one stage (the linears that
+// share an input, models/llama/arch.h), stops there, and accumulates
+//   H = X~^T X~   (X~: the inputs after per-token N-bit quantization, as the
+//                  integer kernels will see them)
+//   G = X~^T X    (X: the layer's own float input, or, for GPFQ, the float
+//                  model's input for the same tokens)
+// in fp32 on the runtime's matmul, as GPTQ does.
+#pragma once
+#include <Eigen/Dense>
+#include <tbb/task_arena.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/llama/forward.h"
+#include "models/llama/model.h"
+#include "quant/row_matrix.h"
+
+namespace axe {
+
+struct CalibrationOptions {
+  std::string text;
+  size_t samples = 128, len = 256;  // windows, tokens per window
+  uint64_t seed = 0;                // window positions
+};
+
+// n windows of len tokens from the text, each starting with BOS, at seeded
+// random offsets.
+std::vector<std::vector<int32_t>> calibration_windows(const Tokenizer& tokenizer, const CalibrationOptions& o);
+
+// Calibration statistics of one stage's input.
+struct LayerStats {
+  Eigen::MatrixXd h, g;  // g is empty unless asked for
+};
+
+class Calibrator {
+ public:
+  // `model` is the float model (it must outlive this). `float_reference`
+  // runs a float copy beside the working one for G's X (GPFQ).
+  Calibrator(const LlamaModel& model, const CalibrationOptions& o, bool float_reference, const Ops& ops,
+             tbb::task_arena& arena);
+  // The working model: its linears start as views of the float weights; the
+  // driver replaces them by integer layers as they are quantized.
+  LlamaModel& working() { return *work_; }
+  // H (and G when `with_g`) of the input of `stage` of block `layer` over
+  // every window, with `act_bits` activations.
+  LayerStats capture(size_t layer, BlockStage stage, int act_bits, bool act_signed, bool with_g);
+  // Runs block `layer` over every window (working and float models) and keeps
+  // the outputs as the next block's inputs; the block's working layers are
+  // then freed.
+  void finish_block(size_t layer);
+
+ private:
+  const Ops& ops_;
+  tbb::task_arena& arena_;
+  std::unique_ptr<LlamaModel> work_, ref_;
+  size_t len_, dim_, n_windows_;
+  LlamaState state_;
+  std::vector<float> hidden_, ref_hidden_;  // [window][len][dim]
+};
+
+// y (k x k, row-major) += a^T b for a, b: n x k row-major, on ops' matmul.
+// With symmetric, a == b and only the lower triangle (j <= i) is computed.
+void add_cross_products(const Ops& ops, const RowMatrixF& a, const RowMatrixF& b, RowMatrixF& y,
+                        bool symmetric = false);
+
+}  // namespace axe
