@@ -78,3 +78,24 @@ TEST_CASE("kernel selection never picks an int16 kernel for weights that break t
     }
   }
 }
+
+TEST_CASE("a forced kernel is taken where it is exact and ignored where it is not") {
+  const AccumulationPlan plan{TileKind::kLanes, 16, 16, 32};
+  const Int8Weights holds = make_weights(64, 512, plan, true, 5);
+  const Int8Weights breaks = make_weights(64, 512, plan, false, 6);
+  REQUIRE(holds.plan_holds);
+  REQUIRE_FALSE(breaks.plan_holds);
+  const ActivationRange x = ActivationRange::of(8, false);
+  const Target best = supported_targets().back();
+  const Int8KernelChoice ref = choose_int8_kernels(holds, x, {best, "reference-int64"});
+  CHECK(std::string(ref.decode->name) == "reference-int64");
+  CHECK(std::string(ref.prefill->name) == "reference-int64");
+  for (const Int8Kernel& k : int8_kernels()) {
+    if (k.accumulator != Int8Accumulator::kInt16 || !k.usable(holds, x)) continue;
+    CAPTURE(k.name);
+    CHECK(choose_int8_kernels(holds, x, {best, k.name}).decode == &k);
+    // The same int16 kernel forced on weights whose plan fails: never taken.
+    CHECK(choose_int8_kernels(breaks, x, {best, k.name}).decode->accumulator != Int8Accumulator::kInt16);
+  }
+  CHECK(choose_int8_kernels(holds, x, {best, "no-such-kernel"}).decode != nullptr);
+}

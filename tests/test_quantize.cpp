@@ -17,6 +17,7 @@
 #include "quant/axe_constraint.h"
 #include "quant/ep_init.h"
 #include "quant/naive_bits.h"
+#include "runtime/cpu_target.h"
 #include "runtime/kernels/int8_kernels.h"
 #include "temp_dir.h"
 
@@ -215,6 +216,49 @@ TEST_CASE("verify catches a tampered file; damaged files are errors") {
   auto garbled = read_bytes(q);
   garbled[12] = '#';  // inside the JSON header
   CHECK(axe_verify(dir.write("garbled.axe", garbled).c_str(), &r) == AXE_ERR_FORMAT);
+
+  // A version this build does not know: verify is no more lenient than the loader.
+  auto future = read_bytes(q);
+  const std::string v1 = "\"version\":\"1\"";
+  const size_t at = std::string(future.data() + 8, header_len).find(v1);
+  REQUIRE(at != std::string::npos);
+  future[8 + at + v1.size() - 2] = '2';
+  const std::string fv = dir.write("future.axe", future);
+  CHECK(axe_verify(fv.c_str(), &r) == AXE_ERR_FORMAT);
+  CHECK(std::string(axe_last_error()).find("unsupported .axe version 2") != std::string::npos);
+  CHECK(axe_model_load(fv.c_str(), nullptr, &mm) == AXE_ERR_FORMAT);
+  CHECK(std::string(axe_last_error()).find("unsupported .axe version 2") != std::string::npos);
+}
+
+TEST_CASE("the quantizer's SIMD target: named targets are deterministic, auto is the best one, unknown is an error") {
+  TempDir dir;
+  auto m = th::load();
+  const std::string calib = eval_slice();
+  auto run = [&](const char* target, const std::string& name) {
+    axe_quantize_params p = axe_quantize_default_params();
+    p.algo = "gpfq";
+    p.weight_bits = 4;
+    p.axe = 1;
+    p.inner_bits = 16;
+    p.calib_text = calib.data();
+    p.calib_text_len = calib.size();
+    p.calib_samples = 4;
+    p.calib_len = 64;
+    p.n_threads = 2;
+    p.target = target;
+    const std::string out = dir.file(name);
+    const axe_status st = axe_quantize(m.get(), out.c_str(), &p);
+    return st == AXE_OK ? read_bytes(out) : std::vector<char>{};
+  };
+  const auto best = run(nullptr, "auto.axe");
+  REQUIRE_FALSE(best.empty());
+  CHECK(run(target_name(supported_targets().back()), "best.axe") == best);
+  const auto scalar = run("scalar", "scalar1.axe");
+  REQUIRE_FALSE(scalar.empty());
+  CHECK(run("scalar", "scalar2.axe") == scalar);
+  CHECK(run("avx9000", "bad.axe").empty());
+  CHECK(std::string(axe_model_last_error(m.get())).find("avx9000") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(dir.file("bad.axe")));
 }
 
 TEST_CASE("quantize writes atomically: failures and aborts leave no file") {
