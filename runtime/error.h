@@ -1,5 +1,5 @@
 // Internal errors and logging. Library code throws axe::Error; the C API
-// boundary (runtime/api_*.cpp) turns it into an axe_status and a message, so
+// boundary (api/*.cpp) turns it into an axe_status and a message, so
 // no exception ever crosses into C.
 #pragma once
 #include <stdexcept>
