@@ -258,13 +258,13 @@ int register_all() {
     benchmark::RegisterBenchmark("memory/copy", BM_memory, true)->Arg(t)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
   }
 #if defined(__x86_64__)
-  if (__builtin_cpu_supports("avx512bw")) benchmark::RegisterBenchmark("peak/zmm vpmaddubsw+vpaddw", BM_peak, &peak_i16_512, 10 * 64.0);
-  if (__builtin_cpu_supports("avx512vnni")) benchmark::RegisterBenchmark("peak/zmm vpdpbusd", BM_peak, &peak_vnni_512, 20 * 64.0);
-  if (__builtin_cpu_supports("avx2")) {
+  if (cpu_features().avx512) benchmark::RegisterBenchmark("peak/zmm vpmaddubsw+vpaddw", BM_peak, &peak_i16_512, 10 * 64.0);
+  if (cpu_features().avx512_vnni) benchmark::RegisterBenchmark("peak/zmm vpdpbusd", BM_peak, &peak_vnni_512, 20 * 64.0);
+  if (cpu_features().avx2) {
     benchmark::RegisterBenchmark("peak/ymm vpmaddubsw+vpaddw", BM_peak, &peak_i16_256, 6 * 32.0);
     benchmark::RegisterBenchmark("peak/ymm vpmaddubsw+vpmaddwd+vpaddd", BM_peak, &peak_i32_256, 6 * 32.0);
   }
-  if (__builtin_cpu_supports("avxvnni")) benchmark::RegisterBenchmark("peak/ymm vpdpbusd (AVX-VNNI)", BM_peak, &peak_avxvnni_256, 10 * 32.0);
+  if (cpu_features().avx_vnni) benchmark::RegisterBenchmark("peak/ymm vpdpbusd (AVX-VNNI)", BM_peak, &peak_avxvnni_256, 10 * 32.0);
 #endif
   return 0;
 }
