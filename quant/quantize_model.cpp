@@ -10,7 +10,7 @@
 #include "quant/axe_constraint.h"
 #include "quant/ep_init.h"
 #include "quant/naive_bits.h"
-#include "quant/scales.h"
+#include "quant/quant_simd.h"
 #include "quant/search.h"
 #include "runtime/error.h"
 #include "runtime/linear_int8.h"
@@ -35,7 +35,9 @@ std::vector<float> row_scales(const LinearF32& lin, int bits, tbb::task_arena& a
   const size_t rows = lin.rows(), cols = lin.cols();
   std::vector<float> scales(rows);
   arena.execute([&] {
-    tbb::parallel_for(size_t{0}, rows, [&](size_t i) { mse_row_scales(lin.data() + i * cols, 1, cols, cols, bits, &scales[i]); });
+    tbb::parallel_for(size_t{0}, rows, [&](size_t i) {
+      mse_row_scales_simd(lin.data() + i * cols, 1, cols, cols, bits, &scales[i]);
+    });
   });
   return scales;
 }
