@@ -45,7 +45,9 @@ AXE_API axe_status axe_quantize(axe_model* model, const char* out_path, const ax
                    : p.ep_init ? axe::Constraint::kEpInit
                    : p.search  ? axe::Constraint::kSearch
                                : axe::Constraint::kNone;
-    o.target = axe::choose_target(p.target ? p.target : "auto");
+    // "auto" is the best target here, never AXE_TARGET: the environment does
+    // not change a quantized file.
+    if (p.target && *p.target && std::strcmp(p.target, "auto") != 0) o.target = axe::choose_target(p.target);
     o.format.weight_bits = p.weight_bits;
     o.format.act_bits = p.act_bits;
     o.format.act_signed = p.act_signed != 0;

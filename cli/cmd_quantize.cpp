@@ -49,7 +49,7 @@ int cmd_quantize(int argc, char** argv) {
   });
   p.add({"-t", "--threads"}, "N", "threads (default: physical cores)",
         [&](auto& f, auto& v) { qp.n_threads = static_cast<int32_t>(parse_int(f, v, 1, 1024)); });
-  p.add({"--target"}, "NAME", "SIMD target of the float products: auto, avx512-vnni, avx512, avx2, scalar (env AXE_TARGET)",
+  p.add({"--target"}, "NAME", "SIMD target of the float products (the file depends on it): auto, avx512-vnni, avx512, avx2, scalar",
         [&](auto&, auto& v) { mf.target = v; });
   qf.add_to(p);
   if (!p.parse(argc, argv, 2)) return 0;

@@ -20,8 +20,21 @@ std::string QuantFormat::describe_bits() const {
     w_lo = std::min(w_lo, b.weight_bits), w_hi = std::max(w_hi, b.weight_bits);
     a_lo = std::min(a_lo, b.act_bits), a_hi = std::max(a_hi, b.act_bits);
   }
-  auto range = [](int lo, int hi) { return lo == hi ? std::to_string(lo) : std::to_string(lo) + "-" + std::to_string(hi); };
-  return "W" + range(w_lo, w_hi) + "A" + range(a_lo, a_hi) + (w_lo != w_hi || a_lo != a_hi ? " per layer" : "");
+  // Appended piece by piece: GCC 12's -Wrestrict misfires on chains of
+  // temporary string concatenations here.
+  std::string out;
+  auto range = [&out](char what, int lo, int hi) {
+    out += what;
+    out += std::to_string(lo);
+    if (hi != lo) {
+      out += '-';
+      out += std::to_string(hi);
+    }
+  };
+  range('W', w_lo, w_hi);
+  range('A', a_lo, a_hi);
+  if (w_lo != w_hi || a_lo != a_hi) out += " per layer";
+  return out;
 }
 
 }  // namespace axe

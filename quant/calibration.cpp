@@ -59,17 +59,18 @@ RowMatrixF rows_of(const float* x, size_t ld, size_t n, size_t cols) {
 
 }  // namespace
 
-Calibrator::Calibrator(const LlamaModel& model, const CalibrationOptions& o, bool float_reference, const Ops& ops,
-                       tbb::task_arena& arena)
+Calibrator::Calibrator(const LlamaModel& model, const std::vector<std::vector<int32_t>>& windows,
+                       bool float_reference, const Ops& ops, tbb::task_arena& arena)
     : ops_(ops),
       arena_(arena),
       work_(float_copy(model)),
       ref_(float_reference ? float_copy(model) : nullptr),
-      len_(o.len),
+      len_(windows.empty() ? 0 : windows[0].size()),
       dim_(model.config.dim),
-      n_windows_(o.samples),
-      state_(*work_, o.len, o.len) {
-  const auto windows = calibration_windows(*model.tokenizer, o);
+      n_windows_(windows.size()),
+      state_(*work_, len_, len_) {
+  for (const auto& w : windows)
+    if (w.size() != len_) fail(AXE_ERR_INTERNAL, "calibration windows of different lengths");
   hidden_.resize(n_windows_ * len_ * dim_);
   for (size_t s = 0; s < n_windows_; ++s) {
     llama_embed(*work_, state_, windows[s].data(), len_);

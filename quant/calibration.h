@@ -41,10 +41,12 @@ struct LayerStats {
 
 class Calibrator {
  public:
-  // `model` is the float model (it must outlive this). `float_reference`
-  // runs a float copy beside the working one for G's X (GPFQ).
-  Calibrator(const LlamaModel& model, const CalibrationOptions& o, bool float_reference, const Ops& ops,
-             tbb::task_arena& arena);
+  // `model` is the float model (it must outlive this); `windows` come from
+  // calibration_windows (all of one length, checked before anything is
+  // allocated for them). `float_reference` runs a float copy beside the
+  // working one for G's X (GPFQ).
+  Calibrator(const LlamaModel& model, const std::vector<std::vector<int32_t>>& windows, bool float_reference,
+             const Ops& ops, tbb::task_arena& arena);
   // The working model: its linears start as views of the float weights; the
   // driver replaces them by integer layers as they are quantized.
   LlamaModel& working() { return *work_; }

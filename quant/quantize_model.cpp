@@ -145,7 +145,9 @@ class Driver {
 
   void run_calibrated() {
     const bool search = o_.constraint == Constraint::kSearch;
-    Calibrator cal(model_, o_.calib, quantizer_->needs_float_reference(), ops_, arena_);
+    // The text is checked (and tokenized) before anything is sized by it.
+    const auto windows = calibration_windows(*model_.tokenizer, o_.calib);
+    Calibrator cal(model_, windows, quantizer_->needs_float_reference(), ops_, arena_);
     const bool need_g = quantizer_->needs_float_reference() || search;
     const Int8KernelPolicy policy = Int8KernelPolicy::from_environment(o_.target);
     for (size_t l = 0; l < model_.layers.size(); ++l) {

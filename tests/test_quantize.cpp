@@ -230,7 +230,7 @@ TEST_CASE("verify catches a tampered file; damaged files are errors") {
   CHECK(std::string(axe_last_error()).find("unsupported .axe version 2") != std::string::npos);
 }
 
-TEST_CASE("the quantizer's SIMD target: named targets are deterministic, auto is the best one, unknown is an error") {
+TEST_CASE("the quantizer's SIMD target: named targets are deterministic, auto is the best one whatever AXE_TARGET says, unknown is an error") {
   TempDir dir;
   auto m = th::load();
   const std::string calib = eval_slice();
@@ -253,6 +253,10 @@ TEST_CASE("the quantizer's SIMD target: named targets are deterministic, auto is
   const auto best = run(nullptr, "auto.axe");
   REQUIRE_FALSE(best.empty());
   CHECK(run(target_name(supported_targets().back()), "best.axe") == best);
+  // The environment's AXE_TARGET is for contexts: it does not change a quantized file.
+  setenv("AXE_TARGET", "scalar", 1);
+  CHECK(run(nullptr, "env.axe") == best);
+  unsetenv("AXE_TARGET");
   const auto scalar = run("scalar", "scalar1.axe");
   REQUIRE_FALSE(scalar.empty());
   CHECK(run("scalar", "scalar2.axe") == scalar);

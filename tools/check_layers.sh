@@ -36,23 +36,37 @@ while IFS= read -r file; do
   own=$(rank "$file")
   dir=$(dirname "$file")
   checked=$((checked + 1))
-  # Every quoted include, with its line number.
-  while IFS=: read -r line target; do
-    if [[ $target != */* ]]; then
-      # A bare name is a file beside this one.
-      target="$dir/$target"
+  # Every include, quoted or angled, with its line number, resolved to the
+  # file it names in this tree: a quoted one beside the including file first,
+  # then from the include roots (the repository and include/), as the
+  # compiler searches them.
+  while IFS=: read -r line kind target; do
+    if [[ $kind == '"' ]]; then candidates=("$dir/$target" "$target" "include/$target")
+    else candidates=("$target" "include/$target"); fi
+    resolved=""
+    for c in "${candidates[@]}"; do
+      [[ $c == *..* ]] && c=$(realpath -m --relative-to=. "$c")
+      if [[ -f $c ]]; then resolved=$c; break; fi
+    done
+    # Not in the tree: a system or third-party header, unless it names one of
+    # our folders (then it is judged by the name, as if it existed).
+    if [[ -z $resolved ]]; then
+      c=${candidates[0]}
+      [[ $c == *..* ]] && c=$(realpath -m --relative-to=. "$c")
+      [[ $kind == '"' && $target != */* ]] && continue
+      resolved=$c
     fi
-    theirs=$(rank "$target")
+    theirs=$(rank "$resolved")
     (( theirs < 0 )) && continue
-    if [[ $file == cli/* && $theirs -ne 0 && $target != cli/* ]]; then
-      echo "$file:$line: includes \"$target\": the CLI uses the C API (axe/axe.h) only" >&2
+    if [[ $file == cli/* && $theirs -ne 0 && $resolved != cli/* ]]; then
+      echo "$file:$line: includes \"$target\" ($resolved): the CLI uses the C API (axe/axe.h) only" >&2
       status=1
     elif (( theirs > own )); then
-      echo "$file:$line: includes \"$target\" from a higher layer" >&2
+      echo "$file:$line: includes \"$target\" ($resolved) from a higher layer" >&2
       status=1
     fi
-  done < <(grep -n '^[[:space:]]*#[[:space:]]*include[[:space:]]*"' "$file" |
-           sed 's/^\([0-9]*\):[^"]*"\([^"]*\)".*/\1:\2/' || true)
+  done < <(grep -n '^[[:space:]]*#[[:space:]]*include[[:space:]]*["<]' "$file" |
+           sed 's/^\([0-9]*\):[^"<]*\(["<]\)\([^">]*\)[">].*/\1:\2:\3/' || true)
 done < <(find runtime models quant api cli include -type f \( -name '*.h' -o -name '*.cpp' -o -name '*.c' \) | sort)
 
 if (( checked == 0 )); then

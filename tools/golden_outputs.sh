@@ -6,6 +6,7 @@
 #   diff -r /tmp/before /tmp/after && echo identical
 # A refactoring that must not change behaviour shows an empty diff.
 set -euo pipefail
+unset AXE_TARGET AXE_INT8_KERNEL  # contexts would follow them; the comparison must not
 axe=${1:?usage: $0 AXE_BINARY OUT_DIR [SHARED_DIR]}
 out=${2:?usage: $0 AXE_BINARY OUT_DIR [SHARED_DIR]}
 shared=${3:-$(dirname "$0")/../../shared}

@@ -279,9 +279,10 @@ typedef struct axe_quantize_params {
                               from the given ones down to where the data-type
                               bound fits P_I; keep the lowest calibration
                               output error (optq, gpfq)                      */
-  const char *target;    /* SIMD target of the quantizer's float products, as
-                            axe_context_params.target (NULL or "auto": the
-                            best for this CPU, AXE_TARGET overrides)         */
+  const char *target;    /* SIMD target of the quantizer's float products
+                            ("avx512-vnni", "avx512", "avx2", "scalar"); NULL
+                            or "auto": the best for this CPU (AXE_TARGET is
+                            not consulted). The bytes written depend on it */
 } axe_quantize_params;
 
 AXE_API axe_quantize_params axe_quantize_default_params(void);

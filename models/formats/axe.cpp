@@ -42,7 +42,7 @@ T field(const nlohmann::json& j, const char* key, const std::string& source) {
 }  // namespace
 
 LlamaConfig config_from_json(const std::string& text, const std::string& source) {
-  const auto j = parse_json(text, source, "config");
+  const auto j = parse_json(text, source, kAxeMetaConfig);
   LlamaConfig c;
   c.dim = field<int32_t>(j, "dim", source);
   c.hidden_dim = field<int32_t>(j, "hidden_dim", source);
@@ -77,7 +77,7 @@ nlohmann::json plan_to_json(const QuantFormat& q) {
 }
 
 QuantFormat plan_from_json(const std::string& text, const std::string& source) {
-  const auto j = parse_json(text, source, "plan");
+  const auto j = parse_json(text, source, kAxeMetaPlan);
   QuantFormat q;
   const auto tiles = field<std::string>(j, "tiles", source);
   if (tiles != "lanes" && tiles != "contiguous") fail(AXE_ERR_FORMAT, source + ": unknown tile partition '" + tiles + "'");

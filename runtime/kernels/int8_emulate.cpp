@@ -70,7 +70,7 @@ EmulatedLayer prepare_emulation(const Int8Weights& w, const DatapathSpec& spec, 
 
 void int8_gemm_emulated(const Int8Activations& x, size_t m0, size_t m1, const Int8Weights& w, size_t n0, size_t n1,
                         const Int8Output& out, const DatapathSpec& spec, OverflowCounts& counts) {
-  int8_gemm_emulated(x, m0, m1, w, n0, n1, out, prepare_emulation(w, spec, x.range, Int8KernelPolicy::from_environment(supported_targets().back())), counts);
+  int8_gemm_emulated(x, m0, m1, w, n0, n1, out, prepare_emulation(w, spec, x.range, Int8KernelPolicy{supported_targets().back(), ""}), counts);
 }
 
 void int8_gemm_emulated(const Int8Activations& x, size_t m0, size_t m1, const Int8Weights& w, size_t n0, size_t n1,

@@ -96,7 +96,7 @@ EmulatedLayer prepare_emulation(const Int8Weights& w, const DatapathSpec& spec, 
                                 const Int8KernelPolicy& policy);
 void int8_gemm_emulated(const Int8Activations& x, size_t m0, size_t m1, const Int8Weights& w, size_t n0, size_t n1,
                         const Int8Output& out, const EmulatedLayer& layer, OverflowCounts& counts);
-// Prepares (for the best target, AXE_INT8_KERNEL honoured) and runs in one call.
+// Prepares (for the best target) and runs in one call.
 void int8_gemm_emulated(const Int8Activations& x, size_t m0, size_t m1, const Int8Weights& w, size_t n0, size_t n1,
                         const Int8Output& out, const DatapathSpec& spec, OverflowCounts& counts);
 
