@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "runtime/cpu_target.h"
+#include "runtime/kv_cache.h"
 #include "runtime/ops/ops.h"
 
 namespace {
@@ -116,4 +117,21 @@ TEST_CASE("target selection: scalar always, unknown names rejected") {
   CHECK(have.front() == axe::Target::kScalar);
   CHECK(axe::choose_target("scalar") == axe::Target::kScalar);
   CHECK_THROWS(axe::choose_target("avx9000"));
+}
+
+TEST_CASE("KV cache: positions stored transposed per layer, rows padded off powers of two") {
+  const size_t layers = 3, kv = 8, n_ctx = 64;
+  axe::KvCache c(layers, kv, n_ctx);
+  CHECK(c.ld() >= n_ctx);
+  CHECK(c.ld() % 64 != 0);  // 64 positions pad to 80: not a power-of-two stride
+  std::vector<float> k(2 * kv), v(2 * kv);
+  for (size_t i = 0; i < k.size(); ++i) k[i] = static_cast<float>(i), v[i] = -static_cast<float>(i);
+  c.store(1, 10, 2, k.data(), v.data());  // positions 10 and 11 of layer 1
+  for (size_t p = 0; p < 2; ++p)
+    for (size_t j = 0; j < kv; ++j) {
+      CHECK(c.keys(1)[j * c.ld() + 10 + p] == k[p * kv + j]);
+      CHECK(c.values(1)[j * c.ld() + 10 + p] == v[p * kv + j]);
+      CHECK(c.keys(0)[j * c.ld() + 10 + p] == 0.0f);  // other layers untouched
+      CHECK(c.keys(2)[j * c.ld() + 10 + p] == 0.0f);
+    }
 }

@@ -8,11 +8,11 @@
 namespace axe {
 
 LlamaState::LlamaState(const LlamaModel& model, size_t n_ctx, size_t n_batch)
-    : n_ctx_(n_ctx), n_batch_(n_batch), vocab_(model.config.vocab), ld_((n_ctx + 15) / 16 * 16 + 16) {
+    : n_ctx_(n_ctx),
+      n_batch_(n_batch),
+      vocab_(model.config.vocab),
+      kv_(model.config.n_layers, model.config.kv_dim(), n_ctx) {
   const LlamaConfig& c = model.config;
-  const size_t kv = static_cast<size_t>(c.kv_dim()) * c.n_layers * ld_;
-  key_cache_.resize(kv);
-  value_cache_.resize(kv);
   const size_t half = c.head_dim() / 2;
   rope_cos_.resize(n_ctx * half);
   rope_sin_.resize(n_ctx * half);
@@ -71,8 +71,9 @@ StageInput llama_block_until(const LlamaModel& model, const Ops& ops, LlamaState
     });
   };
   const LlamaLayer& ly = model.layers[l];
-  float* kc = s.key_cache_.data() + l * s.ld_ * KV;
-  float* vc = s.value_cache_.data() + l * s.ld_ * KV;
+  float* kc = s.kv_.keys(l);
+  float* vc = s.kv_.values(l);
+  const size_t ld = s.kv_.ld();
 
   norm_rows(ly.rms_att);
   if (stop == BlockStage::kAttentionIn) return {xb, D};
@@ -84,18 +85,13 @@ StageInput llama_block_until(const LlamaModel& model, const Ops& ops, LlamaState
     rope(q + i * D, D, HD, &s.rope_cos_[p * half], &s.rope_sin_[p * half]);
     rope(&s.k_[i * KV], KV, HD, &s.rope_cos_[p * half], &s.rope_sin_[p * half]);
   }
-  // Into the transposed cache: component j of position p at [j][p].
-  for (size_t i = 0; i < n; ++i)
-    for (size_t j = 0; j < KV; ++j) {
-      kc[j * s.ld_ + pos0 + i] = s.k_[i * KV + j];
-      vc[j * s.ld_ + pos0 + i] = s.v_[i * KV + j];
-    }
+  s.kv_.store(l, pos0, n, s.k_.data(), s.v_.data());
   // Attention: every (token, head) pair is independent.
   parallel_rows(n * n_heads, 4, parallel && n * n_heads * (pos0 + n) >= 4096, [&](size_t a, size_t b) {
     std::vector<float> scratch(pos0 + n);
     for (size_t job = a; job < b; ++job) {
       const size_t i = job / n_heads, h = job % n_heads, kvh = h / kv_mul;
-      ops.attention(q + i * D + h * HD, kc + kvh * HD * s.ld_, vc + kvh * HD * s.ld_, s.ld_, pos0 + i + 1, HD,
+      ops.attention(q + i * D + h * HD, kc + kvh * HD * ld, vc + kvh * HD * ld, ld, pos0 + i + 1, HD,
                     scratch.data(), xb + i * D + h * HD);
     }
   });

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "models/llama/model.h"
+#include "runtime/kv_cache.h"
 #include "runtime/ops/ops.h"
 
 namespace axe {
@@ -36,10 +37,7 @@ class LlamaState {
                                       BlockStage);
   friend void llama_head(const LlamaModel&, const Ops&, LlamaState&, size_t, const int8_t*, bool);
   size_t n_ctx_, n_batch_, vocab_;
-  // Row stride of the transposed cache: n_ctx padded off powers of two, so the
-  // head_dim rows read together do not all map to the same cache sets.
-  size_t ld_;
-  std::vector<float> key_cache_, value_cache_;  // [layer][kv_dim][pos]: transposed
+  KvCache kv_;
   std::vector<float> rope_cos_, rope_sin_;      // [pos][head_dim / 2]
   std::vector<float> x_, xb_, q_, k_, v_, hb_, hb2_, logits_;
 };
