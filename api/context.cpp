@@ -56,11 +56,7 @@ AXE_API axe_context_params axe_context_default_params(void) {
 }
 
 AXE_API axe_status axe_context_create(axe_model* model, const axe_context_params* params, axe_context** out_ctx) {
-  std::string err;
-  axe_context* result = nullptr;
-  const axe_status st = axe::guarded(&err, [&] {
-    if (!out_ctx) fail(AXE_ERR_INVALID_ARGUMENT, "axe_context_create: out_ctx is NULL");
-    *out_ctx = nullptr;
+  return axe::create_handle(out_ctx, "axe_context_create: out_ctx is NULL", [&] {
     if (!model) fail(AXE_ERR_INVALID_ARGUMENT, "axe_context_create: model is NULL");
     const axe_context_params p = axe::read_params(params, axe_context_default_params());
     const auto& c = model->model->config;
@@ -80,14 +76,8 @@ AXE_API axe_status axe_context_create(axe_model* model, const axe_context_params
     if (ctx->emulated) ctx->view = emulated_view(*model->model, p, policy, ctx->sim_layers);
     else if (model->model->quantized()) ctx->view = kernel_view(*model->model, policy);
     ctx->state = std::make_unique<axe::LlamaState>(*model->model, n_ctx, std::min(p.n_batch, n_ctx));
-    result = ctx.release();
+    return ctx.release();
   });
-  if (st != AXE_OK) {
-    axe::set_thread_error(err);
-    return st;
-  }
-  *out_ctx = result;
-  return AXE_OK;
 }
 
 AXE_API void axe_context_free(axe_context* ctx) { delete ctx; }

@@ -76,6 +76,26 @@ axe_status guarded(std::string* err, Fn&& fn) {
   }
 }
 
+// The body of a *_create / *_load function: make() builds the new handle
+// (or throws). On success *out gets it; on failure *out is NULL (when out is
+// not) and the thread's last error (axe_last_error) holds the message.
+template <typename H, typename Make>
+axe_status create_handle(H** out, const char* null_out_message, Make&& make) {
+  std::string err;
+  std::unique_ptr<H> result;
+  const axe_status st = guarded(&err, [&] {
+    if (!out) fail(AXE_ERR_INVALID_ARGUMENT, null_out_message);
+    *out = nullptr;
+    result.reset(make());
+  });
+  if (st != AXE_OK) {
+    set_thread_error(err);
+    return st;
+  }
+  *out = result.release();
+  return AXE_OK;
+}
+
 // Reads a versioned params struct: the caller's bytes over our defaults, so
 // an older (smaller) struct keeps defaults for the fields it does not know.
 template <typename P>

@@ -25,11 +25,7 @@ AXE_API axe_model_params axe_model_default_params(void) {
 }
 
 AXE_API axe_status axe_model_load(const char* path, const axe_model_params* params, axe_model** out_model) {
-  std::string err;
-  axe_model* result = nullptr;
-  const axe_status st = axe::guarded(&err, [&] {
-    if (!out_model) fail(AXE_ERR_INVALID_ARGUMENT, "axe_model_load: out_model is NULL");
-    *out_model = nullptr;
+  return axe::create_handle(out_model, "axe_model_load: out_model is NULL", [&] {
     if (!path) fail(AXE_ERR_INVALID_ARGUMENT, "axe_model_load: path is NULL");
     const axe_model_params p = axe::read_params(params, axe_model_default_params());
     if (p.progress && !p.progress(0.0f, p.progress_user_data)) fail(AXE_ERR_ABORTED, "loading aborted");
@@ -44,14 +40,8 @@ AXE_API axe_status axe_model_load(const char* path, const axe_model_params* para
     const auto& c = m->model->config;
     axe::log(AXE_LOG_INFO, std::string(path) + ": " + m->model->format + ", dim " + std::to_string(c.dim) +
                                ", " + std::to_string(c.n_layers) + " layers, vocab " + std::to_string(c.vocab));
-    result = m.release();
+    return m.release();
   });
-  if (st != AXE_OK) {
-    axe::set_thread_error(err);
-    return st;
-  }
-  *out_model = result;
-  return AXE_OK;
 }
 
 AXE_API void axe_model_free(axe_model* model) { delete model; }

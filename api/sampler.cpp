@@ -18,11 +18,7 @@ AXE_API axe_sampler_params axe_sampler_default_params(void) {
 }
 
 AXE_API axe_status axe_sampler_create(const axe_sampler_params* params, axe_sampler** out_sampler) {
-  std::string err;
-  axe_sampler* result = nullptr;
-  const axe_status st = axe::guarded(&err, [&] {
-    if (!out_sampler) fail(AXE_ERR_INVALID_ARGUMENT, "axe_sampler_create: out_sampler is NULL");
-    *out_sampler = nullptr;
+  return axe::create_handle(out_sampler, "axe_sampler_create: out_sampler is NULL", [&] {
     const axe_sampler_params p = axe::read_params(params, axe_sampler_default_params());
     if (!std::isfinite(p.temperature)) fail(AXE_ERR_INVALID_ARGUMENT, "temperature must be a finite number");
     if (!(p.top_p > 0.0f) || !std::isfinite(p.top_p)) fail(AXE_ERR_INVALID_ARGUMENT, "top_p must be in (0, 1]");
@@ -31,14 +27,8 @@ AXE_API axe_status axe_sampler_create(const axe_sampler_params* params, axe_samp
     c.top_k = p.top_k;
     c.top_p = p.top_p;
     c.seed = p.seed;
-    result = new axe_sampler{axe::Sampler(c), {}};
+    return new axe_sampler{axe::Sampler(c), {}};
   });
-  if (st != AXE_OK) {
-    axe::set_thread_error(err);
-    return st;
-  }
-  *out_sampler = result;
-  return AXE_OK;
 }
 
 AXE_API void axe_sampler_free(axe_sampler* sampler) { delete sampler; }
