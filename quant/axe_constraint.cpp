@@ -20,14 +20,24 @@ double l1_projection_threshold(std::vector<double> v, double z) {
   return theta;
 }
 
-int32_t round_clamp(double v, int32_t qmax) {
-  const double r = std::nearbyint(v);  // the default rounding mode: half to even
-  return static_cast<int32_t>(std::clamp(r, -static_cast<double>(qmax), static_cast<double>(qmax)));
+namespace {
+
+// Clamps to [-qmax, qmax] before converting, so every input is defined
+// behaviour: infinities saturate, NaN gives 0 (the driver refuses
+// non-finite weights before they get here).
+int32_t clamp_to_int(double r, int32_t qmax) {
+  if (std::isnan(r)) return 0;
+  const double q = qmax;
+  return static_cast<int32_t>(r > q ? q : r < -q ? -q : r);
 }
 
-int32_t trunc_clamp(double v, int32_t qmax) {
-  return static_cast<int32_t>(std::clamp(std::trunc(v), -static_cast<double>(qmax), static_cast<double>(qmax)));
+}  // namespace
+
+int32_t round_clamp(double v, int32_t qmax) {
+  return clamp_to_int(std::nearbyint(v), qmax);  // the default rounding mode: half to even
 }
+
+int32_t trunc_clamp(double v, int32_t qmax) { return clamp_to_int(std::trunc(v), qmax); }
 
 AxeConstraint::AxeConstraint(const AccumulationPlan& plan, ActivationRange x, int weight_bits, size_t rows,
                              size_t cols)

@@ -3,6 +3,7 @@
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
+#include <cmath>
 #include <limits>
 #include <map>
 
@@ -40,6 +41,34 @@ std::vector<float> row_scales(const LinearF32& lin, int bits, tbb::task_arena& a
     });
   });
   return scales;
+}
+
+// Refuses a model with a NaN or infinite weight in any tensor the file would
+// keep, naming the tensor and the element: quantizing it would certify a
+// model that cannot run.
+void check_finite_weights(const LlamaModel& model) {
+  auto check = [&](const std::string& name, const float* w, uint64_t rows, uint64_t cols) {
+    for (uint64_t i = 0; i < rows * cols; ++i)
+      if (!std::isfinite(w[i]))
+        fail(AXE_ERR_NUMERIC, model.path + ": tensor " + name + ": the weight at row " + std::to_string(i / cols) +
+                                  ", column " + std::to_string(i % cols) + " is " + (std::isnan(w[i]) ? "NaN" : "infinite") +
+                                  "; refusing to quantize a model that cannot run");
+  };
+  const LlamaConfig& c = model.config;
+  check(kTensorEmbedding, model.embedding, c.vocab, c.dim);
+  check(kTensorFinalNorm, model.rms_final, 1, c.dim);
+  for (size_t l = 0; l < model.layers.size(); ++l) {
+    const LlamaLayer& ly = model.layers[l];
+    check(llama_tensor_name(l, kTensorAttentionNorm), ly.rms_att, 1, c.dim);
+    check(llama_tensor_name(l, kTensorFfnNorm), ly.rms_ffn, 1, c.dim);
+    for (size_t i = 0; i < kLlamaLinears; ++i) {
+      const std::string name = llama_tensor_name(l, llama_linears()[i].name);
+      const LinearF32& f = float_layer(ly, i, name);
+      check(name, f.data(), f.rows(), f.cols());
+    }
+  }
+  if (!c.shared_classifier)
+    if (const LinearF32* cls = model.classifier->as_f32()) check(kTensorClassifier, cls->data(), cls->rows(), cls->cols());
 }
 
 bool enforces_plan(Constraint c) { return c == Constraint::kAxe || c == Constraint::kSearch; }
@@ -230,6 +259,7 @@ QuantizeSummary quantize_model(const LlamaModel& model, const QuantizeOptions& o
   const std::string bad = qf.plan.invalid_reason();
   if (!bad.empty()) fail(AXE_ERR_INVALID_ARGUMENT, "accumulation plan: " + bad);
   if (model.quantized()) fail(AXE_ERR_INVALID_ARGUMENT, model.path + ": the model is already quantized");
+  check_finite_weights(model);
   return Driver(model, o, qf).run(out_path);
 }
 

@@ -42,6 +42,7 @@ AXE_API const char* axe_status_string(axe_status status) {
     case AXE_ERR_CONTEXT_FULL: return "AXE_ERR_CONTEXT_FULL";
     case AXE_ERR_UNSUPPORTED: return "AXE_ERR_UNSUPPORTED";
     case AXE_ERR_INTERNAL: return "AXE_ERR_INTERNAL";
+    case AXE_ERR_NUMERIC: return "AXE_ERR_NUMERIC";
   }
   return "AXE_ERR_UNKNOWN";
 }

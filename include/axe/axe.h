@@ -49,7 +49,9 @@ typedef enum axe_status {
   AXE_ERR_ABORTED = 6,          /* a progress callback asked to stop          */
   AXE_ERR_CONTEXT_FULL = 7,     /* positions beyond the context size          */
   AXE_ERR_UNSUPPORTED = 8,      /* e.g. a forced SIMD target this CPU lacks   */
-  AXE_ERR_INTERNAL = 9
+  AXE_ERR_INTERNAL = 9,
+  AXE_ERR_NUMERIC = 10          /* a weight or activation is NaN or infinite:
+                                   the message names the tensor or layer    */
 } axe_status;
 
 /* A short constant name for a status ("AXE_ERR_FORMAT"). */

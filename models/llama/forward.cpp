@@ -1,8 +1,11 @@
 #include "models/llama/forward.h"
 
 #include <cmath>
+#include <cstdint>
 #include <cstring>
+#include <string>
 
+#include "runtime/error.h"
 #include "runtime/parallel.h"
 
 namespace axe {
@@ -45,6 +48,27 @@ void rope(float* v, size_t n, size_t head_dim, const float* cos_row, const float
     }
 }
 
+// Fails with AXE_ERR_NUMERIC at the first of n rows (stride ld, `cols`
+// floats) that holds a NaN or an infinity: where a damaged weight first makes
+// a non-finite activation, before it reaches a kernel or the logits.
+void check_finite(const LlamaModel& m, const float* x, size_t n, size_t cols, size_t ld, size_t pos0, size_t layer,
+                  const char* where) {
+  for (size_t i = 0; i < n; ++i) {
+    const float* row = x + i * ld;
+    uint32_t all_ones = 0;  // an exponent of all ones is an infinity or a NaN
+    for (size_t k = 0; k < cols; ++k) {
+      uint32_t bits;
+      std::memcpy(&bits, row + k, 4);
+      all_ones |= (bits & 0x7f800000u) == 0x7f800000u;
+    }
+    if (all_ones)
+      fail(AXE_ERR_NUMERIC, m.path + ": " + (layer == SIZE_MAX ? std::string() : "layer " + std::to_string(layer) + ": ") +
+                                where + " is not finite " +
+                                (pos0 == SIZE_MAX ? "in output row " + std::to_string(i) : "at position " + std::to_string(pos0 + i)) +
+                                " (a damaged weight, or activations beyond the float range)");
+  }
+}
+
 }  // namespace
 
 void llama_embed(const LlamaModel& model, LlamaState& s, const int32_t* tokens, size_t n) {
@@ -76,6 +100,7 @@ StageInput llama_block_until(const LlamaModel& model, const Ops& ops, LlamaState
   const size_t ld = s.kv_.ld();
 
   norm_rows(ly.rms_att);
+  check_finite(model, xb, n, D, D, pos0, l, "the input of attention.wq/wk/wv");
   if (stop == BlockStage::kAttentionIn) return {xb, D};
   ly.wq->forward(ops, xb, D, n, q, D, false, parallel);
   ly.wk->forward(ops, xb, D, n, s.k_.data(), KV, false, parallel);
@@ -95,14 +120,17 @@ StageInput llama_block_until(const LlamaModel& model, const Ops& ops, LlamaState
                     scratch.data(), xb + i * D + h * HD);
     }
   });
+  check_finite(model, xb, n, D, D, pos0, l, "the attention output (the input of attention.wo)");
   if (stop == BlockStage::kAttentionOut) return {xb, D};
   ly.wo->forward(ops, xb, D, n, x, D, true, parallel);
 
   norm_rows(ly.rms_ffn);
+  check_finite(model, xb, n, D, D, pos0, l, "the input of feed_forward.w1/w3");
   if (stop == BlockStage::kFfnIn) return {xb, D};
   ly.w1->forward(ops, xb, D, n, s.hb_.data(), H, false, parallel);
   ly.w3->forward(ops, xb, D, n, s.hb2_.data(), H, false, parallel);
   for (size_t i = 0; i < n; ++i) ops.silu_mul(s.hb_.data() + i * H, s.hb2_.data() + i * H, H);
+  check_finite(model, s.hb_.data(), n, H, H, pos0, l, "the input of feed_forward.w2");
   if (stop == BlockStage::kFfnOut) return {s.hb_.data(), H};
   ly.w2->forward(ops, s.hb_.data(), H, n, x, D, true, parallel);
   return {x, D};
@@ -120,7 +148,11 @@ void llama_head(const LlamaModel& model, const Ops& ops, LlamaState& s, size_t n
     ops.rmsnorm(&s.x_[i * D], model.rms_final, &s.xb_[n_out * D], D, c.norm_eps);
     ++n_out;
   }
-  if (n_out) model.classifier->forward(ops, s.xb_.data(), D, n_out, s.logits_.data(), s.vocab_, false, parallel);
+  if (n_out) {
+    check_finite(model, s.xb_.data(), n_out, D, D, SIZE_MAX, SIZE_MAX, "the input of the classifier");
+    model.classifier->forward(ops, s.xb_.data(), D, n_out, s.logits_.data(), s.vocab_, false, parallel);
+    check_finite(model, s.logits_.data(), n_out, s.vocab_, s.vocab_, SIZE_MAX, SIZE_MAX, "the logits");
+  }
 }
 
 void llama_forward(const LlamaModel& model, const Ops& ops, LlamaState& s, const int32_t* tokens, size_t n,

@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "runtime/error.h"
 #include "runtime/kernels/int8_types.h"
@@ -67,23 +68,40 @@ void quantize_activations(const float* x, size_t ldx, size_t tokens, size_t cols
   for (size_t m = 0; m < tokens; ++m) {
     const float* row = x + m * ldx;
     uint8_t* dst = out.codes.data() + m * out.kp;
+    // Any input value is defined behaviour: NaNs never enter the range
+    // (min and max skip them), infinities are left out of it below, and every
+    // code is clamped as a float before it is converted, so a NaN becomes the
+    // lowest code and an infinity a saturated one. (The forward pass reports a
+    // non-finite activation before it reaches a kernel; this is the floor.)
     float lo = 0.0f, hi = 0.0f;  // the range always contains 0
     for (size_t k = 0; k < cols; ++k) lo = std::min(lo, row[k]), hi = std::max(hi, row[k]);
+    if (!std::isfinite(lo) || !std::isfinite(hi)) {
+      lo = hi = 0.0f;
+      for (size_t k = 0; k < cols; ++k)
+        if (std::isfinite(row[k])) lo = std::min(lo, row[k]), hi = std::max(hi, row[k]);
+    }
     float scale;
-    int32_t zero;
+    int32_t zero = 128;
     if (is_signed) {
       const float amax = std::max(-lo, hi);
       scale = amax > 0 ? amax / static_cast<float>(out.range.nu) : 1.0f;
       zero = 128;
     } else {
       scale = hi > lo ? (hi - lo) / levels : 1.0f;
-      zero = static_cast<int32_t>(std::clamp(std::nearbyint(-lo / scale), 0.0f, levels));
+      if (std::isinf(scale)) scale = hi / levels - lo / levels;  // hi - lo overflowed
     }
+    // A scale so small that its inverse overflows: the codes saturate instead.
+    if (std::isinf(1.0f / scale)) scale = 1.0f / std::numeric_limits<float>::max();
+    if (!is_signed) zero = static_cast<int32_t>(std::clamp(std::nearbyint(-lo / scale), 0.0f, levels));
     const float inv = 1.0f / scale;
     const int32_t cmin = is_signed ? out.range.mu + 128 : 0, cmax = is_signed ? out.range.nu + 128 : out.range.nu;
+    // Integer bounds, so clamping before rounding equals clamping after.
+    const float vmin = static_cast<float>(cmin - zero), vmax = static_cast<float>(cmax - zero);
     for (size_t k = 0; k < cols; ++k) {
-      const int32_t c = static_cast<int32_t>(std::nearbyint(row[k] * inv)) + zero;
-      dst[k] = static_cast<uint8_t>(std::clamp(c, cmin, cmax));
+      float v = row[k] * inv;
+      v = v > vmax ? vmax : v;
+      v = v >= vmin ? v : vmin;  // NaN fails the test: vmin
+      dst[k] = static_cast<uint8_t>(static_cast<int32_t>(std::nearbyint(v)) + zero);
     }
     std::fill(dst + cols, dst + out.kp, static_cast<uint8_t>(zero));
     out.scales[m] = scale;
