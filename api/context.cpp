@@ -61,10 +61,28 @@ AXE_API axe_status axe_context_create(axe_model* model, const axe_context_params
     const axe_context_params p = axe::read_params(params, axe_context_default_params());
     const auto& c = model->model->config;
     const uint32_t n_ctx = p.n_ctx ? p.n_ctx : static_cast<uint32_t>(c.seq_len);
-    if (n_ctx > (1u << 20)) fail(AXE_ERR_INVALID_ARGUMENT, "n_ctx " + std::to_string(n_ctx) + " is too large");
+    // Where n_ctx came from, for the messages: the caller (-c) or the file.
+    const std::string n_ctx_from = p.n_ctx ? "n_ctx (-c) " + std::to_string(n_ctx)
+                                           : "n_ctx " + std::to_string(n_ctx) + " (the seq_len of " + model->model->path + ")";
+    if (n_ctx > (1u << 20))
+      fail(AXE_ERR_INVALID_ARGUMENT, "axe_context_create: " + n_ctx_from + " is more than the 1048576 positions a context may have");
     if (p.n_batch == 0 || p.n_batch > (1u << 16))
       fail(AXE_ERR_INVALID_ARGUMENT, "n_batch " + std::to_string(p.n_batch) + " is out of range [1, 65536]");
     if (p.n_threads > 1024) fail(AXE_ERR_INVALID_ARGUMENT, "n_threads " + std::to_string(p.n_threads) + " is too large");
+    // Resource requests are checked against the machine before allocation.
+    const uint64_t kv = axe::LlamaState::kv_bytes(c, n_ctx);
+    const uint64_t scratch = axe::LlamaState::scratch_bytes(c, n_ctx, std::min(p.n_batch, n_ctx));
+    const uint64_t limit = axe::physical_memory_bytes();
+    if (kv + scratch > limit) {
+      auto gib = [](uint64_t b) {
+        char s[32];
+        std::snprintf(s, sizeof s, "%.2f GiB", static_cast<double>(b) / (1u << 30));
+        return std::string(s);
+      };
+      fail(AXE_ERR_OUT_OF_MEMORY, "axe_context_create: " + n_ctx_from + " needs a " + gib(kv) + " KV cache and " +
+                                      gib(scratch) + " of scratch, more than this machine's " + gib(limit) +
+                                      " of memory; ask for a smaller context (-c)");
+    }
     auto ctx = std::make_unique<axe_context>();
     ctx->model = model;
     ctx->ops = &axe::ops_for(axe::choose_target(p.target ? p.target : "auto"));

@@ -3,6 +3,7 @@
 
 #include "api/internal.h"
 #include "models/formats/axe.h"
+#include "models/formats/detect.h"
 #include "models/formats/llama2c.h"
 
 namespace axe {
@@ -30,7 +31,7 @@ AXE_API axe_status axe_model_load(const char* path, const axe_model_params* para
     const axe_model_params p = axe::read_params(params, axe_model_default_params());
     if (p.progress && !p.progress(0.0f, p.progress_user_data)) fail(AXE_ERR_ABORTED, "loading aborted");
     auto m = std::make_unique<axe_model>();
-    if (axe::looks_like_axe(path)) {
+    if (axe::detect_model_file(path) == axe::ModelFileKind::kAxe) {
       if (p.tokenizer_path) axe::log(AXE_LOG_WARN, std::string(path) + ": a .axe file carries its tokenizer; --tokenizer is ignored");
       m->model = axe::load_axe(path, p.use_mmap != 0);
     } else {

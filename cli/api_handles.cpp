@@ -57,10 +57,16 @@ std::vector<axe_token> tokenize(axe_model* model, const std::string& text, bool 
 }
 
 std::string piece(axe_model* model, axe_token prev, axe_token tok) {
-  char buf[256];
+  std::string buf(64, '\0');
   size_t n = 0;
-  if (axe_token_to_piece(model, prev, tok, buf, sizeof buf, &n) != AXE_OK) throw ApiError(axe_model_last_error(model));
-  return std::string(buf, n);
+  axe_status st = axe_token_to_piece(model, prev, tok, buf.data(), buf.size(), &n);
+  if (st == AXE_ERR_BUFFER_TOO_SMALL) {  // a long piece: the size it needs was stored
+    buf.resize(n);
+    st = axe_token_to_piece(model, prev, tok, buf.data(), buf.size(), &n);
+  }
+  if (st != AXE_OK) throw ApiError(axe_model_last_error(model));
+  buf.resize(n);
+  return buf;
 }
 
 void print_overflows(axe_context* ctx, std::FILE* out) {

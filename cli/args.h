@@ -38,7 +38,9 @@ class ArgParser {
 int64_t parse_int(const std::string& flag, const std::string& value, int64_t lo, int64_t hi);
 double parse_float(const std::string& flag, const std::string& value, double lo, double hi);
 std::vector<int64_t> parse_int_list(const std::string& flag, const std::string& value, int64_t lo, int64_t hi);
-std::string read_file(const std::string& path);  // throws std::runtime_error naming the file
+// The whole regular file at `path` (at most max_bytes); throws
+// std::runtime_error naming the file.
+std::string read_file(const std::string& path, size_t max_bytes = size_t{1} << 30);
 // Writes path + ".tmp" and renames it over path: readers never see half a file.
 void write_file_atomic(const std::string& path, const std::string& contents);
 

@@ -29,7 +29,9 @@ int cmd_generate(int argc, char** argv) {
   const GenerationStats s = generate(model.get(), ctx.get(), sampler.get(), tokens, -1, sf.n_predict, out);
   std::fputc('\n', stdout);
   std::fflush(stdout);
-  if (s.context_full && s.n_prompt == 0) throw UsageError("the prompt does not fit in the context");
+  if (s.context_full && s.n_prompt == 0)
+    throw UsageError("the prompt's " + std::to_string(tokens.size()) + " tokens do not fit in the context of " +
+                     std::to_string(axe_context_n_ctx(ctx.get())) + " (at least one position must stay free; see -c)");
   std::fprintf(stderr, "[%s, %d threads]", axe_context_target(ctx.get()), axe_context_n_threads(ctx.get()));
   print_timings(s);
   print_overflows(ctx.get(), stderr);

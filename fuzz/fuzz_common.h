@@ -45,7 +45,13 @@ inline std::string stories_tokenizer() { return shared_dir() + "/models/stories2
 inline const std::string& work_dir() {
   static const std::string dir = [] {
     axe_set_log_callback(quiet_log, nullptr);
-    std::string base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : (std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp");
+    // AXE_FUZZ_TMPDIR, else /dev/shm, else TMPDIR, else /tmp.
+    const char* env = std::getenv("AXE_FUZZ_TMPDIR");
+    const char* tmp = std::getenv("TMPDIR");
+    std::string base = env && *env                        ? env
+                       : access("/dev/shm", W_OK) == 0    ? "/dev/shm"
+                       : tmp && *tmp                      ? tmp
+                                                          : "/tmp";
     std::string templ = base + "/axe-fuzz-XXXXXX";
     std::vector<char> buf(templ.begin(), templ.end());
     buf.push_back('\0');
@@ -159,7 +165,7 @@ inline void decode_smoke(axe_model* model, int acc_sim_inner = 0, int acc_sim_ou
 
 }  // namespace axe_fuzz
 
-#ifndef AXE_LIBFUZZER
+#if !defined(AXE_LIBFUZZER) && !defined(AXE_FUZZ_NO_MAIN)
 // Replay: runs the harness over every file named on the command line, or
 // every file in a named directory (sorted; hidden files skipped). A missing
 // path is an error; an empty directory is not.

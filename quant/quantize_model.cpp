@@ -14,6 +14,7 @@
 #include "quant/quant_simd.h"
 #include "quant/search.h"
 #include "runtime/error.h"
+#include "runtime/file_io.h"
 #include "runtime/linear_int8.h"
 
 namespace axe {
@@ -260,6 +261,7 @@ QuantizeSummary quantize_model(const LlamaModel& model, const QuantizeOptions& o
   if (!bad.empty()) fail(AXE_ERR_INVALID_ARGUMENT, "accumulation plan: " + bad);
   if (model.quantized()) fail(AXE_ERR_INVALID_ARGUMENT, model.path + ": the model is already quantized");
   check_finite_weights(model);
+  check_output_path(out_path);  // before the work, not only when writing
   return Driver(model, o, qf).run(out_path);
 }
 

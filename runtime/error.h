@@ -22,4 +22,10 @@ class Error : public std::runtime_error {
 
 void log(axe_log_level level, const std::string& message);
 
+// A value from a file, as an error message quotes it: at most `max` bytes
+// (a hostile file's 1 MB field is not echoed whole), with "..." when cut.
+inline std::string excerpt(const std::string& s, size_t max = 64) {
+  return s.size() <= max ? s : s.substr(0, max) + "...";
+}
+
 }  // namespace axe

@@ -1,12 +1,38 @@
 #include "runtime/kv_cache.h"
 
+#include <sys/mman.h>
+
+#include "runtime/error.h"
+
 namespace axe {
 
-KvCache::KvCache(size_t n_layers, size_t kv_dim, size_t n_ctx)
-    : kv_dim_(kv_dim), n_ctx_(n_ctx), ld_((n_ctx + 15) / 16 * 16 + 16) {
-  keys_.resize(kv_dim * n_layers * ld_);
-  values_.resize(kv_dim * n_layers * ld_);
+namespace {
+
+size_t padded(size_t n_ctx) { return (n_ctx + 15) / 16 * 16 + 16; }
+
+float* map_zeros(size_t bytes) {
+  if (bytes == 0) return nullptr;
+  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) fail(AXE_ERR_OUT_OF_MEMORY, "cannot map a KV cache of " + std::to_string(bytes) + " bytes");
+  return static_cast<float*>(p);
 }
+
+}  // namespace
+
+void KvCache::Unmap::operator()(float* p) const {
+  if (p) ::munmap(p, bytes);
+}
+
+uint64_t KvCache::bytes(size_t n_layers, size_t kv_dim, size_t n_ctx) {
+  return 2 * uint64_t{4} * n_layers * kv_dim * padded(n_ctx);
+}
+
+KvCache::KvCache(size_t n_layers, size_t kv_dim, size_t n_ctx)
+    : kv_dim_(kv_dim),
+      n_ctx_(n_ctx),
+      ld_(padded(n_ctx)),
+      keys_(map_zeros(4 * kv_dim * n_layers * ld_), Unmap{4 * kv_dim * n_layers * ld_}),
+      values_(map_zeros(4 * kv_dim * n_layers * ld_), Unmap{4 * kv_dim * n_layers * ld_}) {}
 
 void KvCache::store(size_t layer, size_t pos0, size_t n, const float* k, const float* v) {
   float* kc = keys(layer);

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "runtime/file_io.h"
+
 namespace axe {
 
 namespace {
@@ -15,14 +17,7 @@ constexpr size_t kHugePage = size_t{2} << 20;
 }
 
 MappedFile::MappedFile(const std::string& path, Mode mode) : path_(path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) fail(AXE_ERR_IO, path + ": cannot open: " + std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    fail(AXE_ERR_IO, path + ": not a regular file");
-  }
-  size_ = static_cast<size_t>(st.st_size);
+  const int fd = open_regular_file(path, &size_);
   if (size_ == 0) {
     ::close(fd);
     return;

@@ -1,6 +1,7 @@
 #include "runtime/threads.h"
 
 #include <sched.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <set>
@@ -9,6 +10,11 @@
 #include <utility>
 
 namespace axe {
+
+uint64_t physical_memory_bytes() {
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+  return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) : UINT64_MAX;
+}
 
 int physical_core_count() {
   cpu_set_t set;

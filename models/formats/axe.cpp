@@ -1,7 +1,8 @@
 #include "models/formats/axe.h"
 
+#include <cmath>
 #include <cstring>
-#include <fstream>
+#include <set>
 
 #include "runtime/error.h"
 #include "runtime/linear_int8.h"
@@ -30,30 +31,93 @@ nlohmann::json parse_json(const std::string& text, const std::string& source, co
   }
 }
 
-template <typename T>
-T field(const nlohmann::json& j, const char* key, const std::string& source) {
-  try {
-    return j.at(key).get<T>();
-  } catch (const nlohmann::json::exception&) {
-    fail(AXE_ERR_FORMAT, source + ": metadata field '" + key + "' is missing or has the wrong type");
+// The strict, typed reading of one JSON object of the metadata: every field
+// is read once with its exact type and range (an integer must be a JSON
+// integer, not 4.5, 1e30 or true; a boolean a JSON boolean), and a field the
+// schema does not know is an error, so nothing is silently ignored.
+class Fields {
+ public:
+  Fields(const nlohmann::json& j, std::string where) : j_(j), where_(std::move(where)) {}
+  int64_t integer(const char* key, int64_t lo, int64_t hi) {
+    const auto& v = at(key);
+    if (!v.is_number_integer()) bad(key, "is not an integer");
+    // Unsigned values above INT64_MAX are out of every range here.
+    if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(hi)) out_of_range(key, lo, hi);
+    const int64_t x = v.get<int64_t>();
+    if (x < lo || x > hi) out_of_range(key, lo, hi);
+    return x;
   }
-}
+  bool boolean(const char* key) {
+    const auto& v = at(key);
+    if (!v.is_boolean()) bad(key, "is not true or false");
+    return v.get<bool>();
+  }
+  double non_negative(const char* key) {
+    const auto& v = at(key);
+    if (!v.is_number() || !(v.get<double>() >= 0) || !std::isfinite(v.get<double>())) bad(key, "is not a number >= 0");
+    return v.get<double>();
+  }
+  float positive_float(const char* key) {
+    const auto& v = at(key);
+    if (!v.is_number()) bad(key, "is not a number");
+    const double x = v.get<double>();
+    if (!(x > 0) || !std::isfinite(static_cast<float>(x))) bad(key, "is not a positive finite number");
+    return static_cast<float>(x);
+  }
+  std::string one_of(const char* key, std::initializer_list<const char*> allowed) {
+    const auto& v = at(key);
+    if (v.is_string())
+      for (const char* a : allowed)
+        if (v.get<std::string>() == a) return a;
+    std::string list;
+    for (const char* a : allowed) list += (list.empty() ? "" : " or ") + std::string(a);
+    bad(key, "is not " + list);
+  }
+  const nlohmann::json* optional(const char* key) {
+    if (!j_.contains(key)) return nullptr;
+    return &at(key);
+  }
+  // After every read: a field nobody read is unknown to the schema.
+  void no_others() const {
+    for (auto it = j_.begin(); it != j_.end(); ++it)
+      if (!read_.count(it.key())) fail(AXE_ERR_FORMAT, where_ + ": unknown field '" + excerpt(it.key()) + "'");
+  }
+
+ private:
+  const nlohmann::json& at(const char* key) {
+    if (!j_.contains(key)) fail(AXE_ERR_FORMAT, where_ + ": field '" + key + "' is missing");
+    read_.insert(key);
+    return j_[key];
+  }
+  [[noreturn]] void bad(const char* key, const std::string& what) const {
+    fail(AXE_ERR_FORMAT, where_ + ": field '" + key + "' " + what + " (" + excerpt(j_[key].dump()) + ")");
+  }
+  [[noreturn]] void out_of_range(const char* key, int64_t lo, int64_t hi) const {
+    bad(key, "is outside [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  }
+  const nlohmann::json& j_;
+  std::string where_;
+  std::set<std::string> read_;
+};
 
 }  // namespace
 
 LlamaConfig config_from_json(const std::string& text, const std::string& source) {
   const auto j = parse_json(text, source, kAxeMetaConfig);
+  Fields f(j, source + ": metadata 'config'");
+  constexpr int64_t kMax = INT32_MAX;
   LlamaConfig c;
-  c.dim = field<int32_t>(j, "dim", source);
-  c.hidden_dim = field<int32_t>(j, "hidden_dim", source);
-  c.n_layers = field<int32_t>(j, "n_layers", source);
-  c.n_heads = field<int32_t>(j, "n_heads", source);
-  c.n_kv_heads = field<int32_t>(j, "n_kv_heads", source);
-  c.vocab = field<int32_t>(j, "vocab_size", source);
-  c.seq_len = field<int32_t>(j, "seq_len", source);
-  c.shared_classifier = field<bool>(j, "shared_classifier", source);
-  c.norm_eps = field<float>(j, "norm_eps", source);
-  c.rope_base = field<float>(j, "rope_base", source);
+  c.dim = static_cast<int32_t>(f.integer("dim", 1, kMax));
+  c.hidden_dim = static_cast<int32_t>(f.integer("hidden_dim", 1, kMax));
+  c.n_layers = static_cast<int32_t>(f.integer("n_layers", 1, kMax));
+  c.n_heads = static_cast<int32_t>(f.integer("n_heads", 1, kMax));
+  c.n_kv_heads = static_cast<int32_t>(f.integer("n_kv_heads", 1, kMax));
+  c.vocab = static_cast<int32_t>(f.integer("vocab_size", 1, kMax));
+  c.seq_len = static_cast<int32_t>(f.integer("seq_len", 1, kMax));
+  c.shared_classifier = f.boolean("shared_classifier");
+  c.norm_eps = f.positive_float("norm_eps");
+  c.rope_base = f.positive_float("rope_base");
+  f.no_others();
   c.validate(source);
   return c;
 }
@@ -78,43 +142,38 @@ nlohmann::json plan_to_json(const QuantFormat& q) {
 
 QuantFormat plan_from_json(const std::string& text, const std::string& source) {
   const auto j = parse_json(text, source, kAxeMetaPlan);
+  Fields f(j, source + ": metadata 'plan'");
   QuantFormat q;
-  const auto tiles = field<std::string>(j, "tiles", source);
-  if (tiles != "lanes" && tiles != "contiguous") fail(AXE_ERR_FORMAT, source + ": unknown tile partition '" + tiles + "'");
-  q.plan.kind = tiles == "lanes" ? TileKind::kLanes : TileKind::kContiguous;
-  q.plan.tile = field<uint32_t>(j, "tile", source);
-  q.plan.inner_bits = field<uint32_t>(j, "inner_bits", source);
-  q.plan.outer_bits = field<uint32_t>(j, "outer_bits", source);
-  q.weight_bits = field<int>(j, "weight_bits", source);
-  q.act_bits = field<int>(j, "act_bits", source);
-  const auto act = field<std::string>(j, "act", source);
-  if (act != "sym" && act != "asym") fail(AXE_ERR_FORMAT, source + ": unknown activation format '" + act + "'");
-  q.act_signed = act == "sym";
+  q.plan.kind = f.one_of("tiles", {"lanes", "contiguous"}) == std::string("lanes") ? TileKind::kLanes : TileKind::kContiguous;
+  q.plan.tile = static_cast<uint32_t>(f.integer("tile", 1, int64_t{1} << 20));
+  q.plan.inner_bits = static_cast<uint32_t>(f.integer("inner_bits", 2, 32));
+  q.plan.outer_bits = static_cast<uint32_t>(f.integer("outer_bits", 2, 32));
+  q.weight_bits = static_cast<int>(f.integer("weight_bits", 2, 8));
+  q.act_bits = static_cast<int>(f.integer("act_bits", 2, 8));
+  q.act_signed = f.one_of("act", {"sym", "asym"}) == std::string("sym");
+  // Redundant with act and act_bits, so they must agree with them.
+  const int64_t mu = f.integer("act_min", -255, 255), nu = f.integer("act_max", -255, 255);
+  if (mu != q.x_range().mu || nu != q.x_range().nu)
+    fail(AXE_ERR_FORMAT, source + ": metadata 'plan': act_min/act_max [" + std::to_string(mu) + ", " + std::to_string(nu) +
+                             "] disagree with " + std::to_string(q.act_bits) + "-bit " + (q.act_signed ? "sym" : "asym") +
+                             " activations [" + std::to_string(q.x_range().mu) + ", " + std::to_string(q.x_range().nu) + "]");
   const std::string bad = q.plan.invalid_reason();
   if (!bad.empty()) fail(AXE_ERR_FORMAT, source + ": accumulation plan: " + bad);
-  auto check_bits = [&](int w, int a, const std::string& where) {
-    if (w < 2 || w > 8 || a < 2 || a > 8) fail(AXE_ERR_FORMAT, source + ": " + where + "weight and activation bits must be in [2, 8]");
-  };
-  check_bits(q.weight_bits, q.act_bits, "");
-  if (j.contains("layer_bits")) {
-    const auto& layers = j["layer_bits"];
-    if (!layers.is_object()) fail(AXE_ERR_FORMAT, source + ": plan field 'layer_bits' is not an object");
-    for (auto it = layers.begin(); it != layers.end(); ++it) {
-      LayerBits b{field<int>(it.value(), "weight_bits", source), field<int>(it.value(), "act_bits", source)};
-      check_bits(b.weight_bits, b.act_bits, "layer " + it.key() + ": ");
+  if (const nlohmann::json* layers = f.optional("layer_bits")) {
+    if (!layers->is_object()) fail(AXE_ERR_FORMAT, source + ": plan field 'layer_bits' is not an object");
+    for (auto it = layers->begin(); it != layers->end(); ++it) {
+      if (!it.value().is_object())
+        fail(AXE_ERR_FORMAT, source + ": plan field 'layer_bits' entry '" + excerpt(it.key()) + "' is not an object");
+      Fields lf(it.value(), source + ": metadata 'plan': layer_bits '" + excerpt(it.key()) + "'");
+      LayerBits b;
+      b.weight_bits = static_cast<int>(lf.integer("weight_bits", 2, 8));
+      b.act_bits = static_cast<int>(lf.integer("act_bits", 2, 8));
+      lf.no_others();
       q.layer_bits[it.key()] = b;
     }
   }
+  f.no_others();
   return q;
-}
-
-bool looks_like_axe(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  char head[9] = {};
-  if (!in.read(head, 9)) return false;
-  uint64_t len;
-  std::memcpy(&len, head, 8);
-  return len >= 2 && len < (uint64_t{100} << 20) && head[8] == '{';
 }
 
 std::string axe_codes_dtype(int bits) { return bits <= 4 ? "U8" : "I8"; }
@@ -171,11 +230,77 @@ AxeFile::AxeFile(const std::string& path, MappedFile::Mode mode)
     : file_(std::make_shared<const SafetensorsFile>(path, mode)) {
   const SafetensorsFile& f = *file_;
   if (f.meta(kAxeMetaFormat) != kAxeFormat)
-    fail(AXE_ERR_FORMAT, path + ": not an axe-llama file (format '" + f.meta(kAxeMetaFormat) + "')");
+    fail(AXE_ERR_FORMAT, path + ": not an axe-llama file (format '" + excerpt(f.meta(kAxeMetaFormat)) + "')");
   if (f.meta(kAxeMetaVersion) != std::to_string(kAxeFormatVersion))
-    fail(AXE_ERR_FORMAT, path + ": unsupported .axe version " + f.meta(kAxeMetaVersion));
+    fail(AXE_ERR_FORMAT, path + ": unsupported .axe version " + excerpt(f.meta(kAxeMetaVersion)));
+  for (const auto& [key, value] : f.metadata())
+    if (key != kAxeMetaFormat && key != kAxeMetaVersion && key != kAxeMetaConfig && key != kAxeMetaPlan &&
+        key != kAxeMetaQuantization && key != kAxeMetaCertificate)
+      fail(AXE_ERR_FORMAT, path + ": unknown metadata '" + excerpt(key) + "'");
+  // The writer pads the header so that every tensor is 64-byte aligned; a
+  // file whose data section moved (a changed header length) is damaged.
+  if (f.data_offset() % 64 != 0)
+    fail(AXE_ERR_FORMAT, path + ": the data section starts at offset " + std::to_string(f.data_offset()) +
+                             ", not 64-byte aligned as .axe files are written (damaged header length?)");
   config_ = config_from_json(f.meta(kAxeMetaConfig), path);
   format_ = plan_from_json(f.meta(kAxeMetaPlan), path);
+  // Every tensor is one the schema names for this config; per-layer bits
+  // name existing layers.
+  std::set<std::string> expected = {kTensorEmbedding, kTensorFinalNorm, kAxeTensorTokenizer};
+  if (!config_.shared_classifier) expected.insert(kTensorClassifier);
+  std::set<std::string> linears;
+  for (int32_t l = 0; l < config_.n_layers; ++l) {
+    expected.insert(llama_tensor_name(l, kTensorAttentionNorm));
+    expected.insert(llama_tensor_name(l, kTensorFfnNorm));
+    for (const LlamaLinearInfo& ln : llama_linears()) {
+      const std::string name = llama_tensor_name(l, ln.name);
+      linears.insert(name);
+      expected.insert(axe_codes_name(name));
+      expected.insert(axe_scales_name(name));
+    }
+  }
+  for (const auto& [name, t] : f.tensors())
+    if (!expected.count(name))
+      fail(AXE_ERR_FORMAT, path + ": unexpected tensor '" + excerpt(name) + "' (the config has " +
+                               std::to_string(config_.n_layers) + " layers" +
+                               (config_.shared_classifier ? ", a shared classifier" : "") + ")");
+  for (const auto& [name, bits] : format_.layer_bits)
+    if (!linears.count(name))
+      fail(AXE_ERR_FORMAT, path + ": metadata 'plan': layer_bits names '" + excerpt(name) + "', not a linear layer of this model");
+  try {
+    if (!nlohmann::json::parse(f.meta(kAxeMetaQuantization)).is_object()) throw std::runtime_error("not an object");
+  } catch (const std::exception&) {
+    fail(AXE_ERR_FORMAT, path + ": metadata 'quantization' is not a JSON object");
+  }
+  read_certificate(linears);
+}
+
+void AxeFile::read_certificate(const std::set<std::string>& linears) {
+  const std::string where = path() + ": metadata 'certificate'";
+  const auto j = parse_json(file_->meta(kAxeMetaCertificate), path(), kAxeMetaCertificate);
+  Fields f(j, where);
+  const nlohmann::json* layers = f.optional("layers");
+  if (!layers || !layers->is_array() || layers->size() != linears.size())
+    fail(AXE_ERR_FORMAT, where + ": 'layers' is not an array of one entry per linear layer (" +
+                             std::to_string(linears.size()) + ")");
+  for (const auto& e : *layers) {
+    if (!e.is_object()) fail(AXE_ERR_FORMAT, where + ": a layer entry is not an object");
+    Fields lf(e, where);
+    const nlohmann::json* name = lf.optional("name");
+    if (!name || !name->is_string() || !linears.count(name->get<std::string>()))
+      fail(AXE_ERR_FORMAT, where + ": a layer entry does not name a linear layer of this model");
+    lf.integer("rows", 0, INT64_MAX);
+    lf.integer("tiles", 0, INT64_MAX);
+    lf.integer("inner_violations", 0, INT64_MAX);
+    lf.integer("outer_violations", 0, INT64_MAX);
+    lf.non_negative("worst_inner_use");
+    lf.non_negative("worst_outer_use");
+    lf.no_others();
+  }
+  certificate_.worst_inner_use = f.non_negative("worst_inner_use");
+  certificate_.worst_outer_use = f.non_negative("worst_outer_use");
+  certificate_.plan_holds = f.boolean("plan_holds");
+  f.no_others();
 }
 
 const float* AxeFile::f32(const std::string& name, const std::vector<uint64_t>& shape) const {

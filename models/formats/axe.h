@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -54,9 +55,6 @@ std::string axe_codes_dtype(int bits);
 std::vector<uint64_t> axe_codes_shape(uint64_t rows, uint64_t cols, int bits);
 
 // ---- reading -------------------------------------------------------------
-// True when the file starts like a safetensors file (8-byte length, '{').
-bool looks_like_axe(const std::string& path);
-
 // An open .axe file whose header is checked: the container, the format name
 // and version, the config and the plan. Tensor accessors check dtype, shape,
 // alignment and (for codes) every code's range, naming the file and tensor.
@@ -77,10 +75,19 @@ class AxeFile {
   const float* scales(size_t layer, size_t i) const;
   std::string_view tokenizer_bytes() const;
 
+  // The certificate as stored (read strictly: every field typed and known).
+  struct StoredCertificate {
+    double worst_inner_use = 0, worst_outer_use = 0;
+    bool plan_holds = false;
+  };
+  const StoredCertificate& certificate() const { return certificate_; }
+
  private:
+  void read_certificate(const std::set<std::string>& linears);
   std::shared_ptr<const SafetensorsFile> file_;
   LlamaConfig config_;
   QuantFormat format_;
+  StoredCertificate certificate_;
 };
 
 std::unique_ptr<LlamaModel> load_axe(const std::string& path, bool use_mmap);

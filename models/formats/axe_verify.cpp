@@ -13,18 +13,10 @@ VerifyReport verify_axe_file(const std::string& path) {
   const LlamaConfig& c = f.config();
   const QuantFormat& qf = f.format();
   const ActivationRange xr = qf.x_range();
-  nlohmann::json cert;
-  try {
-    cert = nlohmann::json::parse(f.meta(kAxeMetaCertificate));
-  } catch (const nlohmann::json::exception&) {
-    fail(AXE_ERR_FORMAT, path + ": the certificate is not valid JSON");
-  }
   VerifyReport r;
   r.plan = qf.plan.describe() + ", " + qf.describe_bits() + ", activations [" + std::to_string(xr.mu) + ", " +
            std::to_string(xr.nu) + "]" + (qf.layer_bits.empty() ? "" : " (model-wide; layers may use fewer bits)");
-  double cert_inner = -1;
-  if (cert.is_object() && cert.contains("worst_inner_use") && cert["worst_inner_use"].is_number())
-    cert_inner = cert["worst_inner_use"].get<double>();
+  const double cert_inner = f.certificate().worst_inner_use;
   for (int32_t l = 0; l < c.n_layers; ++l)
     for (size_t i = 0; i < kLlamaLinears; ++i) {
       const std::string name = llama_tensor_name(l, llama_linears()[i].name);
@@ -44,7 +36,10 @@ VerifyReport verify_axe_file(const std::string& path) {
       r.worst_inner_use = std::max(r.worst_inner_use, pc.worst_inner_use);
       r.worst_outer_use = std::max(r.worst_outer_use, pc.worst_outer_use);
     }
-  r.certificate_matches = std::abs(cert_inner - r.worst_inner_use) <= 1e-9 * std::max(1.0, r.worst_inner_use);
+  auto close = [](double a, double b) { return std::abs(a - b) <= 1e-9 * std::max(1.0, b); };
+  r.certificate_matches = close(cert_inner, r.worst_inner_use) &&
+                          close(f.certificate().worst_outer_use, r.worst_outer_use) &&
+                          f.certificate().plan_holds == (r.inner_violations + r.outer_violations == 0);
   return r;
 }
 

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "runtime/error.h"
+#include "runtime/file_io.h"
 
 namespace axe {
 namespace {
@@ -39,14 +40,22 @@ SafetensorsFile::SafetensorsFile(const std::string& path, MappedFile::Mode mode)
   if (header_len < 2 || header_len > (uint64_t{100} << 20))
     fail(AXE_ERR_FORMAT, path + ": bad safetensors header length " + std::to_string(header_len) + " at offset 0");
   const char* text = reinterpret_cast<const char*>(f.at(8, header_len, "the safetensors header"));
+  // The format's own rule: the header starts with '{' and may be padded at
+  // the end with spaces only (no BOM, no NULs, nothing after the object).
+  uint64_t end = header_len;
+  while (end > 0 && text[end - 1] == ' ') --end;
+  if (text[0] != '{' || end == 0 || text[end - 1] != '}')
+    fail(AXE_ERR_FORMAT, path + ": the safetensors header (" + std::to_string(header_len) +
+                             " bytes at offset 8) must be a JSON object padded with spaces only");
   nlohmann::json header;
   try {
-    header = nlohmann::json::parse(text, text + header_len);
+    header = nlohmann::json::parse(text, text + end);
   } catch (const nlohmann::json::exception& e) {
     fail(AXE_ERR_FORMAT, path + ": the JSON header is not valid: " + e.what());
   }
   if (!header.is_object()) fail(AXE_ERR_FORMAT, path + ": the JSON header is not an object");
   const uint64_t data_start = 8 + header_len, data_size = f.size() - data_start;
+  data_offset_ = data_start;
   std::vector<std::pair<uint64_t, uint64_t>> ranges;
   for (auto it = header.begin(); it != header.end(); ++it) {
     const std::string& name = it.key();
@@ -54,12 +63,12 @@ SafetensorsFile::SafetensorsFile(const std::string& path, MappedFile::Mode mode)
     if (name == "__metadata__") {
       if (!v.is_object()) fail(AXE_ERR_FORMAT, path + ": __metadata__ is not an object");
       for (auto m = v.begin(); m != v.end(); ++m) {
-        if (!m.value().is_string()) fail(AXE_ERR_FORMAT, path + ": metadata '" + m.key() + "' is not a string");
+        if (!m.value().is_string()) fail(AXE_ERR_FORMAT, path + ": metadata '" + excerpt(m.key()) + "' is not a string");
         metadata_[m.key()] = m.value().get<std::string>();
       }
       continue;
     }
-    auto bad = [&](const std::string& what) { fail(AXE_ERR_FORMAT, path + ": tensor '" + name + "': " + what); };
+    auto bad = [&](const std::string& what) { fail(AXE_ERR_FORMAT, path + ": tensor '" + excerpt(name) + "': " + what); };
     if (!v.is_object() || !v.contains("dtype") || !v.contains("shape") || !v.contains("data_offsets"))
       bad("needs dtype, shape and data_offsets");
     const auto& dt = v["dtype"];
@@ -145,9 +154,10 @@ void SafetensorsWriter::write(const std::string& path) const {
   }
   std::string text = header.dump();
   text.append((64 - (8 + text.size()) % 64) % 64, ' ');  // data starts 64-byte aligned
+  check_output_path(path);
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) fail(AXE_ERR_IO, tmp + ": cannot create: " + std::strerror(errno));
+  if (!f) fail(AXE_ERR_IO, path + ": cannot create its temporary file " + tmp + ": " + std::strerror(errno));
   const uint64_t len = text.size();
   bool ok = std::fwrite(&len, 8, 1, f) == 1 && std::fwrite(text.data(), 1, text.size(), f) == text.size();
   uint64_t pos = 0;

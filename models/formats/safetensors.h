@@ -36,11 +36,13 @@ class SafetensorsFile {
   // The tensor, checked to have this dtype and shape (error names the file).
   const TensorView& get(const std::string& name, const std::string& dtype, const std::vector<uint64_t>& shape) const;
   std::string meta(const std::string& key) const;  // error if missing
+  uint64_t data_offset() const { return data_offset_; }  // where the data section starts
 
  private:
   std::unique_ptr<MappedFile> file_;
   std::map<std::string, std::string> metadata_;
   std::map<std::string, TensorView> tensors_;
+  uint64_t data_offset_ = 0;
 };
 
 // Builds a safetensors file in memory order of insertion and writes it

@@ -36,6 +36,16 @@ LlamaState::LlamaState(const LlamaModel& model, size_t n_ctx, size_t n_batch)
   logits_.resize(n_batch * vocab_);
 }
 
+uint64_t LlamaState::kv_bytes(const LlamaConfig& c, size_t n_ctx) {
+  return KvCache::bytes(static_cast<size_t>(c.n_layers), static_cast<size_t>(c.kv_dim()), n_ctx);
+}
+
+uint64_t LlamaState::scratch_bytes(const LlamaConfig& c, size_t n_ctx, size_t n_batch) {
+  const uint64_t rope = uint64_t{n_ctx} * static_cast<uint64_t>(c.head_dim());  // cos and sin, half each
+  const uint64_t per_token = 3 * uint64_t(c.dim) + 2 * uint64_t(c.kv_dim()) + 2 * uint64_t(c.hidden_dim) + uint64_t(c.vocab);
+  return 4 * (rope + per_token * n_batch);
+}
+
 namespace {
 
 // Rotates adjacent pairs (v[2j], v[2j+1]) of each head by the angles of pos.

@@ -24,6 +24,10 @@ struct StageInput {
 class LlamaState {
  public:
   LlamaState(const LlamaModel& model, size_t n_ctx, size_t n_batch);
+  // What a state of this size takes: the KV cache, and the RoPE tables and
+  // scratch (allocated at once), in bytes.
+  static uint64_t kv_bytes(const LlamaConfig& c, size_t n_ctx);
+  static uint64_t scratch_bytes(const LlamaConfig& c, size_t n_ctx, size_t n_batch);
   size_t n_ctx() const { return n_ctx_; }
   size_t n_batch() const { return n_batch_; }
   // Logits of the tokens that asked for them in the last forward, in order.

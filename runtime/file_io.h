@@ -1,0 +1,23 @@
+// Opening inputs and replacing outputs, the same way everywhere: only
+// regular files are read (a FIFO, device or directory is refused without
+// blocking), and an output is written beside its path and renamed over it
+// only when complete, never over something that is not a regular file.
+#pragma once
+#include <cstddef>
+#include <string>
+
+namespace axe {
+
+// A descriptor of the regular file at `path`, opened read-only without
+// blocking on FIFOs; AXE_ERR_IO naming the path otherwise. The caller closes it.
+int open_regular_file(const std::string& path, size_t* size);
+
+// Up to `n` bytes from the start of the regular file at `path`.
+std::string read_file_head(const std::string& path, size_t n);
+
+// Fails with AXE_ERR_IO when `path` exists and is not a regular file (a
+// device, FIFO, directory or symbolic link is never replaced), or when its
+// folder does not exist; the message names `path`.
+void check_output_path(const std::string& path);
+
+}  // namespace axe
