@@ -244,29 +244,44 @@ AxeFile::AxeFile(const std::string& path, MappedFile::Mode mode)
                              ", not 64-byte aligned as .axe files are written (damaged header length?)");
   config_ = config_from_json(f.meta(kAxeMetaConfig), path);
   format_ = plan_from_json(f.meta(kAxeMetaPlan), path);
-  // Every tensor is one the schema names for this config; per-layer bits
-  // name existing layers.
-  std::set<std::string> expected = {kTensorEmbedding, kTensorFinalNorm, kAxeTensorTokenizer};
-  if (!config_.shared_classifier) expected.insert(kTensorClassifier);
+  // The tensors are exactly the ones the schema names for this config, each
+  // with its dtype and shape (checked here, once, for load and verify alike;
+  // code values are checked when read); per-layer bits name existing layers.
+  for (const auto& [name, bits] : format_.layer_bits) {
+    bool known = false;
+    for (int32_t l = 0; l < config_.n_layers && !known; ++l)
+      for (const LlamaLinearInfo& ln : llama_linears()) known = known || name == llama_tensor_name(l, ln.name);
+    if (!known)
+      fail(AXE_ERR_FORMAT, path + ": metadata 'plan': layer_bits names '" + excerpt(name) + "', not a linear layer of this model");
+  }
+  const uint64_t D = config_.dim, V = config_.vocab;
+  std::map<std::string, std::pair<std::string, std::vector<uint64_t>>> expected = {
+      {kTensorEmbedding, {"F32", {V, D}}}, {kTensorFinalNorm, {"F32", {D}}}};
+  if (!config_.shared_classifier) expected[kTensorClassifier] = {"F32", {V, D}};
   std::set<std::string> linears;
   for (int32_t l = 0; l < config_.n_layers; ++l) {
-    expected.insert(llama_tensor_name(l, kTensorAttentionNorm));
-    expected.insert(llama_tensor_name(l, kTensorFfnNorm));
-    for (const LlamaLinearInfo& ln : llama_linears()) {
-      const std::string name = llama_tensor_name(l, ln.name);
+    expected[llama_tensor_name(l, kTensorAttentionNorm)] = {"F32", {D}};
+    expected[llama_tensor_name(l, kTensorFfnNorm)] = {"F32", {D}};
+    for (size_t i = 0; i < kLlamaLinears; ++i) {
+      const std::string name = llama_tensor_name(l, llama_linears()[i].name);
+      const auto [rows, cols] = llama_linear_shape(config_, i);
+      const int bits = format_.for_layer(name).weight_bits;
       linears.insert(name);
-      expected.insert(axe_codes_name(name));
-      expected.insert(axe_scales_name(name));
+      expected[axe_codes_name(name)] = {axe_codes_dtype(bits), axe_codes_shape(rows, cols, bits)};
+      expected[axe_scales_name(name)] = {"F32", {rows}};
     }
   }
   for (const auto& [name, t] : f.tensors())
-    if (!expected.count(name))
+    if (!expected.count(name) && name != kAxeTensorTokenizer)
       fail(AXE_ERR_FORMAT, path + ": unexpected tensor '" + excerpt(name) + "' (the config has " +
                                std::to_string(config_.n_layers) + " layers" +
                                (config_.shared_classifier ? ", a shared classifier" : "") + ")");
-  for (const auto& [name, bits] : format_.layer_bits)
-    if (!linears.count(name))
-      fail(AXE_ERR_FORMAT, path + ": metadata 'plan': layer_bits names '" + excerpt(name) + "', not a linear layer of this model");
+  for (const auto& [name, type] : expected) {
+    const TensorView& t = f.get(name, type.first, type.second);
+    if (type.first == "F32" && reinterpret_cast<uintptr_t>(t.data) % alignof(float) != 0)
+      fail(AXE_ERR_FORMAT, path + ": tensor '" + name + "' is not 4-byte aligned");
+  }
+  tokenizer_bytes();  // present, U8, one dimension
   try {
     if (!nlohmann::json::parse(f.meta(kAxeMetaQuantization)).is_object()) throw std::runtime_error("not an object");
   } catch (const std::exception&) {
