@@ -102,5 +102,18 @@ expect "sweep svg lines" 0 "^4$" -- grep -c "<polyline" "$TMP/sw.svg"
 expect "sweep svg whole" 0 "</svg>" -- tail -c 8 "$TMP/sw.svg"
 expect "sweep leaves no model" 2 "No such file" -- ls "$TMP/sw.csv.sweep.axe"
 
+# Hostile inputs and outputs: refused at once with a non-zero exit, never a hang or a clobbered node.
+mkfifo "$TMP/fifo"
+expect "fifo model" 1 "not a regular file \\(a FIFO\\)" -- timeout 20 "$AXE" generate -m "$TMP/fifo" -n 4
+expect "fifo text" 1 "fifo: not a regular file" -- timeout 20 "$AXE" perplexity -m "$MODEL" -f "$TMP/fifo"
+expect "directory text" 1 "not a regular file" -- "$AXE" perplexity -m "$MODEL" -f "$TMP"
+expect "device output" 1 "/dev/full: exists and is a device; refusing to replace it" -- "$AXE" quantize -m "$MODEL" -o /dev/full
+expect "device kept" 0 "^c" -- stat -c %A /dev/full
+# A NaN weight: an error naming the layer and exit 1, not <unk>s or PPL = nan.
+cp "$MODEL" "$TMP/nan.bin"
+printf '\x00\x00\xc0\x7f' | dd of="$TMP/nan.bin" bs=1 seek=200000 conv=notrunc status=none
+expect "nan generate" 1 "layer [0-9]+: .* is not finite" -- "$AXE" generate -m "$TMP/nan.bin" --tokenizer "$SHARED/models/stories260K/tok512.bin" -n 8
+expect "nan perplexity" 1 "is not finite" -- "$AXE" perplexity -m "$TMP/nan.bin" --tokenizer "$SHARED/models/stories260K/tok512.bin" -f "$SHARED/data/tinystories/eval.txt" -c 64 --chunks 2
+
 echo "cli: $pass passed, $fail failed"
 [[ $fail -eq 0 ]]
