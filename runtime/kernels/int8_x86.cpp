@@ -21,7 +21,9 @@
 // GCC 12's own AVX-512 extract intrinsics (used by _mm512_reduce_add_epi32)
 // start from _mm256_undefined_si256() and trip -Wuninitialized when inlined.
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#if !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
 
 #include <algorithm>

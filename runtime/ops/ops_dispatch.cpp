@@ -29,7 +29,13 @@ namespace axe {
 
 const Ops& ops_for(Target t) {
   switch (t) {
+// The portable fallback target: Highway 1.0.3 compiles HWY_SCALAR with GCC
+// before 12.3 and HWY_EMU128 with newer GCC and with clang.
+#if HWY_TARGETS & HWY_SCALAR
     case Target::kScalar: return N_SCALAR::GetOps(t);
+#else
+    case Target::kScalar: return N_EMU128::GetOps(t);
+#endif
     case Target::kAVX2: return N_AVX2::GetOps(t);
     case Target::kAVX512: return N_AVX3::GetOps(t);
     case Target::kAVX512VNNI: return N_AVX3_DL::GetOps(t);
