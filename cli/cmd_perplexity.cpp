@@ -21,9 +21,11 @@ int cmd_perplexity(int argc, char** argv) {
   PerplexityFlags pf;
   axe_perplexity_params& pp = pf.params;
   ArgParser p("perplexity", "-m MODEL -f FILE [-c CTX] [--chunks N] [--score half|all] [options]",
-              "Perplexity of a text. The file is tokenized once with BOS and cut into chunks of CTX tokens,\n"
-              "each starting with BOS. --score half (default, llama.cpp's llama-perplexity) scores the second\n"
-              "half of each chunk; --score all scores every token but the first (the GPTQ protocol).");
+              "Perplexity of a text. The file is tokenized once, with BOS at its start, and cut into chunks of\n"
+              "CTX tokens. --score half (default) is llama.cpp's llama-perplexity protocol: each chunk's first\n"
+              "token is replaced by BOS and the second half of the chunk is scored. --score all is GPTQ's (and\n"
+              "the AXE paper's): each chunk keeps its own tokens and every token but the first is scored from\n"
+              "the chunk's prefix.");
   mf.add_to(p, false);
   p.add({"-f", "--file"}, "FILE", "text file to score", [&](auto&, auto& v) { file = v; });
   pf.add_to(p);

@@ -48,7 +48,9 @@ TEST_CASE("perplexity follows llama-perplexity's protocol") {
     size_t count = 0;
     for (size_t chunk = 0; chunk < 2; ++chunk) {
       std::vector<axe_token> ch(toks.begin() + chunk * n_ctx, toks.begin() + (chunk + 1) * n_ctx);
-      ch[0] = axe_token_bos(m.get());
+      // llama.cpp's protocol replaces each chunk's first token by BOS;
+      // GPTQ's keeps the text's own tokens (BOS only at the text's start).
+      if (mode == AXE_SCORE_HALF) ch[0] = axe_token_bos(m.get());
       std::vector<int32_t> pos(n_ctx);
       for (uint32_t i = 0; i < n_ctx; ++i) pos[i] = static_cast<int32_t>(i);
       std::vector<int8_t> want(n_ctx, 1);

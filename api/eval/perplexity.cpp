@@ -63,7 +63,10 @@ PerplexityResult perplexity(const LlamaModel& model, const Tokenizer& tokenizer,
         auto& st = states.local();
         if (!st) st = std::make_unique<LlamaState>(model, n_ctx, n_ctx);
         std::vector<int32_t> toks(tokens.begin() + chunk * n_ctx, tokens.begin() + (chunk + 1) * n_ctx);
-        toks[0] = Tokenizer::kBos;
+        // llama.cpp's protocol puts BOS in place of each chunk's first token;
+        // GPTQ's scores each window from its own prefix as the text has it
+        // (BOS only where the text starts).
+        if (params.score == AXE_SCORE_HALF) toks[0] = Tokenizer::kBos;
         llama_forward(model, ops, *st, toks.data(), n_ctx, 0, want.data(), false);
         ChunkScore s;
         for (size_t j = first, row = 0; j + 1 < n_ctx; ++j, ++row) {

@@ -1,9 +1,11 @@
-// Perplexity over a text, llama.cpp llama-perplexity's protocol: the whole
-// text is tokenized once with BOS and cut into non-overlapping chunks of n_ctx
-// tokens; each chunk's first token is replaced by BOS; with score "half" the
-// tokens of the second half of each chunk are scored (logits at j predict
-// token j+1 for j in [n_ctx/2, n_ctx-1)), with "all" every token but the
-// first. PPL = exp(mean NLL), and its error as llama-perplexity computes it.
+// Perplexity over a text: the whole text is tokenized once, with BOS at its
+// start, and cut into non-overlapping chunks of n_ctx tokens.
+//  - score "half", llama.cpp llama-perplexity's protocol: each chunk's first
+//    token is replaced by BOS and the second half is scored (logits at j
+//    predict token j+1 for j in [n_ctx/2, n_ctx-1));
+//  - score "all", GPTQ's protocol: each chunk keeps its own tokens and every
+//    token but the first is scored from the chunk's own prefix.
+// PPL = exp(mean NLL), and its error as llama-perplexity computes it.
 #pragma once
 #include <tbb/task_arena.h>
 

@@ -203,8 +203,10 @@ AXE_API axe_status axe_sampler_sample(axe_sampler *sampler, const float *logits,
 
 /* ---- Perplexity --------------------------------------------------------- */
 typedef enum axe_score_mode {
-  AXE_SCORE_HALF = 0, /* llama.cpp llama-perplexity: second half of each chunk */
-  AXE_SCORE_ALL = 1,  /* every token but the first of each chunk (GPTQ)       */
+  AXE_SCORE_HALF = 0, /* llama.cpp llama-perplexity: BOS in place of each
+                         chunk's first token, its second half scored      */
+  AXE_SCORE_ALL = 1,  /* GPTQ: each chunk as the text has it (BOS only at
+                         the text's start), every token but the first     */
   AXE_SCORE_MODE_MAX_ = 0x7fffffff /* keeps the enum 32-bit; not a mode */
 } axe_score_mode;
 
