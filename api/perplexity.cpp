@@ -12,6 +12,8 @@ AXE_API axe_perplexity_params axe_perplexity_default_params(void) {
   p.n_ctx = 0;
   p.n_chunks = -1;
   p.score = AXE_SCORE_HALF;
+  p.kld = AXE_KLD_OFF;
+  p.kld_base = nullptr;
   return p;
 }
 
@@ -23,16 +25,12 @@ AXE_API axe_status axe_perplexity(axe_context* ctx, const char* text, size_t tex
     if (result->struct_size < sizeof(size_t)) fail(AXE_ERR_INVALID_ARGUMENT, "axe_perplexity: result.struct_size is not set");
     const axe_perplexity_params p = axe::read_params(params, axe_perplexity_default_params());
     if (p.score != AXE_SCORE_HALF && p.score != AXE_SCORE_ALL) fail(AXE_ERR_INVALID_ARGUMENT, "axe_perplexity: bad score mode");
-    const auto r = axe::perplexity(ctx->forward_model(), *ctx->model->model->tokenizer, *ctx->ops, *ctx->arena, ctx->n_threads,
-                                   std::string_view(text ? text : "", text_len), p);
+    if (p.kld != AXE_KLD_OFF && p.kld != AXE_KLD_WRITE_BASE && p.kld != AXE_KLD_SCORE)
+      fail(AXE_ERR_INVALID_ARGUMENT, "axe_perplexity: bad kld mode");
     axe_perplexity_result out{};
+    axe::perplexity(ctx->forward_model(), *ctx->model->model->tokenizer, *ctx->ops, *ctx->arena, ctx->n_threads,
+                    std::string_view(text ? text : "", text_len), p, out);
     out.struct_size = sizeof(out);
-    out.ppl = r.ppl;
-    out.ppl_error = r.ppl_error;
-    out.n_chunks = r.n_chunks;
-    out.n_ctx = r.n_ctx;
-    out.n_tokens_text = r.n_tokens_text;
-    out.n_tokens_scored = r.n_tokens_scored;
     axe::write_versioned(result, out);
   });
 }

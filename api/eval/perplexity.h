@@ -6,10 +6,12 @@
 //  - score "all", GPTQ's protocol: each chunk keeps its own tokens and every
 //    token but the first is scored from the chunk's own prefix.
 // PPL = exp(mean NLL), and its error as llama-perplexity computes it.
+// With KL divergence (api/eval/logits_file.h): "half" only; either the base
+// file is written as well, or the base file's chunks are scored against its
+// log-probabilities, with llama-perplexity --kl-divergence's statistics.
 #pragma once
 #include <tbb/task_arena.h>
 
-#include <functional>
 #include <string_view>
 
 #include "axe/axe.h"
@@ -18,17 +20,10 @@
 
 namespace axe {
 
-struct PerplexityResult {
-  double ppl = 0, ppl_error = 0;
-  int32_t n_chunks = 0;
-  uint32_t n_ctx = 0;
-  uint64_t n_tokens_text = 0, n_tokens_scored = 0;
-};
-
 // Chunks run in waves of `n_threads`, one chunk per thread, each chunk in one
-// batched forward pass; callbacks run between waves, in chunk order.
-PerplexityResult perplexity(const LlamaModel& model, const Tokenizer& tokenizer, const Ops& ops,
-                            tbb::task_arena& arena, int n_threads, std::string_view text,
-                            const axe_perplexity_params& params);
+// batched forward pass; callbacks run between waves, in chunk order. Fills
+// every field of `out` but struct_size.
+void perplexity(const LlamaModel& model, const Tokenizer& tokenizer, const Ops& ops, tbb::task_arena& arena,
+                int n_threads, std::string_view text, const axe_perplexity_params& params, axe_perplexity_result& out);
 
 }  // namespace axe

@@ -212,6 +212,18 @@ typedef enum axe_score_mode {
 
 typedef void (*axe_chunk_callback)(int32_t chunk_index, int32_t n_chunks, double running_ppl, void *user_data);
 
+/* KL divergence against a base model, with llama.cpp's file of base
+ * log-probabilities (llama-perplexity --kl-divergence-base), so one base file
+ * scores axe's and llama.cpp's models alike. Both modes use score HALF. */
+typedef enum axe_kld_mode {
+  AXE_KLD_OFF = 0,
+  AXE_KLD_WRITE_BASE = 1, /* also write the scored tokens' log-probabilities
+                             to kld_base                                    */
+  AXE_KLD_SCORE = 2,      /* score against kld_base: its tokens, n_ctx and
+                             chunks are used (text may be NULL)             */
+  AXE_KLD_MODE_MAX_ = 0x7fffffff
+} axe_kld_mode;
+
 typedef struct axe_perplexity_params {
   size_t struct_size;
   uint32_t n_ctx;     /* chunk length in tokens; 0: min(512, context)       */
@@ -221,6 +233,8 @@ typedef struct axe_perplexity_params {
   void *on_chunk_user_data;
   axe_progress_callback progress;
   void *progress_user_data;
+  axe_kld_mode kld;
+  const char *kld_base;  /* the base file (AXE_KLD_WRITE_BASE, AXE_KLD_SCORE) */
 } axe_perplexity_params;
 
 typedef struct axe_perplexity_result {
@@ -231,13 +245,28 @@ typedef struct axe_perplexity_result {
   uint32_t n_ctx;
   uint64_t n_tokens_text;   /* tokens of the whole text (with BOS)          */
   uint64_t n_tokens_scored;
+  /* AXE_KLD_SCORE: this model (Q) against the base, computed and named as
+   * llama-perplexity --kl-divergence reports them; ppl above is PPL(Q).
+   * Probabilities are fractions (llama.cpp prints percent).                */
+  double ppl_base, ppl_base_error;
+  double cor_ln_ppl;                       /* Cor(ln PPL(Q), ln PPL(base)) */
+  double ln_ppl_ratio, ln_ppl_ratio_error; /* mean ln(PPL(Q)/PPL(base))    */
+  double kld_mean, kld_mean_error;
+  double kld_quantiles[11]; /* max, 99.9%, 99%, 95%, 90%, median, 10%, 5%,
+                               1%, 0.1%, min                                */
+  double dp_mean, dp_mean_error; /* Δp: p(correct token) of Q minus base's  */
+  double dp_quantiles[13];  /* max, 99.9%, 99%, 95%, 90%, 75%, median, 25%,
+                               10%, 5%, 1%, 0.1%, min                       */
+  double dp_rms, dp_rms_error;
+  double same_top, same_top_error; /* the top token is the base's          */
 } axe_perplexity_result;
 
 AXE_API axe_perplexity_params axe_perplexity_default_params(void);
-/* Tokenizes the text once with BOS, splits it into chunks of n_ctx tokens,
- * replaces each chunk's first token by BOS and scores it. Chunks run in
- * parallel on the context's threads; the result does not depend on the
- * thread count. Uses the context's model and threads, not its KV cache. */
+/* Tokenizes the text once with BOS, splits it into chunks of n_ctx tokens
+ * and scores them under params.score (or, with AXE_KLD_SCORE, the base
+ * file's chunks against its log-probabilities). Chunks run in parallel on the
+ * context's threads; the result does not depend on the thread count. Uses
+ * the context's model and threads, not its KV cache. */
 AXE_API axe_status axe_perplexity(axe_context *ctx, const char *text, size_t text_len,
                                   const axe_perplexity_params *params, axe_perplexity_result *result);
 
