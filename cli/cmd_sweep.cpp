@@ -42,6 +42,7 @@ struct Row {
   int inner_bits = 0;  // 0: no constraint (a reference line)
   std::string plan;
   double ppl = 0, ppl_error = 0, worst_inner_use = 0, seconds = 0;
+  double kld = -1, same_top = -1;  // against the float model (-1: not measured, --score all)
   bool holds = false;
 };
 
@@ -72,7 +73,9 @@ int cmd_sweep(int argc, char** argv) {
               "-m MODEL --calib FILE -f EVAL --acc P_I,P_I,... -o OUT.csv [--svg OUT.svg] [--methods LIST] "
               "[--outer P_O] [-c CTX] [--chunks N] [--score half|all] [quantize options]",
               "Quantizes the float model once per method and accumulator width P_I, checks the plan from the\n"
-              "stored integers and measures perplexity on EVAL; writes one CSV row per run (and the float model)\n"
+              "stored integers and measures perplexity on EVAL (with --score half also the KL divergence from\n"
+              "the float model and how often the top token is the float model's, as llama-perplexity\n"
+              "--kl-divergence computes them); writes one CSV row per run (and the float model)\n"
               "and, with --svg, a plot of perplexity against P_I. Methods are ALGO (unconstrained: one run, a\n"
               "reference line) or CONSTRAINT-ALGO: axe, search (AXE with the per-layer width search), naive or\n"
               "ep (EP-init), with ALGO rtn, optq or gpfq. Default methods: optq,gpfq,axe-optq,axe-gpfq,\n"
@@ -106,26 +109,44 @@ int cmd_sweep(int argc, char** argv) {
   const std::string text = read_file(eval_path);
 
   ModelPtr model = load_model(mf);
-  auto score = [&](axe_model* m, Row& row) {
+  // With llama.cpp's protocol, every run is also scored by its KL divergence
+  // from the float model, whose log-probabilities are written once (the
+  // float run) to a temporary base file.
+  const bool with_kld = pf.params.score == AXE_SCORE_HALF;
+  TempFile kld_base{csv_path + ".base.kld"};
+  auto score = [&](axe_model* m, Row& row, bool is_float) {
     axe_perplexity_params q;
     ContextPtr ctx = pf.make_scoring_context(m, mf, &q);
     axe_perplexity_result r{};
     r.struct_size = sizeof r;
+    if (with_kld && is_float) q.kld = AXE_KLD_WRITE_BASE, q.kld_base = kld_base.path.c_str();
     check(axe_perplexity(ctx.get(), text.data(), text.size(), &q, &r), ctx.get());
     row.ppl = r.ppl;
     row.ppl_error = r.ppl_error;
+    if (!with_kld) return;
+    if (is_float) {
+      row.kld = 0, row.same_top = 1;
+      return;
+    }
+    q.kld = AXE_KLD_SCORE;
+    q.kld_base = kld_base.path.c_str();
+    check(axe_perplexity(ctx.get(), nullptr, 0, &q, &r), ctx.get());
+    row.kld = r.kld_mean;
+    row.same_top = r.same_top;
   };
   std::vector<Row> rows;
   auto report = [&](const Row& r) {
-    std::fprintf(stderr, "sweep: %-12s %-6s PPL %10.4f  %s  (%.1f s)\n", r.method.c_str(),
-                 r.inner_bits ? ("P_I=" + std::to_string(r.inner_bits)).c_str() : "-", r.ppl,
+    char kld[64] = "";
+    if (r.kld >= 0) std::snprintf(kld, sizeof kld, "  KLD %.6f  top %.2f%%", r.kld, 100 * r.same_top);
+    std::fprintf(stderr, "sweep: %-12s %-6s PPL %10.4f%s  %s  (%.1f s)\n", r.method.c_str(),
+                 r.inner_bits ? ("P_I=" + std::to_string(r.inner_bits)).c_str() : "-", r.ppl, kld,
                  r.inner_bits ? (r.holds ? "plan holds" : "plan does not hold") : "", r.seconds);
     rows.push_back(r);
   };
   {
     Row f{"float", 0, "float", 0, 0, 0, 0, true};
     const double t0 = now_seconds();
-    score(model.get(), f);
+    score(model.get(), f, true);
     f.seconds = now_seconds() - t0;
     report(f);
   }
@@ -158,21 +179,23 @@ int cmd_sweep(int argc, char** argv) {
       qm.model_path = tmp.path;
       qm.tokenizer_path.clear();
       ModelPtr quantized = load_model(qm);
-      score(quantized.get(), row);
+      score(quantized.get(), row, false);
       row.seconds = now_seconds() - t0;
       report(row);
     }
   }
 
   // The plan text's commas become semicolons: every field is then plain.
-  std::string csv = "method,inner_bits,outer_bits,plan,ppl,ppl_error,worst_tile_use,plan_holds,seconds\n";
+  std::string csv = "method,inner_bits,outer_bits,plan,ppl,ppl_error,worst_tile_use,plan_holds,seconds,kld,same_top\n";
   for (Row r : rows) {
     std::replace(r.plan.begin(), r.plan.end(), ',', ';');
-    char b[512];
-    std::snprintf(b, sizeof b, "%s,%s,%s,%s,%.6f,%.6f,%.6f,%s,%.2f\n", r.method.c_str(),
+    char b[512], k[64] = "";
+    if (r.kld >= 0) std::snprintf(k, sizeof k, "%.6f,%.6f", r.kld, r.same_top);
+    else std::snprintf(k, sizeof k, ",");
+    std::snprintf(b, sizeof b, "%s,%s,%s,%s,%.6f,%.6f,%.6f,%s,%.2f,%s\n", r.method.c_str(),
                   r.inner_bits ? std::to_string(r.inner_bits).c_str() : "", r.inner_bits ? std::to_string(outer).c_str() : "",
                   r.plan.c_str(), r.ppl, r.ppl_error, r.worst_inner_use, r.inner_bits ? (r.holds ? "yes" : "no") : "",
-                  r.seconds);
+                  r.seconds, k);
     csv += b;
   }
   write_file_atomic(csv_path, csv);

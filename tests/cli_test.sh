@@ -101,6 +101,12 @@ expect "sweep csv" 0 "^search-optq,12,32,.*W4A[2-8]-8 per layer.*,yes," -- cat "
 expect "sweep svg lines" 0 "^4$" -- grep -c "<polyline" "$TMP/sw.svg"
 expect "sweep svg whole" 0 "</svg>" -- tail -c 8 "$TMP/sw.svg"
 expect "sweep leaves no model" 2 "No such file" -- ls "$TMP/sw.csv.sweep.axe"
+expect "sweep leaves no base" 2 "No such file" -- ls "$TMP/sw.csv.base.kld"
+expect "sweep kld columns" 0 "^float,,,.*,0.000000,1.000000$" -- cat "$TMP/sw.csv"
+expect "kld base" 0 "wrote the base log-probabilities" -- "$AXE" perplexity -m "$MODEL" -f "$SHARED/data/tinystories/eval.txt" -c 64 --chunks 3 --kl-divergence-base "$TMP/b.kld"
+expect "kld score" 0 "Same top p: 100.000" -- "$AXE" perplexity -m "$MODEL" --kl-divergence-base "$TMP/b.kld" --kl-divergence
+expect "kld needs base" 2 "needs --kl-divergence-base" -- "$AXE" perplexity -m "$MODEL" --kl-divergence
+expect "kld not all" 2 "score half, not all" -- "$AXE" perplexity -m "$MODEL" -f x --score all --kl-divergence-base "$TMP/b.kld"
 
 # Hostile inputs and outputs: refused at once with a non-zero exit, never a hang or a clobbered node.
 mkfifo "$TMP/fifo"
