@@ -14,6 +14,13 @@ eval=$shared/data/tinystories/eval.txt
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 ppl() { "$build/axe" perplexity -m "$1" -f "$eval" --score "$2" -t 2 2>/dev/null | sed -n 's/Final estimate: PPL = \([0-9.]*\).*/\1/p'; }
+# KL divergence from the float model and the same-top-token rate (llama.cpp's protocol and file).
+base=$tmp/float.kld
+"$build/axe" perplexity -m "$model" -f "$eval" -t 2 --kl-divergence-base "$base" > /dev/null 2>&1
+kld() {
+  "$build/axe" perplexity -m "$1" --kl-divergence-base "$base" --kl-divergence -t 2 2>/dev/null |
+    awk '/^Mean    KLD:/ {k = $3} /^Same top p:/ {t = $4} END {printf "%.5f | %.2f%%", k, t}'
+}
 row() {  # row LABEL QUANTIZE-ARGS...
   local label=$1; shift
   local file=$tmp/m.axe use="—" verdict="—"
@@ -24,10 +31,10 @@ row() {  # row LABEL QUANTIZE-ARGS...
   else
     file=$model
   fi
-  printf '| %s | %s | %s | %s | %s |\n' "$label" "$(ppl "$file" half)" "$(ppl "$file" all)" "$use" "$verdict"
+  printf '| %s | %s | %s | %s | %s | %s |\n' "$label" "$(ppl "$file" half)" "$(ppl "$file" all)" "$(kld "$file")" "$use" "$verdict"
 }
-echo "| configuration | PPL (llama.cpp: half) | PPL (GPTQ: all) | worst tile budget use | plan |"
-echo "|---|---:|---:|---:|---:|"
+echo "| configuration | PPL (llama.cpp: half) | PPL (GPTQ: all) | KLD from float | same top token | worst tile budget use | plan |"
+echo "|---|---:|---:|---:|---:|---:|---:|"
 row "float"
 row "W8A8 RTN" --wbits 8 --abits 8
 row "W8A8 OPTQ" --wbits 8 --abits 8 --algo optq --calib "$calib"
@@ -63,6 +70,25 @@ for plan in "lanes 16" "contiguous 64"; do
       if ($2 != "" && $8 != "yes") v = v " (plan broken)"
       if (!(m in seen)) { seen[m] = 1; order[++n] = m }
       cell[m, w] = v; if ($2 != "") widths[$2] = 1
+    }
+    END {
+      split("16 15 14 13 12 11", ws, " ")
+      printf "| method | no constraint |"; for (i = 1; i <= 6; ++i) printf " P_I=%s |", ws[i]; print ""
+      printf "|---|---:|"; for (i = 1; i <= 6; ++i) printf "---:|"; print ""
+      for (j = 1; j <= n; ++j) {
+        m = order[j]; printf "| %s | %s |", m, ((m, "ref") in cell ? cell[m, "ref"] : "")
+        for (i = 1; i <= 6; ++i) printf " %s |", ((m, ws[i]) in cell ? cell[m, ws[i]] : "")
+        print ""
+      }
+    }' "$name.csv"
+  echo
+  echo "$1 $2 (mean KL divergence from the float model, and how often the top token is the float model's):"
+  echo
+  awk -F, 'NR > 1 && $10 != "" {
+      m = $1; w = ($2 == "" ? "ref" : $2); v = sprintf("%.5f (%.1f%%)", $10, 100 * $11)
+      if ($2 != "" && $8 != "yes") v = v " (plan broken)"
+      if (!(m in seen)) { seen[m] = 1; order[++n] = m }
+      cell[m, w] = v
     }
     END {
       split("16 15 14 13 12 11", ws, " ")
