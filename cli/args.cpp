@@ -150,11 +150,18 @@ void write_file_atomic(const std::string& path, const std::string& contents) {
     throw std::runtime_error(path + ": exists and is not a regular file; refusing to replace it");
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw std::runtime_error(path + ": cannot write: " + std::strerror(errno));
-    out.write(contents.data(), static_cast<std::streamsize>(contents.size()));
-    out.close();
-    if (!out) {
+    // Exclusively: never through a planted link or over an existing file.
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0) throw std::runtime_error(path + ": cannot write: " + std::strerror(errno));
+    size_t done = 0;
+    while (done < contents.size()) {
+      const ssize_t n = ::write(fd, contents.data() + done, contents.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      done += static_cast<size_t>(n);
+    }
+    const bool ok = done == contents.size() && ::fsync(fd) == 0;
+    if (::close(fd) != 0 || !ok) {
       std::remove(tmp.c_str());
       throw std::runtime_error(path + ": write error");
     }

@@ -25,9 +25,9 @@ void print_kld_report(const axe_perplexity_result& r) {
   std::printf("Mean ln(PPL(Q)/PPL(base))     : %10.6lf ± %10.6lf\n", r.ln_ppl_ratio, r.ln_ppl_ratio_error);
   const double ratio = std::exp(r.ln_ppl_ratio);
   std::printf("Mean PPL(Q)/PPL(base)         : %10.6lf ± %10.6lf\n", ratio, ratio * r.ln_ppl_ratio_error);
-  const double cov = r.ppl * r.ppl_base * r.cor_ln_ppl * (r.ppl_error / r.ppl) * (r.ppl_base_error / r.ppl_base);
+  const double cov = r.ppl * r.ppl_base * r.ln_ppl_cov;
   std::printf("Mean PPL(Q)-PPL(base)         : %10.6lf ± %10.6lf\n", r.ppl - r.ppl_base,
-              std::sqrt(std::max(0.0, r.ppl_error * r.ppl_error + r.ppl_base_error * r.ppl_base_error - 2.0 * cov)));
+              std::sqrt(r.ppl_error * r.ppl_error + r.ppl_base_error * r.ppl_base_error - 2.0 * cov));
   std::printf("\n====== KL divergence statistics ======\n");
   std::printf("Mean    KLD: %10.6lf ± %10.6lf\n", r.kld_mean, r.kld_mean_error);
   const char* kname[] = {"Maximum KLD", "99.9%   KLD", "99.0%   KLD", "95.0%   KLD", "90.0%   KLD", "Median  KLD",
@@ -63,6 +63,8 @@ int cmd_perplexity(int argc, char** argv) {
   pf.resolve_kld();
   const bool score_kld = pp.kld == AXE_KLD_SCORE;
   if (file.empty() && !score_kld) throw UsageError("missing -f FILE (see 'axe perplexity --help')");
+  if (!file.empty() && score_kld)
+    throw UsageError("-f and --kl-divergence: the text scored is the base file's (drop -f)");
 
   const std::string text = score_kld ? std::string() : read_file(file);
   ModelPtr model = load_model(mf);
@@ -73,9 +75,13 @@ int cmd_perplexity(int argc, char** argv) {
   pp.on_chunk = on_chunk;
   axe_perplexity_result r{};
   r.struct_size = sizeof r;
-  std::fprintf(stderr, "perplexity: %s, %zu bytes, n_ctx = %u, score = %s, %d threads (%s)\n",
-               score_kld ? pp.kld_base : file.c_str(), text.size(), n_ctx, pp.score == AXE_SCORE_ALL ? "all" : "half", axe_context_n_threads(ctx.get()),
-               axe_context_target(ctx.get()));
+  if (score_kld)
+    std::fprintf(stderr, "perplexity: KL divergence against %s (its chunks), %d threads (%s)\n", pp.kld_base,
+                 axe_context_n_threads(ctx.get()), axe_context_target(ctx.get()));
+  else
+    std::fprintf(stderr, "perplexity: %s, %zu bytes, n_ctx = %u, score = %s, %d threads (%s)\n", file.c_str(),
+                 text.size(), n_ctx, pp.score == AXE_SCORE_ALL ? "all" : "half", axe_context_n_threads(ctx.get()),
+                 axe_context_target(ctx.get()));
   const double t0 = now_seconds();
   check(axe_perplexity(ctx.get(), text.data(), text.size(), &pp, &r), ctx.get());
   const double dt = now_seconds() - t0;

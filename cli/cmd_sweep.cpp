@@ -94,6 +94,11 @@ int cmd_sweep(int argc, char** argv) {
     std::stringstream ss(v);
     for (std::string item; std::getline(ss, item, ',');) methods.push_back(parse_method(f, item));
   });
+  bool no_kld = false;
+  p.add_switch({"--no-kld"},
+               "skip the KL divergence (it scores each run twice and keeps the float model's log-probabilities "
+               "beside the CSV while it runs: chunks x n_ctx/2 x (vocab + 4) x 2 bytes)",
+               [&] { no_kld = true; });
   pf.add_to(p);
   if (!p.parse(argc, argv, 2)) return 0;
   mf.require_model(p);
@@ -112,7 +117,7 @@ int cmd_sweep(int argc, char** argv) {
   // With llama.cpp's protocol, every run is also scored by its KL divergence
   // from the float model, whose log-probabilities are written once (the
   // float run) to a temporary base file.
-  const bool with_kld = pf.params.score == AXE_SCORE_HALF;
+  const bool with_kld = pf.params.score == AXE_SCORE_HALF && !no_kld;
   TempFile kld_base{csv_path + ".base.kld"};
   auto score = [&](axe_model* m, Row& row, bool is_float) {
     axe_perplexity_params q;

@@ -68,4 +68,18 @@ void check_output_path(const std::string& path) {
     fail(AXE_ERR_IO, path + ": cannot write: the folder '" + dir.string() + "' does not exist");
 }
 
+std::FILE* create_temporary_beside(const std::string& path, std::string* tmp) {
+  check_output_path(path);
+  *tmp = path + ".tmp." + std::to_string(::getpid());
+  const int fd = ::open(tmp->c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0) fail(AXE_ERR_IO, path + ": cannot create its temporary file " + *tmp + ": " + std::strerror(errno));
+  std::FILE* f = ::fdopen(fd, "wb");
+  if (!f) {
+    ::close(fd);
+    std::remove(tmp->c_str());
+    fail(AXE_ERR_IO, path + ": cannot open its temporary file " + *tmp);
+  }
+  return f;
+}
+
 }  // namespace axe

@@ -4,6 +4,7 @@
 // only when complete, never over something that is not a regular file.
 #pragma once
 #include <cstddef>
+#include <cstdio>
 #include <string>
 
 namespace axe {
@@ -19,5 +20,10 @@ std::string read_file_head(const std::string& path, size_t n);
 // device, FIFO, directory or symbolic link is never replaced), or when its
 // folder does not exist; the message names `path`.
 void check_output_path(const std::string& path);
+
+// check_output_path, then a new temporary file beside `path` for writing
+// (created exclusively: never through a link or over an existing file); its
+// name in *tmp. The caller renames it over `path` when complete.
+std::FILE* create_temporary_beside(const std::string& path, std::string* tmp);
 
 }  // namespace axe

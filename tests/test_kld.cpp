@@ -9,6 +9,9 @@
 #include <fstream>
 #include <sstream>
 
+#include <limits>
+
+#include "api/eval/logits_file.h"
 #include "api_helpers.h"
 #include "temp_dir.h"
 
@@ -35,7 +38,7 @@ axe_status run(axe_model* m, const std::string& text, axe_kld_mode mode, const s
   *r = axe_perplexity_result{};
   r->struct_size = sizeof *r;
   const axe_status st = axe_perplexity(c.get(), text.data(), text.size(), &p, r);
-  if (st != AXE_OK) MESSAGE(axe_context_last_error(c.get()));
+  if (st != AXE_OK) MESSAGE(std::string(axe_context_last_error(c.get())));
   return st;
 }
 
@@ -121,4 +124,46 @@ TEST_CASE("KL divergence refuses what it cannot score") {
   const int32_t bad_token = 600;
   std::memcpy(bytes.data() + 20 + 4 * 7, &bad_token, 4);
   CHECK(run(m.get(), "", AXE_KLD_SCORE, dir.write("token.kld", bytes), 0, -1, &r) == AXE_ERR_FORMAT);
+}
+
+TEST_CASE("row compression: llama.cpp's layout for an odd vocabulary, and log-probabilities within a step") {
+  const std::vector<float> logits = {2.0f, -1.0f, 0.5f, -30.0f, 1.0f};  // n_vocab 5: one padding word
+  std::vector<uint16_t> row(axe::logits_row_words(5), 0xFFFF);
+  CHECK(row.size() == 10);
+  const double nll = axe::compress_log_probs(logits.data(), 5, 2, row.data());
+  float scale, min_log_prob;
+  std::memcpy(&scale, row.data(), 4);
+  std::memcpy(&min_log_prob, row.data() + 2, 4);
+  double z = 0;
+  for (float l : logits) z += std::exp(double(l) - 2.0);
+  const double lse = 2.0 + std::log(z);
+  CHECK(nll == doctest::Approx(lse - 0.5).epsilon(1e-6));
+  CHECK(scale == doctest::Approx(16.0 / 65535).epsilon(1e-6));  // the range is clamped to 16 below the max
+  for (int i : {0, 1, 2, 4}) CHECK(scale * row[4 + i] + min_log_prob == doctest::Approx(logits[i] - lse).epsilon(1e-3));
+  CHECK(row[4 + 3] == 0);  // more than 16 below the maximum: the minimum
+  CHECK(row[9] == 0);      // the padding word
+}
+
+TEST_CASE("hostile base files: broken row headers, and chunks longer than the model's context") {
+  TempDir dir;
+  auto m = th::load();
+  axe_perplexity_result r;
+  auto bytes = read_bytes(kFixture);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::memcpy(bytes.data() + 20 + 4 * 4 * 128 + 1032 * 5, &nan, 4);  // chunk 0, row 5: scale
+  CHECK(run(m.get(), "", AXE_KLD_SCORE, dir.write("nan.kld", bytes), 0, -1, &r) == AXE_ERR_FORMAT);
+  // A valid file of one chunk of 1024 tokens for a model trained on 512.
+  const uint32_t n_ctx = 1024;
+  std::vector<int32_t> tokens(n_ctx, 5);
+  const std::string long_base = dir.file("long.kld");
+  {
+    axe::LogitsFileWriter w(long_base, n_ctx, 512, tokens, 1);
+    std::vector<float> logits(512, 0.0f);
+    std::vector<uint16_t> rows(axe::logits_row_words(512) * (n_ctx - 1 - n_ctx / 2));
+    for (size_t i = 0; i < n_ctx - 1 - n_ctx / 2; ++i)
+      axe::compress_log_probs(logits.data(), 512, 5, rows.data() + i * axe::logits_row_words(512));
+    w.add_chunk(rows);
+    w.finish();
+  }
+  CHECK(run(m.get(), "", AXE_KLD_SCORE, long_base, 0, -1, &r) == AXE_ERR_INVALID_ARGUMENT);
 }

@@ -93,7 +93,7 @@ void kld_token(const float* logits, size_t n_vocab, const uint16_t* base_row, in
   if (imax == imax_base) ++s.same_top;
   const float p_diff = std::exp(-nll) - std::exp(-nll_base);
   s.p_diff += p_diff;
-  const double p_diff2 = double{p_diff} * p_diff;
+  const double p_diff2 = p_diff * p_diff;  // a float product, as llama.cpp's
   s.p_diff2 += p_diff2;
   s.p_diff4 += p_diff2 * p_diff2;
   s.max_p_diff = std::max(s.max_p_diff, std::fabs(p_diff));
@@ -113,9 +113,15 @@ LogitsFile::LogitsFile(const std::string& path) : file_(std::make_unique<MappedF
   if (n_chunk < 1 || n_chunk > (1 << 24))
     fail(AXE_ERR_FORMAT, path + ": n_chunk " + std::to_string(n_chunk) + " at offset 16 is out of range");
   n_ctx_ = static_cast<uint32_t>(n_ctx), n_vocab_ = static_cast<uint32_t>(n_vocab), n_chunk_ = static_cast<uint32_t>(n_chunk);
-  const uint64_t n_tokens = uint64_t{n_chunk_} * n_ctx_;
+  const uint64_t n_tokens = uint64_t{n_chunk_} * n_ctx_;  // < 2^44
   const uint64_t row_words = logits_row_words(n_vocab_);
-  const uint64_t rows_bytes = uint64_t{n_chunk_} * rows_per_chunk() * row_words * 2;
+  // Bounded by division first, so the products below cannot wrap.
+  const uint64_t chunk_bytes = rows_per_chunk() * row_words * 2;  // < 2^43
+  if (f.size() < 20 + 4 * n_tokens || chunk_bytes > (f.size() - 20 - 4 * n_tokens) / n_chunk_)
+    fail(AXE_ERR_FORMAT, path + ": " + std::to_string(f.size()) + " bytes cannot hold " + std::to_string(n_chunk_) +
+                             " chunks of " + std::to_string(n_ctx_) + " tokens over a vocabulary of " +
+                             std::to_string(n_vocab_));
+  const uint64_t rows_bytes = uint64_t{n_chunk_} * chunk_bytes;
   const uint64_t expected = 20 + 4 * n_tokens + rows_bytes;
   if (f.size() != expected)
     fail(AXE_ERR_FORMAT, path + ": " + std::to_string(f.size()) + " bytes, but n_ctx " + std::to_string(n_ctx_) +
@@ -129,6 +135,18 @@ LogitsFile::LogitsFile(const std::string& path) : file_(std::make_unique<MappedF
                                " is outside the vocabulary of " + std::to_string(n_vocab));
   // Even offsets in a page-aligned mapping: the rows are 2-byte aligned.
   rows_ = reinterpret_cast<const uint16_t*>(f.at(20 + 4 * n_tokens, rows_bytes, "the log-probabilities"));
+  // Every row's header as llama.cpp writes it: a finite scale >= 0 and a
+  // finite minimum log-probability <= 0, whose largest code stays finite.
+  for (size_t c = 0; c < n_chunk_; ++c)
+    for (size_t r = 0; r < rows_per_chunk(); ++r) {
+      float scale, min_log_prob;
+      std::memcpy(&scale, row(c, r), 4);
+      std::memcpy(&min_log_prob, row(c, r) + 2, 4);
+      if (!(scale >= 0) || !std::isfinite(scale) || !(min_log_prob <= 0) || !std::isfinite(min_log_prob) ||
+          !std::isfinite(scale * 65535.f + min_log_prob))
+        fail(AXE_ERR_FORMAT, path + ": chunk " + std::to_string(c) + ", row " + std::to_string(r) +
+                                 ": the row's scale or minimum log-probability is not a valid number");
+    }
 }
 
 const uint16_t* LogitsFile::row(size_t chunk, size_t r) const {
@@ -137,10 +155,8 @@ const uint16_t* LogitsFile::row(size_t chunk, size_t r) const {
 
 LogitsFileWriter::LogitsFileWriter(const std::string& path, uint32_t n_ctx, uint32_t n_vocab,
                                    const std::vector<int32_t>& tokens, uint32_t n_chunk)
-    : path_(path), tmp_(path + ".tmp." + std::to_string(::getpid())) {
-  check_output_path(path);
-  f_ = std::fopen(tmp_.c_str(), "wb");
-  if (!f_) fail(AXE_ERR_IO, path + ": cannot create its temporary file " + tmp_ + ": " + std::strerror(errno));
+    : path_(path) {
+  f_ = create_temporary_beside(path, &tmp_);
   const int32_t header[3] = {static_cast<int32_t>(n_ctx), static_cast<int32_t>(n_vocab), static_cast<int32_t>(n_chunk)};
   bool ok = std::fwrite("_logits_", 1, 8, f_) == 8 && std::fwrite(header, 4, 3, f_) == 3;
   const size_t n = size_t{n_chunk} * n_ctx;

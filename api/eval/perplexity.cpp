@@ -11,6 +11,7 @@
 #include "api/eval/logits_file.h"
 #include "models/llama/forward.h"
 #include "runtime/error.h"
+#include "runtime/threads.h"
 
 namespace axe {
 namespace {
@@ -67,6 +68,7 @@ void kld_report(KldSums s, std::vector<float> kld, std::vector<float> dp, axe_pe
   r.ppl_base_error = r.ppl_base * log_ppl_base.second;
   const double cov = covariance(s.nll, s.nll_base, s.nll_nll_base, s.count);
   r.cor_ln_ppl = cov / (log_ppl.second * log_ppl_base.second);
+  r.ln_ppl_cov = cov;
   r.ln_ppl_ratio = log_ppl.first - log_ppl_base.first;
   r.ln_ppl_ratio_error = std::sqrt(log_ppl.second * log_ppl.second + log_ppl_base.second * log_ppl_base.second - 2.0 * cov);
   const auto k = mean_and_uncertainty(s.kld, s.kld2, s.count);
@@ -114,6 +116,12 @@ void perplexity(const LlamaModel& model, const Tokenizer& tokenizer, const Ops& 
     if (params.n_ctx && params.n_ctx != n_ctx)
       fail(AXE_ERR_INVALID_ARGUMENT, base->path() + ": computed with chunks of " + std::to_string(n_ctx) +
                                          " tokens, not " + std::to_string(params.n_ctx));
+    // The file alone does not choose a context beyond the model's: asking
+    // for it (n_ctx, -c) does.
+    if (!params.n_ctx && n_ctx > static_cast<size_t>(c.seq_len))
+      fail(AXE_ERR_INVALID_ARGUMENT, base->path() + ": chunks of " + std::to_string(n_ctx) +
+                                         " tokens are longer than the model's context of " + std::to_string(c.seq_len) +
+                                         "; ask for them with n_ctx (-c) if that is meant");
     tokens = base->tokens();
     n_chunks = base->n_chunk();
   } else {
@@ -129,6 +137,15 @@ void perplexity(const LlamaModel& model, const Tokenizer& tokenizer, const Ops& 
                                        " (use a smaller context)");
   const size_t first = params.score == AXE_SCORE_ALL ? 0 : n_ctx / 2;
   const size_t words = logits_row_words(V);
+  const size_t wave = std::min(n_chunks, static_cast<size_t>(std::max(1, n_threads)));
+  // One state (KV cache, scratch with n_ctx rows of logits) per thread: checked
+  // against the machine before anything is allocated.
+  const uint64_t per_state = LlamaState::kv_bytes(c, n_ctx) + LlamaState::scratch_bytes(c, n_ctx, n_ctx);
+  if (per_state * wave > physical_memory_bytes())
+    fail(AXE_ERR_OUT_OF_MEMORY, "perplexity: chunks of " + std::to_string(n_ctx) + " tokens" +
+                                    (score_kld ? " (the n_ctx of " + base->path() + ")" : "") + " need " +
+                                    std::to_string(per_state * wave >> 20) + " MiB on " + std::to_string(wave) +
+                                    " threads, more than this machine has");
   std::unique_ptr<LogitsFileWriter> writer;
   if (write_base)
     writer = std::make_unique<LogitsFileWriter>(params.kld_base, static_cast<uint32_t>(n_ctx), static_cast<uint32_t>(V),
@@ -144,7 +161,6 @@ void perplexity(const LlamaModel& model, const Tokenizer& tokenizer, const Ops& 
   uint64_t count = 0;
   KldSums kld;
   std::vector<float> kld_values, p_diff_values;
-  const size_t wave = static_cast<size_t>(std::max(1, n_threads));
   std::vector<ChunkScore> scores(wave);
   for (size_t c0 = 0; c0 < n_chunks; c0 += wave) {
     const size_t c1 = std::min(n_chunks, c0 + wave);

@@ -259,6 +259,7 @@ typedef struct axe_perplexity_result {
                                10%, 5%, 1%, 0.1%, min                       */
   double dp_rms, dp_rms_error;
   double same_top, same_top_error; /* the top token is the base's          */
+  double ln_ppl_cov;               /* Cov(ln PPL(Q), ln PPL(base))         */
 } axe_perplexity_result;
 
 AXE_API axe_perplexity_params axe_perplexity_default_params(void);

@@ -154,10 +154,8 @@ void SafetensorsWriter::write(const std::string& path) const {
   }
   std::string text = header.dump();
   text.append((64 - (8 + text.size()) % 64) % 64, ' ');  // data starts 64-byte aligned
-  check_output_path(path);
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) fail(AXE_ERR_IO, path + ": cannot create its temporary file " + tmp + ": " + std::strerror(errno));
+  std::string tmp;
+  std::FILE* f = create_temporary_beside(path, &tmp);
   const uint64_t len = text.size();
   bool ok = std::fwrite(&len, 8, 1, f) == 1 && std::fwrite(text.data(), 1, text.size(), f) == text.size();
   uint64_t pos = 0;
