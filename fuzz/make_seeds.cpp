@@ -188,6 +188,32 @@ int main(int argc, char** argv) {
                            "\xff\xfe\x80\xc3", "\xf4\x90\x80\x80 \xed\xa0\x80", "tab\tnew\nline\r\n", "a\0b"};
   int k = 0;
   for (const char* s : special) write("fuzz_tokenize", "special" + std::to_string(k++) + ".txt", std::string(s, s == special[8] ? 3 : std::strlen(s)));
+  // fuzz_kld: base files of stories260K itself, chunks of 16 and 32 tokens.
+  {
+    axe_model_params mp = axe_model_default_params();
+    mp.tokenizer_path = tok.c_str();
+    axe_model* m = nullptr;
+    if (axe_model_load(axe_fuzz::stories_model().c_str(), &mp, &m) != AXE_OK) return 1;
+    axe_context_params cp = axe_context_default_params();
+    cp.n_threads = 1;
+    axe_context* c = nullptr;
+    if (axe_context_create(m, &cp, &c) != AXE_OK) return 1;
+    for (uint32_t n : {16u, 32u}) {
+      const std::string base = work + "/base" + std::to_string(n) + ".kld";
+      axe_perplexity_params p = axe_perplexity_default_params();
+      p.n_ctx = n;
+      p.n_chunks = 2;
+      p.kld = AXE_KLD_WRITE_BASE;
+      p.kld_base = base.c_str();
+      axe_perplexity_result r{};
+      r.struct_size = sizeof r;
+      if (axe_perplexity(c, text.data(), 4000, &p, &r) != AXE_OK) return 1;
+      write("fuzz_kld", "base" + std::to_string(n) + ".kld", read(base));
+      std::remove(base.c_str());
+    }
+    axe_context_free(c);
+    axe_model_free(m);
+  }
   std::printf("seeds in %s\n", out_dir.c_str());
   return 0;
 }
