@@ -53,39 +53,12 @@ for plan in "lanes 16" "contiguous 64"; do
   done
 done
 
-# The sweep: every method at every width, one CSV and one plot per tile partition.
-mkdir -p "$outdir"
-for plan in "lanes 16" "contiguous 64"; do
-  set -- $plan
-  name=$outdir/stories260K-$1$2
-  "$build/axe" sweep -m "$model" --calib "$calib" -f "$eval" --acc 16,15,14,13,12,11 --plan "$1" --tile "$2" \
-    --methods optq,gpfq,axe-optq,axe-gpfq,search-optq,search-gpfq,naive-optq,naive-gpfq,ep-optq,ep-gpfq \
-    -o "$name.csv" --svg "$name.svg" -t 2 > /dev/null 2>&1
-  echo
-  echo "$1 $2 (PPL, llama.cpp protocol; $name.csv, $name.svg):"
-  echo
-  # One row per method, one column per P_I; unconstrained methods and float in the first column.
-  awk -F, 'NR > 1 {
-      m = $1; w = ($2 == "" ? "ref" : $2); v = sprintf("%.4f", $5)
-      if ($2 != "" && $8 != "yes") v = v " (plan broken)"
-      if (!(m in seen)) { seen[m] = 1; order[++n] = m }
-      cell[m, w] = v; if ($2 != "") widths[$2] = 1
-    }
-    END {
-      split("16 15 14 13 12 11", ws, " ")
-      printf "| method | no constraint |"; for (i = 1; i <= 6; ++i) printf " P_I=%s |", ws[i]; print ""
-      printf "|---|---:|"; for (i = 1; i <= 6; ++i) printf "---:|"; print ""
-      for (j = 1; j <= n; ++j) {
-        m = order[j]; printf "| %s | %s |", m, ((m, "ref") in cell ? cell[m, "ref"] : "")
-        for (i = 1; i <= 6; ++i) printf " %s |", ((m, ws[i]) in cell ? cell[m, ws[i]] : "")
-        print ""
-      }
-    }' "$name.csv"
-  echo
-  echo "$1 $2 (mean KL divergence from the float model, and how often the top token is the float model's):"
-  echo
-  awk -F, 'NR > 1 && $10 != "" {
-      m = $1; w = ($2 == "" ? "ref" : $2); v = sprintf("%.5f (%.1f%%)", $10, 100 * $11)
+# sweep_table CSV COLUMN FORMAT: a markdown table of one CSV column (with
+# FORMAT; for the KLD column also the same-top rate after it) per method and P_I.
+sweep_table() {
+  awk -F, -v col="$2" -v fmt="$3" 'NR > 1 && $col != "" {
+      m = $1; w = ($2 == "" ? "ref" : $2)
+      v = col == 10 ? sprintf(fmt, $10, 100 * $11) : sprintf(fmt, $col)
       if ($2 != "" && $8 != "yes") v = v " (plan broken)"
       if (!(m in seen)) { seen[m] = 1; order[++n] = m }
       cell[m, w] = v
@@ -99,5 +72,24 @@ for plan in "lanes 16" "contiguous 64"; do
         for (i = 1; i <= 6; ++i) printf " %s |", ((m, ws[i]) in cell ? cell[m, ws[i]] : "")
         print ""
       }
-    }' "$name.csv"
+    }' "$1"
+}
+
+# The sweep: every method at every width, one CSV and one plot per tile partition.
+mkdir -p "$outdir"
+for plan in "lanes 16" "contiguous 64"; do
+  set -- $plan
+  name=$outdir/stories260K-$1$2
+  "$build/axe" sweep -m "$model" --calib "$calib" -f "$eval" --acc 16,15,14,13,12,11 --plan "$1" --tile "$2" \
+    --methods optq,gpfq,axe-optq,axe-gpfq,search-optq,search-gpfq,naive-optq,naive-gpfq,ep-optq,ep-gpfq \
+    -o "$name.csv" --svg "$name.svg" -t 2 > /dev/null 2>&1
+  echo
+  echo "$1 $2 (PPL, llama.cpp protocol; $name.csv, $name.svg):"
+  echo
+  # One row per method, one column per P_I; unconstrained methods and float in the first column.
+  sweep_table "$name.csv" 5 '%.4f'
+  echo
+  echo "$1 $2 (mean KL divergence from the float model, and how often the top token is the float model's):"
+  echo
+  sweep_table "$name.csv" 10 '%.5f (%.1f%%)'
 done
