@@ -31,8 +31,8 @@ KvCache::KvCache(size_t n_layers, size_t kv_dim, size_t n_ctx)
     : kv_dim_(kv_dim),
       n_ctx_(n_ctx),
       ld_(padded(n_ctx)),
-      keys_(map_zeros(4 * kv_dim * n_layers * ld_), Unmap{4 * kv_dim * n_layers * ld_}),
-      values_(map_zeros(4 * kv_dim * n_layers * ld_), Unmap{4 * kv_dim * n_layers * ld_}) {}
+      keys_(map_zeros(bytes(n_layers, kv_dim, n_ctx) / 2), Unmap{bytes(n_layers, kv_dim, n_ctx) / 2}),
+      values_(map_zeros(bytes(n_layers, kv_dim, n_ctx) / 2), Unmap{bytes(n_layers, kv_dim, n_ctx) / 2}) {}
 
 void KvCache::store(size_t layer, size_t pos0, size_t n, const float* k, const float* v) {
   float* kc = keys(layer);

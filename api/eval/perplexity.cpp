@@ -105,7 +105,7 @@ void perplexity(const LlamaModel& model, const Tokenizer& tokenizer, const Ops& 
     if (!params.kld_base || !*params.kld_base) fail(AXE_ERR_INVALID_ARGUMENT, "KL divergence needs the base file (kld_base)");
   }
   std::optional<LogitsFile> base;
-  std::vector<int32_t> tokens;
+  std::vector<int32_t> text_tokens;  // the base file's are read in place
   size_t n_ctx, n_chunks;
   if (score_kld) {
     base.emplace(params.kld_base);
@@ -122,13 +122,13 @@ void perplexity(const LlamaModel& model, const Tokenizer& tokenizer, const Ops& 
       fail(AXE_ERR_INVALID_ARGUMENT, base->path() + ": chunks of " + std::to_string(n_ctx) +
                                          " tokens are longer than the model's context of " + std::to_string(c.seq_len) +
                                          "; ask for them with n_ctx (-c) if that is meant");
-    tokens = base->tokens();
     n_chunks = base->n_chunk();
   } else {
     n_ctx = params.n_ctx ? params.n_ctx : std::min<size_t>(512, c.seq_len);
-    tokens = tokenizer.encode(text, true);
-    n_chunks = tokens.size() / n_ctx;
+    text_tokens = tokenizer.encode(text, true);
+    n_chunks = text_tokens.size() / n_ctx;
   }
+  const std::vector<int32_t>& tokens = score_kld ? base->tokens() : text_tokens;
   if (n_ctx < 4) fail(AXE_ERR_INVALID_ARGUMENT, "perplexity context of " + std::to_string(n_ctx) + " tokens is too small");
   if (params.n_chunks > 0) n_chunks = std::min<size_t>(n_chunks, params.n_chunks);
   if (n_chunks == 0)
