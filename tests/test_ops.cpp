@@ -135,3 +135,74 @@ TEST_CASE("KV cache: positions stored transposed per layer, rows padded off powe
       CHECK(c.keys(2)[j * c.ld() + 10 + p] == 0.0f);
     }
 }
+
+namespace {
+
+// The Walsh-Hadamard matrix entry of a block of any power-of-two size:
+// (-1)^popcount(i & j).
+double walsh(size_t i, size_t j) { return __builtin_popcountll(i & j) % 2 ? -1.0 : 1.0; }
+
+// The plain scalar butterflies in the documented order (h = 1, 2, 4, ...).
+void hadamard_scalar(float* x, const float* d, size_t n) {
+  size_t o = 0;
+  for (int bit = 62; bit >= 0; --bit) {
+    const size_t b = size_t{1} << bit;
+    if (n & b) {
+      for (size_t k = 0; k < b; ++k) x[o + k] *= d[o + k];
+      for (size_t h = 1; h < b; h *= 2)
+        for (size_t i = 0; i < b; i += 2 * h)
+          for (size_t j = i; j < i + h; ++j) {
+            const float a = x[o + j], c = x[o + j + h];
+            x[o + j] = a + c;
+            x[o + j + h] = a - c;
+          }
+      o += b;
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("hadamard: the block-diagonal transform as a dense product, the same bits on every target, an involution") {
+  for (size_t n : {size_t{1}, size_t{4}, size_t{16}, size_t{64}, size_t{172}, size_t{768}, size_t{1000}, size_t{2048}}) {
+    CAPTURE(n);
+    const auto x = random_vec(n, 11, 2.0f);
+    // d: random signs over 1/sqrt(block), as the rotation uses it.
+    std::vector<float> d(n);
+    std::vector<size_t> block_of(n), start_of(n);
+    std::mt19937 rng(12);
+    size_t o = 0;
+    for (int bit = 62; bit >= 0; --bit) {
+      const size_t b = size_t{1} << bit;
+      if (n & b) {
+        for (size_t k = o; k < o + b; ++k) {
+          d[k] = (rng() & 1 ? -1.0f : 1.0f) / std::sqrt(static_cast<float>(b));
+          block_of[k] = b;
+          start_of[k] = o;
+        }
+        o += b;
+      }
+    }
+    std::vector<float> want = x;
+    hadamard_scalar(want.data(), d.data(), n);
+    // The dense product B diag(d) x in double.
+    for (size_t i = 0; i < n; ++i) {
+      double ref = 0;
+      for (size_t j = start_of[i]; j < start_of[i] + block_of[i]; ++j)
+        ref += walsh(i - start_of[i], j - start_of[i]) * d[j] * x[j];
+      CHECK(want[i] == doctest::Approx(ref).epsilon(1e-5).scale(1.0));
+    }
+    for (axe::Target t : axe::supported_targets()) {
+      CAPTURE(axe::target_name(t));
+      std::vector<float> y = x;
+      axe::ops_for(t).hadamard(y.data(), d.data(), n);
+      CHECK(y == want);
+      // Orthonormal and symmetric up to the signs: diag(d) applied after a
+      // second transform gives x back (d^2 = 1/block undoes B^2 = block I).
+      std::vector<float> ones(n);
+      for (size_t i = 0; i < n; ++i) ones[i] = 1.0f / std::sqrt(static_cast<float>(block_of[i]));
+      axe::ops_for(t).hadamard(y.data(), ones.data(), n);
+      for (size_t i = 0; i < n; ++i) CHECK(y[i] * (d[i] * std::sqrt(static_cast<float>(block_of[i]))) == doctest::Approx(x[i]).epsilon(1e-5).scale(1.0));
+    }
+  }
+}

@@ -29,6 +29,12 @@ struct Ops {
   void (*silu_mul)(float* a, const float* b, size_t n);
   // x[i] = softmax(x)[i]
   void (*softmax)(float* x, size_t n);
+  // x <- B (d * x) elementwise-then-transform, in place: B is block
+  // diagonal, one unnormalized Walsh-Hadamard block per set bit of n,
+  // largest first (n = 172: 128, 32, 8, 4). With d = random signs / sqrt(block)
+  // this is the orthonormal rotation of docs/FORMAT.md ("rotation"). Every
+  // target gives the same bits.
+  void (*hadamard)(float* x, const float* d, size_t n);
   // Narrow-datapath stepping of one tile for M tokens at once (see
   // runtime/kernels/emulate_steps-inl.h); returns the overflow steps.
   uint64_t (*emulate_steps)(const int32_t* q, const uint32_t* cols, size_t n_cols, const int32_t* xs_t, size_t ld,

@@ -14,7 +14,7 @@ namespace axe {
 namespace HWY_NAMESPACE {
 
 const Ops& GetOps(Target t) {
-  static const Ops ops{t, &MatMulF32, &RmsNorm, &Attention, &SiluMul, &Softmax, &EmulateSteps};
+  static const Ops ops{t, &MatMulF32, &RmsNorm, &Attention, &SiluMul, &Softmax, &Hadamard, &EmulateSteps};
   return ops;
 }
 

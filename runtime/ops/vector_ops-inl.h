@@ -117,6 +117,81 @@ void Attention(const float* q, const float* keys_t, const float* values_t, size_
   for (size_t i = 0; i < head_dim; ++i) out[i] = Dot(scratch, values_t + i * ld, n_pos);
 }
 
+// The unnormalized Walsh-Hadamard butterflies of one block of b (a power of
+// two) floats, stage h = 1, 2, 4, ...: x[j], x[j + h] <- x[j] + x[j + h],
+// x[j] - x[j + h].
+HWY_INLINE void HadamardButterflies(float* HWY_RESTRICT x, size_t b) {
+  for (size_t h = 1; h < b; h *= 2)
+    for (size_t i = 0; i < b; i += 2 * h)
+      for (size_t j = i; j < i + h; ++j) {
+        const float a = x[j], c = x[j + h];
+        x[j] = a + c;
+        x[j + h] = a - c;
+      }
+}
+
+// x <- B (d * x), B block diagonal with one Walsh-Hadamard block per set bit
+// of n, largest first (docs/FORMAT.md, "rotation"). Every butterfly is the
+// scalar one, in the scalar order: the stages within a vector pair lane i
+// with lane i ^ h by a permutation and compute v * (+-1) + partner, which is
+// exactly a + c in the lower and a - c in the upper lane; the stages across
+// vectors are plain adds and subtracts. So every target gives the scalar
+// bits.
+void Hadamard(float* HWY_RESTRICT x, const float* HWY_RESTRICT d, size_t n) {
+  const hn::ScalableTag<float> df;
+  const hn::RebindToSigned<decltype(df)> di;
+  const size_t L = hn::Lanes(df);
+  size_t o = 0;
+  for (size_t bit = sizeof(size_t) * 8; bit-- > 0;) {
+    const size_t b = size_t{1} << bit;
+    if (!(n & b)) continue;
+    float* HWY_RESTRICT xb = x + o;
+    const float* HWY_RESTRICT db = d + o;
+    o += b;
+    if (L < 2 || b < L) {
+      for (size_t k = 0; k < b; ++k) xb[k] *= db[k];
+      HadamardButterflies(xb, b);
+      continue;
+    }
+    // Stages h < L, one vector at a time: lane i's partner and sign per stage.
+    constexpr size_t kMaxL = hn::MaxLanes(df);
+    constexpr size_t kMaxStages = 8;
+    HWY_ALIGN int32_t idx[kMaxStages][kMaxL];
+    HWY_ALIGN float sgn[kMaxStages][kMaxL];
+    size_t stages = 0;
+    for (size_t h = 1; h < L && stages < kMaxStages; h *= 2, ++stages)
+      for (size_t i = 0; i < L; ++i) {
+        idx[stages][i] = static_cast<int32_t>(i ^ h);
+        sgn[stages][i] = (i & h) ? -1.0f : 1.0f;
+      }
+    const size_t in_vector = size_t{1} << stages;  // the stages done here
+    for (size_t j = 0; j < b; j += L) {
+      auto v = hn::Mul(hn::LoadU(df, xb + j), hn::LoadU(df, db + j));
+      for (size_t s = 0; s < stages; ++s) {
+        const auto partner = hn::TableLookupLanes(v, hn::IndicesFromVec(df, hn::Load(di, idx[s])));
+        v = hn::MulAdd(v, hn::Load(df, sgn[s]), partner);
+      }
+      hn::StoreU(v, df, xb + j);
+    }
+    // Any stages h < L beyond kMaxStages (vectors wider than 256 floats).
+    for (size_t h = in_vector; h < L; h *= 2)
+      for (size_t i = 0; i < b; i += 2 * h)
+        for (size_t j = i; j < i + h; ++j) {
+          const float a = xb[j], c = xb[j + h];
+          xb[j] = a + c;
+          xb[j + h] = a - c;
+        }
+    // Stages h >= L, whole vectors.
+    for (size_t h = L; h < b; h *= 2)
+      for (size_t i = 0; i < b; i += 2 * h)
+        for (size_t j = i; j < i + h; j += L) {
+          const auto a = hn::LoadU(df, xb + j), c = hn::LoadU(df, xb + j + h);
+          hn::StoreU(hn::Add(a, c), df, xb + j);
+          hn::StoreU(hn::Sub(a, c), df, xb + j + h);
+        }
+  }
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace axe
 HWY_AFTER_NAMESPACE();
