@@ -1,4 +1,5 @@
 // C API: quantization and verification.
+#include <cstdint>
 #include <cstring>
 
 #include "api/internal.h"
@@ -68,6 +69,13 @@ AXE_API axe_status axe_quantize(axe_model* model, const char* out_path, const ax
       o.optq.act_order = o.gpfq.act_order = p.act_order != 0;
       o.optq.full_error = p.full_error != 0;
     }
+    if (p.rotate && *p.rotate && std::strcmp(p.rotate, "none") != 0) {
+      if (std::strcmp(p.rotate, "hadamard") != 0)
+        fail(AXE_ERR_INVALID_ARGUMENT, std::string("axe_quantize: unknown rotation '") + p.rotate + "' (none or hadamard)");
+      if (p.rotate_seed > static_cast<uint64_t>(INT64_MAX))
+        fail(AXE_ERR_INVALID_ARGUMENT, "axe_quantize: rotate_seed must be at most 2^63-1");
+      o.rotate_seed = p.rotate_seed;
+    }
     if (p.progress)
       o.progress = [&](size_t done, size_t total, const std::string&) {
         return p.progress(static_cast<float>(done) / static_cast<float>(total), p.progress_user_data) != 0;
@@ -94,6 +102,7 @@ AXE_API axe_status axe_verify(const char* path, axe_verify_result* result) {
     r.certificate_matches = v.certificate_matches ? 1 : 0;
     std::snprintf(r.plan, sizeof r.plan, "%s", v.plan.c_str());
     std::snprintf(r.first_violation, sizeof r.first_violation, "%s", v.first_violation.c_str());
+    std::snprintf(r.rotation, sizeof r.rotation, "%s", v.rotation.c_str());
     axe::write_versioned(result, r);
   });
   if (st != AXE_OK) axe::set_thread_error(err);

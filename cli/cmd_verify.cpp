@@ -1,4 +1,6 @@
 // axe verify: prove a .axe file's accumulation plan from its stored integers.
+#include <cstring>
+
 #include "api_handles.h"
 #include "commands.h"
 
@@ -21,6 +23,8 @@ int cmd_verify(int argc, char** argv) {
   r.struct_size = sizeof r;
   if (axe_verify(path.c_str(), &r) != AXE_OK) throw ApiError(axe_last_error());
   std::printf("plan: %s\n", r.plan);
+  if (std::strcmp(r.rotation, "none") != 0)
+    std::printf("rotation: %s (the plan is proven on the rotated integers the kernels read)\n", r.rotation);
   std::printf("checked: %llu layers, %llu rows, %llu tiles\n", static_cast<unsigned long long>(r.layers),
               static_cast<unsigned long long>(r.rows), static_cast<unsigned long long>(r.tiles));
   std::printf("worst budget use: tile %.6f, row %.6f\n", r.worst_inner_use, r.worst_outer_use);

@@ -32,6 +32,17 @@ void QuantFlags::add_to(ArgParser& p) {
         });
   p.add({"--tile"}, "T", "columns per tile (contiguous) or lanes (lanes); default 16 lanes",
         [&](auto& f, auto& v) { qp.tile = static_cast<int32_t>(parse_int(f, v, 1, 1 << 20)); });
+  p.add({"--rotate"}, "none|hadamard",
+        "hadamard: rotate every linear layer's input by a block-diagonal Walsh-Hadamard matrix with random signs "
+        "before quantizing (the norm gains folded into the weights; the transform runs at inference, O(K log K) per "
+        "token); default none",
+        [&](auto& f, auto& v) {
+          if (v != "none" && v != "hadamard") throw UsageError("invalid value '" + v + "' for " + f + ": expected none or hadamard");
+          rotate_ = v;
+          qp.rotate = rotate_.c_str();
+        });
+  p.add({"--rotate-seed"}, "S", "seed of the rotation's signs (default 0)",
+        [&](auto& f, auto& v) { qp.rotate_seed = static_cast<uint64_t>(parse_int(f, v, 0, INT64_MAX)); });
   p.add({"--plan"}, "contiguous|lanes", "tile partition (default lanes)", [&](auto& f, auto& v) {
     if (v != "contiguous" && v != "lanes") throw UsageError("invalid value '" + v + "' for " + f + ": expected contiguous or lanes");
     qp.tiles = v == "lanes" ? AXE_TILES_LANES : AXE_TILES_CONTIGUOUS;

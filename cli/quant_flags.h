@@ -1,7 +1,7 @@
 // Quantization flags shared by quantize and sweep: the formats (--wbits,
 // --abits, --act, --plan, --tile), the calibration (--calib, --calib-samples,
 // --calib-len, -s) and the algorithm options (--act-order, --damp,
-// --full-error). quantize adds the algorithm, the constraint, --acc and -t;
+// --full-error) and the rotation (--rotate, --rotate-seed). quantize adds the algorithm, the constraint, --acc and -t;
 // sweep takes -t from the model flags.
 #pragma once
 #include <string>
@@ -23,6 +23,7 @@ struct QuantFlags {
 
  private:
   std::string calib_text_;
+  std::string rotate_;  // params.rotate points here
   double t0_ = 0;
 };
 

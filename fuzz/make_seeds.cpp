@@ -145,6 +145,8 @@ int main(int argc, char** argv) {
         {"rtn_w5_contig", [](axe_quantize_params& p) {
            p.weight_bits = 5; p.axe = 1; p.tiles = AXE_TILES_CONTIGUOUS; p.tile = 16; p.inner_bits = 18; p.outer_bits = 20; }},
         {"rtn_w4_sym", [](axe_quantize_params& p) { p.weight_bits = 4; p.act_signed = 1; p.axe = 1; p.inner_bits = 16; }},
+        {"rtn_w4_rotated", [](axe_quantize_params& p) {
+           p.weight_bits = 4; p.axe = 1; p.inner_bits = 16; p.rotate = "hadamard"; p.rotate_seed = 3; }},
         {"optq_search13", [](axe_quantize_params& p) {
            p.algo = "optq"; p.weight_bits = 4; p.search = 1; p.inner_bits = 13;
            p.calib_text = calib.c_str(); p.calib_text_len = calib.size(); p.calib_samples = 2; p.calib_len = 8; }},

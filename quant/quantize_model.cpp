@@ -99,6 +99,7 @@ nlohmann::json settings_record(const LlamaModel& model, const QuantizeOptions& o
                       {"search", o.constraint == Constraint::kSearch},
                       {"scales", "mse-row"},
                       {"source", model.path}};
+  if (model.rotation) s.update({{"rotate", "hadamard"}, {"rotate_seed", model.rotation->seed()}});
   if (o.algo != Algorithm::kRtn) {
     const bool gpfq = o.algo == Algorithm::kGpfq;
     s.update({{"calib_samples", o.calib.samples}, {"calib_len", o.calib.len}, {"seed", o.calib.seed},
@@ -262,7 +263,11 @@ QuantizeSummary quantize_model(const LlamaModel& model, const QuantizeOptions& o
   if (model.quantized()) fail(AXE_ERR_INVALID_ARGUMENT, model.path + ": the model is already quantized");
   check_finite_weights(model);
   check_output_path(out_path);  // before the work, not only when writing
-  return Driver(model, o, qf).run(out_path);
+  if (!o.rotate_seed) return Driver(model, o, qf).run(out_path);
+  tbb::task_arena arena(std::max(1, o.threads));
+  std::unique_ptr<LlamaModel> rotated;
+  arena.execute([&] { rotated = rotate_model(model, *o.rotate_seed, ops_for(o.target)); });
+  return Driver(*rotated, o, qf).run(out_path);
 }
 
 }  // namespace axe

@@ -9,6 +9,7 @@
 // (models/formats/axe.h writes it).
 #pragma once
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "models/llama/model.h"
@@ -32,6 +33,10 @@ struct QuantizeOptions {
   CalibrationOptions calib;                    // optq, gpfq
   OptqOptions optq;
   GpfqOptions gpfq;
+  // Hadamard-rotate every linear layer's input with this seed first
+  // (models/llama/rotation.h); the calibrated algorithms then see the
+  // rotated inputs, and the file stores the rotation.
+  std::optional<uint64_t> rotate_seed;
   // Called after each linear layer with (done, total, layer name); returning
   // false aborts (no file is written).
   std::function<bool(size_t, size_t, const std::string&)> progress;

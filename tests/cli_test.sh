@@ -88,6 +88,15 @@ for t in 1 2; do
   "$AXE" quantize -m "$MODEL" -o "$TMP/det$t.axe" --wbits 4 --algo optq --axe --act-order --acc 13 --calib "$SHARED/data/tinystories/calib.txt" --calib-samples 8 --calib-len 64 -t $t > /dev/null 2>&1
 done
 expect "quantize deterministic across threads" 0 "" -- cmp "$TMP/det1.axe" "$TMP/det2.axe"
+expect "rotate bad" 2 "expected none or hadamard" -- "$AXE" quantize -m "$MODEL" -o "$TMP/r.axe" --rotate givens
+expect "rotate seed bad" 2 "--rotate-seed" -- "$AXE" quantize -m "$MODEL" -o "$TMP/r.axe" --rotate hadamard --rotate-seed -1
+for t in 1 2; do
+  expect "rotate -t $t" 0 "W4A8.*plan holds" -- "$AXE" quantize -m "$MODEL" -o "$TMP/rot$t.axe" --wbits 4 --algo optq --axe --acc 13 --rotate hadamard --rotate-seed 9 --calib "$SHARED/data/tinystories/calib.txt" --calib-samples 8 --calib-len 64 -t $t
+done
+expect "rotated deterministic across threads" 0 "" -- cmp "$TMP/rot1.axe" "$TMP/rot2.axe"
+expect "verify rotated" 0 "rotation: hadamard, seed 9" -- "$AXE" verify "$TMP/rot1.axe"
+expect "acc-sim rotated" 0 "overflows: 0 tile steps, 0 row steps" -- "$AXE" perplexity -m "$TMP/rot1.axe" -f "$SHARED/data/tinystories/eval.txt" -c 128 --chunks 4 --acc-sim 13
+expect "generate rotated" 0 "^Once upon a time" -- "$AXE" generate -m "$TMP/rot1.axe" --temp 0 -n 8
 expect "verify violation" 1 "FAIL: the plan does not hold" -- "$AXE" verify "$TMP/u4.axe"
 head -c 1000 "$TMP/w4.axe" > "$TMP/cut.axe"
 expect "verify damaged" 1 "cut.axe" -- "$AXE" verify "$TMP/cut.axe"

@@ -143,6 +143,21 @@ TEST_CASE(".axe metadata is read strictly, and load and verify refuse the same f
   both_refuse(rewrite(dir, good, "cert.axe", "certificate", [](J& j) { j = nullptr; }), "metadata 'certificate'");
   both_refuse(rewrite(dir, good, "missing.axe", "config", [](J&) {}, [](const std::string& n) { return n != "norm.weight"; }),
               "'norm.weight' is missing");
+  // The rotation record of a rotated file.
+  auto m = th::load();
+  axe_quantize_params rp = axe_quantize_default_params();
+  rp.n_threads = 1;
+  rp.rotate = "hadamard";
+  rp.rotate_seed = 5;
+  const std::string rotated = dir.file("rotated.axe");
+  REQUIRE(axe_quantize(m.get(), rotated.c_str(), &rp) == AXE_OK);
+  REQUIRE(load_status(rotated).first == AXE_OK);
+  both_refuse(rewrite(dir, rotated, "kind.axe", "rotation", [](J& j) { j["kind"] = "givens"; }), "'kind' is not hadamard");
+  both_refuse(rewrite(dir, rotated, "seedneg.axe", "rotation", [](J& j) { j["seed"] = -1; }), "'seed' is outside");
+  both_refuse(rewrite(dir, rotated, "seedfrac.axe", "rotation", [](J& j) { j["seed"] = 1.5; }), "'seed' is not an integer");
+  both_refuse(rewrite(dir, rotated, "noseed.axe", "rotation", [](J& j) { j.erase("seed"); }), "'seed' is missing");
+  both_refuse(rewrite(dir, rotated, "blocks.axe", "rotation", [](J& j) { j["block"] = 64; }), "unknown field 'block'");
+  both_refuse(rewrite(dir, rotated, "rotnull.axe", "rotation", [](J& j) { j = nullptr; }), "metadata 'rotation'");
   // A metadata value of 1 MB is not echoed whole.
   const std::string long_format = rewrite(dir, good, "long.axe", "config", [](J& j) { j[std::string(1 << 20, 'x')] = 1; });
   const auto [st, msg] = load_status(long_format);

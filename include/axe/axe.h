@@ -317,6 +317,11 @@ typedef struct axe_quantize_params {
                             ("avx512-vnni", "avx512", "avx2", "scalar"); NULL
                             or "auto": the best for this CPU (AXE_TARGET is
                             not consulted). The bytes written depend on it */
+  const char *rotate;    /* NULL or "none"; "hadamard": rotate every linear
+                            layer's input by a block-diagonal Walsh-Hadamard
+                            matrix with random signs first (W <- W diag(g) H,
+                            x <- H^T x at run time; docs/FORMAT.md)           */
+  uint64_t rotate_seed;  /* the signs' seed, 0..2^63-1                        */
 } axe_quantize_params;
 
 AXE_API axe_quantize_params axe_quantize_default_params(void);
@@ -333,6 +338,9 @@ typedef struct axe_verify_result {
   int32_t certificate_matches;             /* stored certificate agrees     */
   char plan[160];                          /* the plan, as text             */
   char first_violation[160];               /* empty when none               */
+  char rotation[64];                       /* "hadamard, seed S" or "none":
+                                              the plan is proven on the
+                                              stored (rotated) integers      */
 } axe_verify_result;
 
 /* Recomputes every tile's and row's budget use of a .axe file from its stored

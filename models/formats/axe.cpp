@@ -235,7 +235,7 @@ AxeFile::AxeFile(const std::string& path, MappedFile::Mode mode)
     fail(AXE_ERR_FORMAT, path + ": unsupported .axe version " + excerpt(f.meta(kAxeMetaVersion)));
   for (const auto& [key, value] : f.metadata())
     if (key != kAxeMetaFormat && key != kAxeMetaVersion && key != kAxeMetaConfig && key != kAxeMetaPlan &&
-        key != kAxeMetaQuantization && key != kAxeMetaCertificate)
+        key != kAxeMetaQuantization && key != kAxeMetaCertificate && key != kAxeMetaRotation)
       fail(AXE_ERR_FORMAT, path + ": unknown metadata '" + excerpt(key) + "'");
   // The writer pads the header so that every tensor is 64-byte aligned; a
   // file whose data section moved (a changed header length) is damaged.
@@ -244,6 +244,13 @@ AxeFile::AxeFile(const std::string& path, MappedFile::Mode mode)
                              ", not 64-byte aligned as .axe files are written (damaged header length?)");
   config_ = config_from_json(f.meta(kAxeMetaConfig), path);
   format_ = plan_from_json(f.meta(kAxeMetaPlan), path);
+  if (f.metadata().count(kAxeMetaRotation)) {
+    const auto j = parse_json(f.meta(kAxeMetaRotation), path, kAxeMetaRotation);
+    Fields r(j, path + ": metadata 'rotation'");
+    r.one_of("kind", {"hadamard"});
+    rotation_seed_ = static_cast<uint64_t>(r.integer("seed", 0, INT64_MAX));
+    r.no_others();
+  }
   // The tensors are exactly the ones the schema names for this config, each
   // with its dtype and shape (checked here, once, for load and verify alike;
   // code values are checked when read); per-layer bits name existing layers.
@@ -377,6 +384,7 @@ std::unique_ptr<LlamaModel> load_axe(const std::string& path, bool use_mmap) {
   m->classifier = std::make_unique<LinearF32>(c.shared_classifier ? m->embedding : f.f32(kTensorClassifier, {V, D}), V, D);
   m->tokenizer = std::make_unique<Tokenizer>(f.tokenizer_bytes(), path + " (embedded tokenizer)", c.vocab);
   m->quant = qf;
+  if (f.rotation_seed()) m->rotation = std::make_shared<const HadamardRotation>(c, *f.rotation_seed());
   return m;
 }
 
@@ -440,6 +448,8 @@ AxeCertificate AxeWriter::write(const std::string& path, const QuantFormat& qf, 
   out.set_metadata(kAxeMetaConfig, config_to_json(c).dump());
   out.set_metadata(kAxeMetaPlan, plan_to_json(qf).dump());
   out.set_metadata(kAxeMetaQuantization, settings.dump());
+  if (model.rotation)
+    out.set_metadata(kAxeMetaRotation, nlohmann::json{{"kind", "hadamard"}, {"seed", model.rotation->seed()}}.dump());
   out.set_metadata(kAxeMetaCertificate,
                    nlohmann::json{{"layers", certificate},
                                   {"worst_inner_use", sum.worst_inner_use},

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -31,6 +32,9 @@ inline constexpr const char* kAxeMetaConfig = "config";
 inline constexpr const char* kAxeMetaPlan = "plan";
 inline constexpr const char* kAxeMetaQuantization = "quantization";
 inline constexpr const char* kAxeMetaCertificate = "certificate";
+// Optional: {"kind": "hadamard", "seed": S} when every linear layer's input
+// is rotated (models/llama/rotation.h); the codes are of the rotated weights.
+inline constexpr const char* kAxeMetaRotation = "rotation";
 // Tensors beside the architecture's: a linear layer's "<name>.codes" and
 // "<name>.scales", and the embedded llama2.c tokenizer.
 inline constexpr const char* kAxeTensorTokenizer = "tokenizer";
@@ -66,6 +70,8 @@ class AxeFile {
   std::shared_ptr<const SafetensorsFile> shared_container() const { return file_; }
   const LlamaConfig& config() const { return config_; }
   const QuantFormat& format() const { return format_; }
+  // The seed of the file's Hadamard rotation, if it has one.
+  const std::optional<uint64_t>& rotation_seed() const { return rotation_seed_; }
   std::string meta(const std::string& key) const { return file_->meta(key); }
 
   const float* f32(const std::string& name, const std::vector<uint64_t>& shape) const;
@@ -87,6 +93,7 @@ class AxeFile {
   std::shared_ptr<const SafetensorsFile> file_;
   LlamaConfig config_;
   QuantFormat format_;
+  std::optional<uint64_t> rotation_seed_;
   StoredCertificate certificate_;
 };
 

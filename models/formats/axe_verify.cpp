@@ -16,6 +16,7 @@ VerifyReport verify_axe_file(const std::string& path) {
   VerifyReport r;
   r.plan = qf.plan.describe() + ", " + qf.describe_bits() + ", activations [" + std::to_string(xr.mu) + ", " +
            std::to_string(xr.nu) + "]" + (qf.layer_bits.empty() ? "" : " (model-wide; layers may use fewer bits)");
+  if (f.rotation_seed()) r.rotation = "hadamard, seed " + std::to_string(*f.rotation_seed());
   const double cert_inner = f.certificate().worst_inner_use;
   for (int32_t l = 0; l < c.n_layers; ++l)
     for (size_t i = 0; i < kLlamaLinears; ++i) {

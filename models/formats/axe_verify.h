@@ -13,6 +13,7 @@ struct VerifyReport {
   uint64_t inner_violations = 0, outer_violations = 0;
   double worst_inner_use = 0, worst_outer_use = 0;
   std::string first_violation;  // "layers.2.attention.wq row 17 tile 3", or empty
+  std::string rotation = "none";  // "hadamard, seed 7": the integers checked are the rotated ones
   bool certificate_matches = true;  // the stored certificate agrees with the recomputation
 };
 

@@ -104,12 +104,21 @@ StageInput llama_block_until(const LlamaModel& model, const Ops& ops, LlamaState
       for (size_t i = a; i < b; ++i) ops.rmsnorm(x + i * D, w, xb + i * D, D, c.norm_eps);
     });
   };
+  // A rotated model's linear layers read H^T x (models/llama/rotation.h).
+  auto rotate_rows = [&](float* a, size_t cols, BlockStage stage) {
+    if (!model.rotation) return;
+    const float* d = model.rotation->factors(l, stage);
+    parallel_rows(n, 4, parallel && n >= 8, [&](size_t i0, size_t i1) {
+      for (size_t i = i0; i < i1; ++i) ops.hadamard(a + i * cols, d, cols);
+    });
+  };
   const LlamaLayer& ly = model.layers[l];
   float* kc = s.kv_.keys(l);
   float* vc = s.kv_.values(l);
   const size_t ld = s.kv_.ld();
 
   norm_rows(ly.rms_att);
+  rotate_rows(xb, D, BlockStage::kAttentionIn);
   check_finite(model, xb, n, D, D, pos0, l, "the input of attention.wq/wk/wv");
   if (stop == BlockStage::kAttentionIn) return {xb, D};
   ly.wq->forward(ops, xb, D, n, q, D, false, parallel);
@@ -130,16 +139,19 @@ StageInput llama_block_until(const LlamaModel& model, const Ops& ops, LlamaState
                     scratch.data(), xb + i * D + h * HD);
     }
   });
+  rotate_rows(xb, D, BlockStage::kAttentionOut);
   check_finite(model, xb, n, D, D, pos0, l, "the attention output (the input of attention.wo)");
   if (stop == BlockStage::kAttentionOut) return {xb, D};
   ly.wo->forward(ops, xb, D, n, x, D, true, parallel);
 
   norm_rows(ly.rms_ffn);
+  rotate_rows(xb, D, BlockStage::kFfnIn);
   check_finite(model, xb, n, D, D, pos0, l, "the input of feed_forward.w1/w3");
   if (stop == BlockStage::kFfnIn) return {xb, D};
   ly.w1->forward(ops, xb, D, n, s.hb_.data(), H, false, parallel);
   ly.w3->forward(ops, xb, D, n, s.hb2_.data(), H, false, parallel);
   for (size_t i = 0; i < n; ++i) ops.silu_mul(s.hb_.data() + i * H, s.hb2_.data() + i * H, H);
+  rotate_rows(s.hb_.data(), H, BlockStage::kFfnOut);
   check_finite(model, s.hb_.data(), n, H, H, pos0, l, "the input of feed_forward.w2");
   if (stop == BlockStage::kFfnOut) return {s.hb_.data(), H};
   ly.w2->forward(ops, s.hb_.data(), H, n, x, D, true, parallel);

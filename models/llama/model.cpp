@@ -30,6 +30,7 @@ std::unique_ptr<LlamaModel> with_replaced_linears(const LlamaModel& m, const Lin
   v->path = m.path;
   v->format = m.format;
   v->quant = m.quant;
+  v->rotation = m.rotation;
   v->embedding = m.embedding;
   v->rms_final = m.rms_final;
   v->layers.resize(m.layers.size());

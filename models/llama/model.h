@@ -10,6 +10,7 @@
 
 #include "models/llama/arch.h"
 #include "models/llama/config.h"
+#include "models/llama/rotation.h"
 #include "models/quant_format.h"
 #include "runtime/linear.h"
 #include "runtime/tokenizer.h"
@@ -37,6 +38,8 @@ struct LlamaModel {
   std::vector<LlamaLayer> layers;
   std::unique_ptr<Linear> classifier;  // [vocab][dim]
   std::unique_ptr<Tokenizer> tokenizer;
+  // Set when the linear layers' inputs are rotated (models/llama/rotation.h).
+  std::shared_ptr<const HadamardRotation> rotation;
 
   bool quantized() const { return quant.has_value(); }
   // "F32", or the bits of a quantized model ("W4A8").
@@ -47,8 +50,9 @@ struct LlamaModel {
 
 // A model sharing every weight of `m` but its blocks' linear layers, which
 // come from make(layer index, tensor name, the original layer). The
-// classifier is a fresh view of the original's (fp32) weights; tokenizer and
-// storage stay with `m`, which must outlive the result.
+// classifier is a fresh view of the original's (fp32) weights; the rotation
+// is shared; tokenizer and storage stay with `m`, which must outlive the
+// result.
 using LinearFactory = std::function<std::unique_ptr<Linear>(size_t, const std::string&, const Linear&)>;
 std::unique_ptr<LlamaModel> with_replaced_linears(const LlamaModel& m, const LinearFactory& make);
 
