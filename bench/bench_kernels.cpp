@@ -3,8 +3,10 @@
 // tokenizer on the 640 KB TinyStories evaluation text.
 //   build/bench/axe_bench_kernels --benchmark_filter=matmul_f32
 //   build/bench/axe_bench_kernels --benchmark_filter=tokenize
+//   build/bench/axe_bench_kernels --benchmark_filter=hadamard
 #include <benchmark/benchmark.h>
 
+#include <cmath>
 #include <random>
 #include <vector>
 
@@ -48,11 +50,41 @@ void BM_tokenize(benchmark::State& state, const char* tokenizer, int32_t vocab) 
   state.counters["MB/s"] = benchmark::Counter(double(text.size()) * state.iterations() / 1e6, benchmark::Counter::kIsRate);
 }
 
+// The online rotation of one token's input (Ops::hadamard) at the widths of
+// real models: 768 = 512 + 256, 2048, 5632 = 4096 + 1024 + 512.
+void BM_hadamard(benchmark::State& state, axe::Target target) {
+  const size_t n = state.range(0);
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> dist(-1, 1);
+  std::vector<float> x(n), d(n);
+  for (auto& v : x) v = dist(rng);
+  // Signs over sqrt(block): orthonormal, so x keeps its norm over iterations.
+  size_t o = 0;
+  for (int bit = 30; bit >= 0; --bit) {
+    const size_t b = size_t{1} << bit;
+    if (!(n & b)) continue;
+    for (size_t k = o; k < o + b; ++k) d[k] = (rng() & 1 ? 1.0f : -1.0f) / std::sqrt(static_cast<float>(b));
+    o += b;
+  }
+  const axe::Ops& ops = axe::ops_for(target);
+  for (auto _ : state) {
+    ops.hadamard(x.data(), d.data(), n);
+    benchmark::DoNotOptimize(x.data());
+  }
+  state.counters["Melem/s"] = benchmark::Counter(double(n) * state.iterations() / 1e6, benchmark::Counter::kIsRate);
+}
+
 int register_all() {
   benchmark::RegisterBenchmark("tokenize/eval.txt/tok512", BM_tokenize, "stories260K/tok512.bin", 512)
       ->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("tokenize/eval.txt/llama2-32000", BM_tokenize, "llama2-tokenizer/tokenizer.bin", 32000)
       ->Unit(benchmark::kMillisecond);
+  for (axe::Target t : axe::supported_targets())
+    for (int64_t n : {768, 2048, 5632})
+      benchmark::RegisterBenchmark((std::string("hadamard/") + axe::target_name(t)).c_str(), BM_hadamard, t)
+          ->Arg(n)
+          ->ArgName("K")
+          ->Unit(benchmark::kMicrosecond);
   for (axe::Target t : axe::supported_targets()) {
     for (int64_t M : {1, 16, 512})
       for (auto [K, N] : {std::pair<int64_t, int64_t>{768, 768}, {768, 2048}, {2048, 768}, {2048, 2048}, {2048, 5632}, {5632, 2048}}) {
