@@ -3,10 +3,13 @@
 # markdown tables of docs/RESULTS.md: first single runs, then `axe sweep` over
 # accumulator widths for AXE-OPTQ/GPFQ, the per-layer search and the baselines
 # (CSV and SVG written to the output directory).
-#   bench/results_stories260k.sh [build-dir] [output-dir]
+# PART: "base" (unrotated), "rotation" (the same with --rotate hadamard, and
+# W4A4), or "all" (default).
+#   bench/results_stories260k.sh [build-dir] [output-dir] [all|base|rotation]
 set -euo pipefail
 build=${1:-build}
 outdir=${2:-docs/results}
+part=${3:-all}
 shared=$(cd "$(dirname "$0")/../../shared" && pwd)
 model=$shared/models/stories260K/stories260K.bin
 calib=$shared/data/tinystories/calib.txt
@@ -33,8 +36,12 @@ row() {  # row LABEL QUANTIZE-ARGS...
   fi
   printf '| %s | %s | %s | %s | %s | %s |\n' "$label" "$(ppl "$file" half)" "$(ppl "$file" all)" "$(kld "$file")" "$use" "$verdict"
 }
-echo "| configuration | PPL (llama.cpp: half) | PPL (GPTQ: all) | KLD from float | same top token | worst tile budget use | plan |"
-echo "|---|---:|---:|---:|---:|---:|---:|"
+header() {
+  echo "| configuration | PPL (llama.cpp: half) | PPL (GPTQ: all) | KLD from float | same top token | worst tile budget use | plan |"
+  echo "|---|---:|---:|---:|---:|---:|---:|"
+}
+if [[ $part == all || $part == base ]]; then
+header
 row "float"
 row "W8A8 RTN" --wbits 8 --abits 8
 row "W8A8 OPTQ" --wbits 8 --abits 8 --algo optq --calib "$calib"
@@ -52,6 +59,7 @@ for plan in "lanes 16" "contiguous 64"; do
     row "naive OPTQ (bits lowered from W4A8), $1 $2, P_I=$pi" --wbits 4 --abits 8 --naive --acc "$pi" --plan "$1" --tile "$2" --algo optq --calib "$calib"
   done
 done
+fi
 
 # sweep_table CSV COLUMN FORMAT: a markdown table of one CSV column (with
 # FORMAT; for the KLD column also the same-top rate after it) per method and P_I.
@@ -75,21 +83,45 @@ sweep_table() {
     }' "$1"
 }
 
-# The sweep: every method at every width, one CSV and one plot per tile partition.
-mkdir -p "$outdir"
-for plan in "lanes 16" "contiguous 64"; do
-  set -- $plan
-  name=$outdir/stories260K-$1$2
-  "$build/axe" sweep -m "$model" --calib "$calib" -f "$eval" --acc 16,15,14,13,12,11 --plan "$1" --tile "$2" \
-    --methods optq,gpfq,axe-optq,axe-gpfq,search-optq,search-gpfq,naive-optq,naive-gpfq,ep-optq,ep-gpfq \
-    -o "$name.csv" --svg "$name.svg" -t 2 > /dev/null 2>&1
+# The sweep: every method at every width, one CSV and one plot per tile
+# partition. sweeps SUFFIX [quantize flags...]
+sweeps() {
+  local suffix=$1
+  shift
+  mkdir -p "$outdir"
+  for plan in "lanes 16" "contiguous 64"; do
+    local kind=${plan% *} tile=${plan#* }
+    local name=$outdir/stories260K-$kind$tile$suffix
+    "$build/axe" sweep -m "$model" --calib "$calib" -f "$eval" --acc 16,15,14,13,12,11 --plan "$kind" --tile "$tile" \
+      --methods optq,gpfq,axe-optq,axe-gpfq,search-optq,search-gpfq,naive-optq,naive-gpfq,ep-optq,ep-gpfq \
+      -o "$name.csv" --svg "$name.svg" -t 2 "$@" > /dev/null 2>&1
+    echo
+    echo "$kind $tile$suffix (PPL, llama.cpp protocol; $name.csv, $name.svg):"
+    echo
+    # One row per method, one column per P_I; unconstrained methods and float in the first column.
+    sweep_table "$name.csv" 5 '%.4f'
+    echo
+    echo "$kind $tile$suffix (mean KL divergence from the float model, and how often the top token is the float model's):"
+    echo
+    sweep_table "$name.csv" 10 '%.5f (%.1f%%)'
+  done
+}
+if [[ $part == all || $part == base ]]; then sweeps ""; fi
+
+# Rotation: the single runs with and without it (W4A8 and W4A4), then the
+# sweeps rotated.
+if [[ $part == all || $part == rotation ]]; then
   echo
-  echo "$1 $2 (PPL, llama.cpp protocol; $name.csv, $name.svg):"
-  echo
-  # One row per method, one column per P_I; unconstrained methods and float in the first column.
-  sweep_table "$name.csv" 5 '%.4f'
-  echo
-  echo "$1 $2 (mean KL divergence from the float model, and how often the top token is the float model's):"
-  echo
-  sweep_table "$name.csv" 10 '%.5f (%.1f%%)'
-done
+  header
+  row "float"
+  for bits in "4 8" "4 4"; do
+    set -- $bits
+    for rot in none hadamard; do
+      r=$([[ $rot == none ]] && echo "" || echo ", rotated")
+      row "W$1A$2 RTN$r" --wbits "$1" --abits "$2" --rotate "$rot"
+      row "W$1A$2 OPTQ$r" --wbits "$1" --abits "$2" --algo optq --calib "$calib" --rotate "$rot"
+      row "W$1A$2 GPFQ$r" --wbits "$1" --abits "$2" --algo gpfq --calib "$calib" --rotate "$rot"
+    done
+  done
+  sweeps "-rotated" --rotate hadamard
+fi

@@ -3,6 +3,7 @@
 // temporary .axe beside the CSV), verifies the plan from the stored integers
 // and scores the evaluation text; writes a CSV and an SVG plot.
 #include <algorithm>
+#include <cstring>
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
@@ -178,6 +179,7 @@ int cmd_sweep(int argc, char** argv) {
       v.struct_size = sizeof v;
       if (axe_verify(tmp.path.c_str(), &v) != AXE_OK) throw ApiError(axe_last_error());
       row.plan = v.plan;
+      if (std::strcmp(v.rotation, "none") != 0) row.plan += std::string("; rotation ") + v.rotation;
       row.worst_inner_use = v.worst_inner_use;
       row.holds = v.inner_violations + v.outer_violations == 0;
       ModelFlags qm = mf;
@@ -221,7 +223,7 @@ int cmd_sweep(int argc, char** argv) {
     }
     PlotSpec spec{"Perplexity against accumulator width (W" + std::to_string(base.weight_bits) + "A" +
                       std::to_string(base.act_bits) + ", " + (base.tiles == AXE_TILES_LANES ? "lanes " : "contiguous ") +
-                      std::to_string(base.tile) + ")",
+                      std::to_string(base.tile) + (base.rotate && std::strcmp(base.rotate, "hadamard") == 0 ? ", Hadamard-rotated" : "") + ")",
                   "inner accumulator bits P_I", "perplexity", true, true};
     write_file_atomic(svg_path, svg_line_plot(spec, series));
     std::printf("wrote %s\n", svg_path.c_str());
