@@ -69,6 +69,11 @@ AXE_API axe_status axe_quantize(axe_model* model, const char* out_path, const ax
       o.optq.act_order = o.gpfq.act_order = p.act_order != 0;
       o.optq.full_error = p.full_error != 0;
     }
+    o.keep_output_f32 = p.keep_output_f32 != 0;
+    o.output_bits = p.output_bits != 0 ? p.output_bits
+                    : (o.constraint == axe::Constraint::kAxe || o.constraint == axe::Constraint::kEpInit)
+                        ? p.weight_bits
+                        : 8;
     if (p.rotate && *p.rotate && std::strcmp(p.rotate, "none") != 0) {
       if (std::strcmp(p.rotate, "hadamard") != 0)
         fail(AXE_ERR_INVALID_ARGUMENT, std::string("axe_quantize: unknown rotation '") + p.rotate + "' (none or hadamard)");

@@ -43,6 +43,12 @@ void QuantFlags::add_to(ArgParser& p) {
         });
   p.add({"--rotate-seed"}, "S", "seed of the rotation's signs (default 0)",
         [&](auto& f, auto& v) { qp.rotate_seed = static_cast<uint64_t>(parse_int(f, v, 0, INT64_MAX)); });
+  p.add({"--wbits-output"}, "M", "the classifier's weight bits, 2..8 (default 8; under --axe and --ep-init the model's --wbits)",
+        [&](auto& f, auto& v) { qp.output_bits = static_cast<int32_t>(parse_int(f, v, 2, 8)); });
+  p.add_switch({"--keep-output-f32"},
+               "keep the classifier and the embedding in fp32 (by default the classifier is quantized and certified "
+               "like the other layers, and the embedding is stored as 8-bit rows)",
+               [&] { qp.keep_output_f32 = 1; });
   p.add({"--plan"}, "contiguous|lanes", "tile partition (default lanes)", [&](auto& f, auto& v) {
     if (v != "contiguous" && v != "lanes") throw UsageError("invalid value '" + v + "' for " + f + ": expected contiguous or lanes");
     qp.tiles = v == "lanes" ? AXE_TILES_LANES : AXE_TILES_CONTIGUOUS;

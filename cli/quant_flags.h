@@ -1,7 +1,8 @@
 // Quantization flags shared by quantize and sweep: the formats (--wbits,
 // --abits, --act, --plan, --tile), the calibration (--calib, --calib-samples,
 // --calib-len, -s) and the algorithm options (--act-order, --damp,
-// --full-error) and the rotation (--rotate, --rotate-seed). quantize adds the algorithm, the constraint, --acc and -t;
+// --full-error), the rotation (--rotate, --rotate-seed) and the classifier
+// (--wbits-output, --keep-output-f32). quantize adds the algorithm, the constraint, --acc and -t;
 // sweep takes -t from the model flags.
 #pragma once
 #include <string>

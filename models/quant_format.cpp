@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "models/llama/arch.h"
+
 namespace axe {
 
 QuantFormat QuantFormat::for_layer(const std::string& name) const {
@@ -17,6 +19,7 @@ QuantFormat QuantFormat::for_layer(const std::string& name) const {
 std::string QuantFormat::describe_bits() const {
   int w_lo = weight_bits, w_hi = weight_bits, a_lo = act_bits, a_hi = act_bits;
   for (const auto& [name, b] : layer_bits) {
+    if (name == kClassifierLinear) continue;  // the classifier's own bits are reported apart
     w_lo = std::min(w_lo, b.weight_bits), w_hi = std::max(w_hi, b.weight_bits);
     a_lo = std::min(a_lo, b.act_bits), a_hi = std::max(a_hi, b.act_bits);
   }

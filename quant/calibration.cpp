@@ -83,23 +83,39 @@ LayerStats Calibrator::capture(size_t l, BlockStage stage, int act_bits, bool ac
   size_t K = 0;
   for (size_t i = 0; i < kLlamaLinears; ++i)
     if (llama_linears()[i].input == stage) K = work_->layers[l].linear(i).cols();
+  const size_t L = len_, D = dim_;
+  return accumulate(K, act_bits, act_signed, with_g, [&](size_t s, bool reference) {
+    const std::vector<float>& hs = reference ? ref_hidden_ : hidden_;
+    std::copy(hs.begin() + s * L * D, hs.begin() + (s + 1) * L * D, state_.hidden());
+    return llama_block_until(reference ? *ref_ : *work_, ops_, state_, l, L, 0, true, stage);
+  });
+}
+
+LayerStats Calibrator::capture_head(int act_bits, bool act_signed, bool with_g) {
+  const size_t L = len_, D = dim_;
+  std::vector<float> normed(L * D);
+  return accumulate(D, act_bits, act_signed, with_g, [&](size_t s, bool reference) {
+    const std::vector<float>& hs = reference ? ref_hidden_ : hidden_;
+    for (size_t m = 0; m < L; ++m)
+      ops_.rmsnorm(hs.data() + (s * L + m) * D, work_->rms_final, normed.data() + m * D, D, work_->config.norm_eps);
+    return StageInput{normed.data(), D};
+  });
+}
+
+LayerStats Calibrator::accumulate(size_t K, int act_bits, bool act_signed, bool with_g,
+                                  const std::function<StageInput(size_t, bool)>& input) {
   const Eigen::Index k = static_cast<Eigen::Index>(K);
   RowMatrixF h = RowMatrixF::Zero(k, k), g = with_g ? RowMatrixF::Zero(k, k) : RowMatrixF();
-  const size_t L = len_, D = dim_;
-  auto load = [&](const std::vector<float>& hs, size_t s) {
-    std::copy(hs.begin() + s * L * D, hs.begin() + (s + 1) * L * D, state_.hidden());
-  };
+  const size_t L = len_;
   arena_.execute([&] {
     RowMatrixF ref_inputs;
     Int8Activations a;
     for (size_t s = 0; s < n_windows_; ++s) {
       if (ref_) {  // the float model's input to the same stage, for the same tokens
-        load(ref_hidden_, s);
-        const StageInput in = llama_block_until(*ref_, ops_, state_, l, L, 0, true, stage);
+        const StageInput in = input(s, true);
         ref_inputs = rows_of(in.x, in.ld, L, K);
       }
-      load(hidden_, s);
-      const StageInput in = llama_block_until(*work_, ops_, state_, l, L, 0, true, stage);
+      const StageInput in = input(s, false);
       quantize_activations(in.x, in.ld, L, K, act_bits, act_signed, a);
       RowMatrixF xq(static_cast<Eigen::Index>(L), k);
       for (size_t m = 0; m < L; ++m)

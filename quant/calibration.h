@@ -14,6 +14,7 @@
 #include <tbb/task_arena.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -53,12 +54,20 @@ class Calibrator {
   // H (and G when `with_g`) of the input of `stage` of block `layer` over
   // every window, with `act_bits` activations.
   LayerStats capture(size_t layer, BlockStage stage, int act_bits, bool act_signed, bool with_g);
+  // The same for the classifier's input, RMSNorm of the last block's output:
+  // call after finish_block of the last block.
+  LayerStats capture_head(int act_bits, bool act_signed, bool with_g);
   // Runs block `layer` over every window (working and float models) and keeps
   // the outputs as the next block's inputs; the block's working layers are
   // then freed.
   void finish_block(size_t layer);
 
  private:
+  // H (and G) over every window of the K-wide rows input(window, reference)
+  // returns (reference: the float model's; its rows are copied before the
+  // working model's are asked for).
+  LayerStats accumulate(size_t K, int act_bits, bool act_signed, bool with_g,
+                        const std::function<StageInput(size_t, bool)>& input);
   const Ops& ops_;
   tbb::task_arena& arena_;
   std::unique_ptr<LlamaModel> work_, ref_;

@@ -100,6 +100,7 @@ nlohmann::json settings_record(const LlamaModel& model, const QuantizeOptions& o
                       {"scales", "mse-row"},
                       {"source", model.path}};
   if (model.rotation) s.update({{"rotate", "hadamard"}, {"rotate_seed", model.rotation->seed()}});
+  if (!o.keep_output_f32) s.update({{"classifier", "quantized"}, {"embedding", "int8-rows"}});
   if (o.algo != Algorithm::kRtn) {
     const bool gpfq = o.algo == Algorithm::kGpfq;
     s.update({{"calib_samples", o.calib.samples}, {"calib_len", o.calib.len}, {"seed", o.calib.seed},
@@ -113,7 +114,12 @@ nlohmann::json settings_record(const LlamaModel& model, const QuantizeOptions& o
 class Driver {
  public:
   Driver(const LlamaModel& model, const QuantizeOptions& o, const QuantFormat& qf)
-      : model_(model), o_(o), qf_(qf), arena_(std::max(1, o.threads)), ops_(ops_for(o.target)), writer_(model) {
+      : model_(model),
+        o_(o),
+        qf_(qf),
+        arena_(std::max(1, o.threads)),
+        ops_(ops_for(o.target)),
+        writer_(model, !o.keep_output_f32) {
     if (o.algo == Algorithm::kRtn) quantizer_ = std::make_unique<RtnQuantizer>();
     else if (o.algo == Algorithm::kOptq) quantizer_ = std::make_unique<OptqQuantizer>(o.optq);
     else quantizer_ = std::make_unique<GpfqQuantizer>(o.gpfq);
@@ -163,7 +169,53 @@ class Driver {
     if (o_.progress && !o_.progress(done_, total(), progress_name)) fail(AXE_ERR_ABORTED, "quantization aborted");
   }
 
-  size_t total() const { return model_.layers.size() * kLlamaLinears; }
+  size_t total() const { return model_.layers.size() * kLlamaLinears + (o_.keep_output_f32 ? 0 : 1); }
+
+  // The classifier, after every block: its own weight bits and the model's
+  // activation format (naive lowers them for its own tiles; the search tries
+  // its candidates), calibrated on its input when `cal` is given.
+  void quantize_classifier(Calibrator* cal) {
+    const std::string name = kClassifierLinear;
+    const LinearF32* f = model_.classifier->as_f32();
+    if (!f) fail(AXE_ERR_INVALID_ARGUMENT, model_.path + ": the classifier has no float weights to quantize");
+    QuantFormat cf = qf_.for_layer(name);
+    cf.weight_bits = o_.output_bits;
+    cf.act_bits = o_.format.act_bits;
+    const uint64_t max_tile = cf.plan.largest_tile(f->cols());
+    if (o_.constraint == Constraint::kNaive) {
+      const NaiveBits nb = naive_bits(max_tile, cf.plan.inner_bits, cf.act_bits, cf.weight_bits, cf.act_signed);
+      if (!nb.found)
+        fail(AXE_ERR_INVALID_ARGUMENT, "naive: no bit widths >= 2 fit the classifier's tiles of " +
+                                           std::to_string(max_tile) + " terms in " + std::to_string(cf.plan.inner_bits) + " bits");
+      cf.act_bits = nb.act_bits;
+      cf.weight_bits = nb.weight_bits;
+    }
+    const bool search = o_.constraint == Constraint::kSearch;
+    const std::vector<LayerBits> candidates =
+        search ? search_candidates(cf, max_tile) : std::vector<LayerBits>{{cf.weight_bits, cf.act_bits}};
+    const bool need_g = quantizer_->needs_float_reference() || search;
+    LayerResult best;
+    LayerBits best_bits = candidates.front();
+    double best_error = std::numeric_limits<double>::infinity();
+    std::map<int, std::vector<float>> scales;
+    LayerStats stats;
+    for (size_t ci = 0; ci < candidates.size(); ++ci) {
+      const int n = candidates[ci].act_bits;
+      if (cal && (ci == 0 || n != candidates[ci - 1].act_bits)) stats = cal->capture_head(n, cf.act_signed, need_g);
+      QuantFormat lf = cf;
+      lf.weight_bits = candidates[ci].weight_bits;
+      lf.act_bits = n;
+      auto it = scales.find(lf.weight_bits);
+      if (it == scales.end()) it = scales.emplace(lf.weight_bits, row_scales(*f, lf.weight_bits, arena_)).first;
+      LayerResult r = quantize_layer(*f, lf, it->second, cal ? &stats : nullptr);
+      const double err = candidates.size() > 1 ? calibration_error(*f, r.codes, r.scales, stats) : 0.0;
+      if (err < best_error) best = std::move(r), best_bits = candidates[ci], best_error = err;
+    }
+    if (best_bits.weight_bits != qf_.weight_bits || best_bits.act_bits != qf_.act_bits) qf_.layer_bits[name] = best_bits;
+    if (o_.algo == Algorithm::kOptq) dampings_[name] = best.damping;
+    finish(name, std::move(best),
+           name + " W" + std::to_string(best_bits.weight_bits) + "A" + std::to_string(best_bits.act_bits));
+  }
 
   void run_direct() {
     for (size_t l = 0; l < model_.layers.size(); ++l)
@@ -172,6 +224,7 @@ class Driver {
         const LinearF32& f = float_layer(model_.layers[l], i, name);
         finish(name, quantize_layer(f, qf_, row_scales(f, qf_.weight_bits, arena_), nullptr), name);
       }
+    if (!o_.keep_output_f32) quantize_classifier(nullptr);
   }
 
   void run_calibrated() {
@@ -236,6 +289,7 @@ class Driver {
       }
       cal.finish_block(l);
     }
+    if (!o_.keep_output_f32) quantize_classifier(&cal);
   }
 
   const LlamaModel& model_;
@@ -258,6 +312,8 @@ QuantizeSummary quantize_model(const LlamaModel& model, const QuantizeOptions& o
   if (o.constraint == Constraint::kNaive) apply_naive_bits(model, qf);
   if (qf.weight_bits < 2 || qf.weight_bits > 8) fail(AXE_ERR_INVALID_ARGUMENT, "weight bits must be in [2, 8]");
   if (qf.act_bits < 2 || qf.act_bits > 8) fail(AXE_ERR_INVALID_ARGUMENT, "activation bits must be in [2, 8]");
+  if (!o.keep_output_f32 && (o.output_bits < 2 || o.output_bits > 8))
+    fail(AXE_ERR_INVALID_ARGUMENT, "the classifier's weight bits must be in [2, 8]");
   const std::string bad = qf.plan.invalid_reason();
   if (!bad.empty()) fail(AXE_ERR_INVALID_ARGUMENT, "accumulation plan: " + bad);
   if (model.quantized()) fail(AXE_ERR_INVALID_ARGUMENT, model.path + ": the model is already quantized");

@@ -37,6 +37,11 @@ struct QuantizeOptions {
   // (models/llama/rotation.h); the calibrated algorithms then see the
   // rotated inputs, and the file stores the rotation.
   std::optional<uint64_t> rotate_seed;
+  // The classifier is quantized like the blocks' layers (its own weight
+  // bits; the constraint, the search and the baselines apply to it too) and
+  // the embedding stored as 8-bit rows, unless keep_output_f32.
+  int output_bits = 8;
+  bool keep_output_f32 = false;
   // Called after each linear layer with (done, total, layer name); returning
   // false aborts (no file is written).
   std::function<bool(size_t, size_t, const std::string&)> progress;

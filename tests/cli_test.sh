@@ -69,7 +69,7 @@ expect "bad acc" 2 "out of range" -- "$AXE" quantize -m "$MODEL" -o "$TMP/x.axe"
 expect "acc order" 2 "P_O must be at least P_I" -- "$AXE" quantize -m "$MODEL" -o "$TMP/x.axe" --acc 16,12
 expect "quantize axe" 0 "plan holds" -- "$AXE" quantize -m "$MODEL" -o "$TMP/w4.axe" --wbits 4 --abits 8 --axe --acc 13 -t 2
 expect "verify ok" 0 "OK: the plan holds" -- "$AXE" verify "$TMP/w4.axe"
-expect "verify counts" 0 "checked: 35 layers, 3000 rows, 48000 tiles" -- "$AXE" verify "$TMP/w4.axe"
+expect "verify counts" 0 "checked: 36 layers, 3512 rows, 56192 tiles" -- "$AXE" verify "$TMP/w4.axe"
 expect "generate axe" 0 "^Once upon a time" -- "$AXE" generate -m "$TMP/w4.axe" --temp 0 -n 8
 expect "bench axe" 0 "llama 260K W4A8" -- "$AXE" bench -m "$TMP/w4.axe" -p 16 -n 4 -r 1 -t 1
 expect "quantize unconstrained" 0 "plan does NOT hold" -- "$AXE" quantize -m "$MODEL" -o "$TMP/u4.axe" --wbits 4 --acc 12

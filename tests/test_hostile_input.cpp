@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <functional>
@@ -67,6 +68,22 @@ std::string rewrite(const TempDir& dir, const std::string& src, const std::strin
     w.set_metadata(k, j.dump());
   }
   const std::string out = dir.file(name);
+  w.write(out);
+  return out;
+}
+
+// Rewrites a .axe with the bytes of tensor `name` changed by `edit`.
+std::string rewrite_tensor(const TempDir& dir, const std::string& src, const std::string& out_name,
+                           const std::string& name, const std::function<void(std::vector<uint8_t>&)>& edit) {
+  const axe::SafetensorsFile f(src, axe::MappedFile::Mode::kMap);
+  axe::SafetensorsWriter w;
+  for (const auto& [n, t] : f.tensors()) {
+    std::vector<uint8_t> b(t.data, t.data + t.bytes);
+    if (n == name) edit(b);
+    w.add(n, t.dtype, t.shape, std::move(b));
+  }
+  for (const auto& [k, v] : f.metadata()) w.set_metadata(k, v);
+  const std::string out = dir.file(out_name);
   w.write(out);
   return out;
 }
@@ -163,6 +180,33 @@ TEST_CASE(".axe metadata is read strictly, and load and verify refuse the same f
   const auto [st, msg] = load_status(long_format);
   CHECK(st == AXE_ERR_FORMAT);
   CHECK(msg.size() < 400);
+}
+
+TEST_CASE("a quantized classifier and 8-bit embedding rows: damaged or inconsistent files are refused") {
+  TempDir dir;
+  const std::string good = make_axe(dir);  // the default: classifier codes, embedding rows
+  {
+    const axe::SafetensorsFile f(good, axe::MappedFile::Mode::kMap);
+    REQUIRE(f.tensors().count("output.codes"));
+    REQUIRE(f.tensors().count("tok_embeddings.codes"));
+    REQUIRE(!f.tensors().count("tok_embeddings.weight"));
+  }
+  both_refuse(rewrite_tensor(dir, good, "m128.axe", "tok_embeddings.codes", [](std::vector<uint8_t>& b) { b[70] = 0x80; }),
+              "tok_embeddings.codes: code -128 at row 1, column 6");
+  both_refuse(rewrite_tensor(dir, good, "nanscale.axe", "tok_embeddings.scales",
+                             [](std::vector<uint8_t>& b) {
+                               const float nan = std::nanf("");
+                               std::memcpy(b.data() + 4 * 3, &nan, 4);
+                             }),
+              "the scale of row 3 is not a finite number >= 0");
+  // stories260K shares its classifier with the embedding: without the
+  // classifier's own codes there is nothing to classify with.
+  both_refuse(rewrite(dir, good, "nocls.axe", "config", [](nlohmann::json&) {},
+                      [](const std::string& n) { return n != "output.codes" && n != "output.scales"; }),
+              "needs the classifier's own codes ('output.codes')");
+  // A classifier code outside its bits (W4 here: 4-bit nibbles, -8 is out).
+  both_refuse(rewrite_tensor(dir, good, "clsrange.axe", "output.codes", [](std::vector<uint8_t>& b) { b[0] = 0x80; }),
+              "output: code -8 at row 0, column 0");
 }
 
 TEST_CASE("damaged .axe headers: both refuse, and the message is about the .axe") {

@@ -26,8 +26,9 @@ using namespace axe;
 namespace {
 
 std::string quantize(axe_model* m, const std::string& out, int wbits, bool axe_on, axe_tile_kind tiles, int tile,
-                     int pi, int po = 32, bool sym = false) {
+                     int pi, int po = 32, bool sym = false, int output_bits = 0) {
   axe_quantize_params p = axe_quantize_default_params();
+  p.output_bits = output_bits;
   p.weight_bits = wbits;
   p.axe = axe_on;
   p.tiles = tiles;
@@ -126,16 +127,17 @@ TEST_CASE(".axe round trip: W8A8 RTN keeps stories260K's perplexity, W4A8 AXE ve
   axe_verify_result r{};
   r.struct_size = sizeof r;
   REQUIRE(axe_verify(q4.c_str(), &r) == AXE_OK);
-  CHECK(r.layers == 35);
+  CHECK(r.layers == 36);  // 7 per block and the classifier
   CHECK(r.inner_violations == 0);
   CHECK(r.outer_violations == 0);
   CHECK(r.worst_inner_use > 0.9);  // at P_I = 12 the budget binds
   CHECK(r.worst_inner_use <= 1.0);
   CHECK(r.certificate_matches == 1);
   CHECK(std::string(r.plan).find("lanes x16, P_I=12") != std::string::npos);
-  // Where the budget never binds, AXE changes nothing: same codes as RTN.
-  const std::string r16 = quantize(m.get(), dir.file("rtn16.axe"), 4, false, AXE_TILES_LANES, 16, 16);
-  const std::string a16 = quantize(m.get(), dir.file("axe16.axe"), 4, true, AXE_TILES_LANES, 16, 16);
+  // Where the budget never binds, AXE changes nothing: same codes as RTN
+  // (W4A8 in 16-lane tiles, the classifier included, fits 16 bits).
+  const std::string r16 = quantize(m.get(), dir.file("rtn16.axe"), 4, false, AXE_TILES_LANES, 16, 16, 32, false, 4);
+  const std::string a16 = quantize(m.get(), dir.file("axe16.axe"), 4, true, AXE_TILES_LANES, 16, 16, 32, false, 4);
   auto mr = th::load(r16), ma = th::load(a16);
   CHECK(ppl(mr.get(), text) == ppl(ma.get(), text));
 
@@ -313,7 +315,7 @@ TEST_CASE("acc-sim: an AXE model is bit-identical on its narrow datapath; an unc
     size_t n = 0;
     if (overflow_steps) {
       REQUIRE(axe_context_overflows(c, nullptr, 0, &n) == AXE_ERR_BUFFER_TOO_SMALL);
-      CHECK(n == 35);
+      CHECK(n == 36);
       std::vector<axe_overflow_report> r(n);
       REQUIRE(axe_context_overflows(c, r.data(), r.size(), &n) == AXE_OK);
       *overflow_steps = 0;
@@ -433,7 +435,7 @@ TEST_CASE("--search: per-layer widths in the file, the plan holds on the narrow 
   const auto header = nlohmann::json::parse(std::string(bytes.data() + 8, header_len));
   const auto plan = nlohmann::json::parse(header["__metadata__"]["plan"].get<std::string>());
   REQUIRE(plan.contains("layer_bits"));
-  CHECK(plan["layer_bits"].size() == 35);
+  CHECK(plan["layer_bits"].size() == 36);  // the classifier is searched too
   int narrowest = 8;
   for (const auto& [name, b] : plan["layer_bits"].items()) narrowest = std::min(narrowest, b["act_bits"].get<int>());
   CHECK(narrowest < 8);
@@ -476,7 +478,7 @@ TEST_CASE("--search: per-layer widths in the file, the plan holds on the narrow 
     const float* l = axe_get_logits(c, static_cast<int32_t>(toks.size() - 1));
     (sim ? narrow : exact).assign(l, l + 512);
     if (sim) {
-      size_t n = 35;
+      size_t n = 36;
       std::vector<axe_overflow_report> r(n);
       REQUIRE(axe_context_overflows(c, r.data(), r.size(), &n) == AXE_OK);
       for (const auto& e : r) CHECK(e.inner_overflows == 0);

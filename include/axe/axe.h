@@ -322,6 +322,14 @@ typedef struct axe_quantize_params {
                             matrix with random signs first (W <- W diag(g) H,
                             x <- H^T x at run time; docs/FORMAT.md)           */
   uint64_t rotate_seed;  /* the signs' seed, 0..2^63-1                        */
+  int32_t output_bits;   /* the classifier's weight bits, 2..8; 0 (default):
+                            8, or weight_bits under axe and ep_init (a fixed
+                            budget would clip 8-bit codes hard). It is
+                            quantized like the other layers (constraint,
+                            search, baselines) and certified with them       */
+  int32_t keep_output_f32; /* 1: classifier and embedding stay fp32 (by
+                            default the embedding is stored as 8-bit rows
+                            with one scale each, dequantized at lookup)      */
 } axe_quantize_params;
 
 AXE_API axe_quantize_params axe_quantize_default_params(void);

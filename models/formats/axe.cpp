@@ -254,18 +254,36 @@ AxeFile::AxeFile(const std::string& path, MappedFile::Mode mode)
   // The tensors are exactly the ones the schema names for this config, each
   // with its dtype and shape (checked here, once, for load and verify alike;
   // code values are checked when read); per-layer bits name existing layers.
+  const auto& tensors = f.tensors();
+  quantized_classifier_ = tensors.count(axe_codes_name(kClassifierLinear)) != 0;
+  compact_embedding_ = tensors.count(axe_codes_name(kEmbeddingRows)) != 0;
   for (const auto& [name, bits] : format_.layer_bits) {
-    bool known = false;
+    bool known = quantized_classifier_ && name == kClassifierLinear;
     for (int32_t l = 0; l < config_.n_layers && !known; ++l)
       for (const LlamaLinearInfo& ln : llama_linears()) known = known || name == llama_tensor_name(l, ln.name);
     if (!known)
       fail(AXE_ERR_FORMAT, path + ": metadata 'plan': layer_bits names '" + excerpt(name) + "', not a linear layer of this model");
   }
   const uint64_t D = config_.dim, V = config_.vocab;
-  std::map<std::string, std::pair<std::string, std::vector<uint64_t>>> expected = {
-      {kTensorEmbedding, {"F32", {V, D}}}, {kTensorFinalNorm, {"F32", {D}}}};
-  if (!config_.shared_classifier) expected[kTensorClassifier] = {"F32", {V, D}};
+  std::map<std::string, std::pair<std::string, std::vector<uint64_t>>> expected = {{kTensorFinalNorm, {"F32", {D}}}};
   std::set<std::string> linears;
+  if (compact_embedding_) {
+    expected[axe_codes_name(kEmbeddingRows)] = {"I8", {V, D}};
+    expected[axe_scales_name(kEmbeddingRows)] = {"F32", {V}};
+  } else {
+    expected[kTensorEmbedding] = {"F32", {V, D}};
+  }
+  if (quantized_classifier_) {
+    const int bits = format_.for_layer(kClassifierLinear).weight_bits;
+    expected[axe_codes_name(kClassifierLinear)] = {axe_codes_dtype(bits), axe_codes_shape(V, D, bits)};
+    expected[axe_scales_name(kClassifierLinear)] = {"F32", {V}};
+    linears.insert(kClassifierLinear);
+  } else if (!config_.shared_classifier) {
+    expected[kTensorClassifier] = {"F32", {V, D}};
+  } else if (compact_embedding_) {
+    fail(AXE_ERR_FORMAT, path + ": the classifier is the embedding (shared_classifier), which is stored as 8-bit rows; "
+                                "the file needs the classifier's own codes ('" + axe_codes_name(kClassifierLinear) + "')");
+  }
   for (int32_t l = 0; l < config_.n_layers; ++l) {
     expected[llama_tensor_name(l, kTensorAttentionNorm)] = {"F32", {D}};
     expected[llama_tensor_name(l, kTensorFfnNorm)] = {"F32", {D}};
@@ -287,6 +305,18 @@ AxeFile::AxeFile(const std::string& path, MappedFile::Mode mode)
     const TensorView& t = f.get(name, type.first, type.second);
     if (type.first == "F32" && reinterpret_cast<uintptr_t>(t.data) % alignof(float) != 0)
       fail(AXE_ERR_FORMAT, path + ": tensor '" + name + "' is not 4-byte aligned");
+  }
+  if (compact_embedding_) {
+    const int8_t* q = embedding_codes();
+    for (uint64_t i = 0; i < V * D; ++i)
+      if (q[i] == -128)
+        fail(AXE_ERR_FORMAT, path + ": " + axe_codes_name(kEmbeddingRows) + ": code -128 at row " + std::to_string(i / D) +
+                                 ", column " + std::to_string(i % D) + " is outside [-127, 127]");
+    const float* sc = embedding_scales();
+    for (uint64_t t = 0; t < V; ++t)
+      if (!(sc[t] >= 0) || !std::isfinite(sc[t]))
+        fail(AXE_ERR_FORMAT, path + ": " + axe_scales_name(kEmbeddingRows) + ": the scale of row " + std::to_string(t) +
+                                 " is not a finite number >= 0");
   }
   tokenizer_bytes();  // present, U8, one dimension
   try {
@@ -344,6 +374,43 @@ const float* AxeFile::scales(size_t layer, size_t i) const {
   return f32(axe_scales_name(llama_tensor_name(layer, llama_linears()[i].name)), {llama_linear_shape(config_, i)[0]});
 }
 
+std::vector<int8_t> AxeFile::classifier_codes() const {
+  if (!quantized_classifier_) fail(AXE_ERR_INTERNAL, path() + ": the classifier is not quantized");
+  const uint64_t V = config_.vocab, D = config_.dim;
+  const int bits = format_.for_layer(kClassifierLinear).weight_bits;
+  const TensorView& t = file_->get(axe_codes_name(kClassifierLinear), axe_codes_dtype(bits), axe_codes_shape(V, D, bits));
+  return decode_codes(t, V, D, bits, path() + ": " + kClassifierLinear);
+}
+
+const float* AxeFile::classifier_scales() const {
+  return f32(axe_scales_name(kClassifierLinear), {uint64_t(config_.vocab)});
+}
+
+const int8_t* AxeFile::embedding_codes() const {
+  const TensorView& t = file_->get(axe_codes_name(kEmbeddingRows), "I8", {uint64_t(config_.vocab), uint64_t(config_.dim)});
+  return reinterpret_cast<const int8_t*>(t.data);
+}
+
+const float* AxeFile::embedding_scales() const {
+  return f32(axe_scales_name(kEmbeddingRows), {uint64_t(config_.vocab)});
+}
+
+void encode_embedding_rows(const float* table, size_t rows, size_t cols, std::vector<int8_t>& codes,
+                           std::vector<float>& scales) {
+  codes.assign(rows * cols, 0);
+  scales.assign(rows, 0.0f);
+  for (size_t r = 0; r < rows; ++r) {
+    const float* x = table + r * cols;
+    float amax = 0;
+    for (size_t k = 0; k < cols; ++k) amax = std::max(amax, std::abs(x[k]));
+    if (!(amax > 0) || !std::isfinite(amax)) continue;  // zeros (the quantizer refuses non-finite weights)
+    const float scale = amax / 127.0f;
+    scales[r] = scale;
+    for (size_t k = 0; k < cols; ++k)
+      codes[r * cols + k] = static_cast<int8_t>(std::clamp(std::nearbyint(x[k] / scale), -127.0f, 127.0f));
+  }
+}
+
 std::string_view AxeFile::tokenizer_bytes() const {
   auto it = file_->tensors().find(kAxeTensorTokenizer);
   if (it == file_->tensors().end() || it->second.dtype != "U8" || it->second.shape.size() != 1)
@@ -361,7 +428,12 @@ std::unique_ptr<LlamaModel> load_axe(const std::string& path, bool use_mmap) {
   const QuantFormat& qf = f.format();
   const LlamaConfig& c = m->config;
   const uint64_t D = c.dim, V = c.vocab;
-  m->embedding = f.f32(kTensorEmbedding, {V, D});
+  if (f.compact_embedding()) {
+    m->embedding_codes = f.embedding_codes();
+    m->embedding_scales = f.embedding_scales();
+  } else {
+    m->embedding = f.f32(kTensorEmbedding, {V, D});
+  }
   m->rms_final = f.f32(kTensorFinalNorm, {D});
   m->layers.resize(c.n_layers);
   // Kernels for the best target here; each context chooses its own again.
@@ -381,14 +453,23 @@ std::unique_ptr<LlamaModel> load_axe(const std::string& path, bool use_mmap) {
           lf.act_signed, policy);
     }
   }
-  m->classifier = std::make_unique<LinearF32>(c.shared_classifier ? m->embedding : f.f32(kTensorClassifier, {V, D}), V, D);
+  if (f.quantized_classifier()) {
+    const QuantFormat lf = qf.for_layer(kClassifierLinear);
+    const auto q = f.classifier_codes();
+    m->classifier = std::make_unique<LinearInt8>(
+        pack_int8_weights(q.data(), V, D, f.classifier_scales(), lf.weight_bits, lf.plan, lf.x_range()), lf.act_bits,
+        lf.act_signed, policy);
+  } else {
+    m->classifier = std::make_unique<LinearF32>(c.shared_classifier ? m->embedding : f.f32(kTensorClassifier, {V, D}), V, D);
+  }
   m->tokenizer = std::make_unique<Tokenizer>(f.tokenizer_bytes(), path + " (embedded tokenizer)", c.vocab);
   m->quant = qf;
   if (f.rotation_seed()) m->rotation = std::make_shared<const HadamardRotation>(c, *f.rotation_seed());
   return m;
 }
 
-AxeWriter::AxeWriter(const LlamaModel& source) : source_(source) {
+AxeWriter::AxeWriter(const LlamaModel& source, bool compact_embedding)
+    : source_(source), compact_embedding_(compact_embedding) {
   if (source.quantized()) fail(AXE_ERR_INVALID_ARGUMENT, source.path + ": the model is already quantized");
 }
 
@@ -406,8 +487,37 @@ AxeCertificate AxeWriter::write(const std::string& path, const QuantFormat& qf, 
   SafetensorsWriter out;
   AxeCertificate sum;
   nlohmann::json certificate = nlohmann::json::array();
-  const uint64_t D = c.dim;
-  out.add_borrowed(kTensorEmbedding, "F32", {uint64_t(c.vocab), D}, model.embedding, 4 * uint64_t(c.vocab) * D);
+  // One quantized linear layer's tensors and certificate entry.
+  auto add_layer = [&](const std::string& name) {
+    Layer& layer = layers_.at(name);
+    const PlanCheck& check = layer.check;
+    const uint64_t rows = layer.scales.size();
+    sum.inner_violations += check.inner_violations;
+    sum.outer_violations += check.outer_violations;
+    sum.worst_inner_use = std::max(sum.worst_inner_use, check.worst_inner_use);
+    sum.worst_outer_use = std::max(sum.worst_outer_use, check.worst_outer_use);
+    certificate.push_back({{"name", name},
+                           {"rows", rows},
+                           {"tiles", check.tiles},
+                           {"worst_inner_use", check.worst_inner_use},
+                           {"worst_outer_use", check.worst_outer_use},
+                           {"inner_violations", check.inner_violations},
+                           {"outer_violations", check.outer_violations}});
+    out.add(axe_codes_name(name), layer.codes.dtype, layer.codes.shape, std::move(layer.codes.bytes));
+    out.add(axe_scales_name(name), "F32", {rows}, layer.scales.data(), 4 * rows);
+    ++sum.layers;
+  };
+  const uint64_t D = c.dim, V = c.vocab;
+  if (!model.embedding) fail(AXE_ERR_INTERNAL, model.path + ": the embedding has no fp32 rows");
+  if (compact_embedding_) {
+    std::vector<int8_t> codes;
+    std::vector<float> scales;
+    encode_embedding_rows(model.embedding, V, D, codes, scales);
+    out.add(axe_codes_name(kEmbeddingRows), "I8", {V, D}, std::vector<uint8_t>(codes.begin(), codes.end()));
+    out.add(axe_scales_name(kEmbeddingRows), "F32", {V}, scales.data(), 4 * V);
+  } else {
+    out.add_borrowed(kTensorEmbedding, "F32", {V, D}, model.embedding, 4 * V * D);
+  }
   out.add_borrowed(kTensorFinalNorm, "F32", {D}, model.rms_final, 4 * D);
   for (size_t l = 0; l < model.layers.size(); ++l) {
     const LlamaLayer& ly = model.layers[l];
@@ -415,31 +525,18 @@ AxeCertificate AxeWriter::write(const std::string& path, const QuantFormat& qf, 
     out.add_borrowed(llama_tensor_name(l, kTensorFfnNorm), "F32", {D}, ly.rms_ffn, 4 * D);
     for (size_t i = 0; i < kLlamaLinears; ++i) {
       const std::string name = llama_tensor_name(l, llama_linears()[i].name);
-      const uint64_t rows = ly.linear(i).rows();
-      auto it = layers_.find(name);
-      if (it == layers_.end()) fail(AXE_ERR_INTERNAL, path + ": layer " + name + " was not quantized");
-      Layer& layer = it->second;
-      const PlanCheck& check = layer.check;
-      sum.inner_violations += check.inner_violations;
-      sum.outer_violations += check.outer_violations;
-      sum.worst_inner_use = std::max(sum.worst_inner_use, check.worst_inner_use);
-      sum.worst_outer_use = std::max(sum.worst_outer_use, check.worst_outer_use);
-      certificate.push_back({{"name", name},
-                             {"rows", rows},
-                             {"tiles", check.tiles},
-                             {"worst_inner_use", check.worst_inner_use},
-                             {"worst_outer_use", check.worst_outer_use},
-                             {"inner_violations", check.inner_violations},
-                             {"outer_violations", check.outer_violations}});
-      out.add(axe_codes_name(name), layer.codes.dtype, layer.codes.shape, std::move(layer.codes.bytes));
-      out.add(axe_scales_name(name), "F32", {rows}, layer.scales.data(), 4 * rows);
-      ++sum.layers;
+      if (!layers_.count(name)) fail(AXE_ERR_INTERNAL, path + ": layer " + name + " was not quantized");
+      add_layer(name);
     }
   }
-  if (!c.shared_classifier) {
+  if (layers_.count(kClassifierLinear)) {
+    add_layer(kClassifierLinear);
+  } else if (!c.shared_classifier) {
     const LinearF32* cls = model.classifier->as_f32();
     if (!cls) fail(AXE_ERR_INTERNAL, model.path + ": the classifier has no fp32 weights");
-    out.add_borrowed(kTensorClassifier, "F32", {uint64_t(c.vocab), D}, cls->data(), 4 * uint64_t(c.vocab) * D);
+    out.add_borrowed(kTensorClassifier, "F32", {V, D}, cls->data(), 4 * V * D);
+  } else if (compact_embedding_) {
+    fail(AXE_ERR_INTERNAL, model.path + ": a shared classifier with 8-bit embedding rows needs its own codes");
   }
   const std::string& tok = model.tokenizer->file_bytes();
   out.add_borrowed(kAxeTensorTokenizer, "U8", {tok.size()}, tok.data(), tok.size());

@@ -79,6 +79,14 @@ class AxeFile {
   // and range with the layer's own bits), unpacked into int8 [rows][cols].
   std::vector<int8_t> codes(size_t layer, size_t i) const;
   const float* scales(size_t layer, size_t i) const;
+  // A quantized classifier (the linear layer kClassifierLinear) and 8-bit
+  // embedding rows, when the file has them.
+  bool quantized_classifier() const { return quantized_classifier_; }
+  std::vector<int8_t> classifier_codes() const;
+  const float* classifier_scales() const;
+  bool compact_embedding() const { return compact_embedding_; }
+  const int8_t* embedding_codes() const;  // [vocab][dim], each in [-127, 127]
+  const float* embedding_scales() const;  // [vocab], finite and >= 0
   std::string_view tokenizer_bytes() const;
 
   // The certificate as stored (read strictly: every field typed and known).
@@ -94,10 +102,16 @@ class AxeFile {
   LlamaConfig config_;
   QuantFormat format_;
   std::optional<uint64_t> rotation_seed_;
+  bool quantized_classifier_ = false, compact_embedding_ = false;
   StoredCertificate certificate_;
 };
 
 std::unique_ptr<LlamaModel> load_axe(const std::string& path, bool use_mmap);
+
+// The 8-bit rows of an fp32 embedding table [rows][cols]: per row
+// scale = max |x| / 127 and code = round(x / scale) (0 for an all-zero row).
+void encode_embedding_rows(const float* table, size_t rows, size_t cols, std::vector<int8_t>& codes,
+                           std::vector<float>& scales);
 
 // ---- writing -------------------------------------------------------------
 // The certificate's totals over every layer.
@@ -113,7 +127,9 @@ struct AxeCertificate {
 // must outlive write().
 class AxeWriter {
  public:
-  explicit AxeWriter(const LlamaModel& source);
+  // compact_embedding: store the embedding as 8-bit rows with one scale each
+  // (symmetric, scale = max |row| / 127) instead of fp32.
+  explicit AxeWriter(const LlamaModel& source, bool compact_embedding = false);
   // The layer's codes [rows][cols] and per-row scales under its own format;
   // returns the plan check of its integers.
   const PlanCheck& add_linear(const std::string& name, const std::vector<int8_t>& codes, std::vector<float> scales,
@@ -129,6 +145,7 @@ class AxeWriter {
     PlanCheck check;
   };
   const LlamaModel& source_;
+  bool compact_embedding_;
   std::map<std::string, Layer> layers_;
 };
 

@@ -47,6 +47,12 @@ inline constexpr const char* kTensorFinalNorm = "norm.weight";
 inline constexpr const char* kTensorClassifier = "output.weight";
 inline constexpr const char* kTensorAttentionNorm = "attention_norm.weight";  // per block
 inline constexpr const char* kTensorFfnNorm = "ffn_norm.weight";              // per block
+// The classifier and the embedding as quantized files name them: the
+// classifier is the linear layer "output" (codes, scales, its bits and its
+// certificate entry under that name); the embedding table's 8-bit rows are
+// "tok_embeddings" (docs/FORMAT.md).
+inline constexpr const char* kClassifierLinear = "output";
+inline constexpr const char* kEmbeddingRows = "tok_embeddings";
 // "layers.3.attention.wq"
 std::string llama_tensor_name(size_t layer, std::string_view what);
 

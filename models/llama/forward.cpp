@@ -83,6 +83,15 @@ void check_finite(const LlamaModel& m, const float* x, size_t n, size_t cols, si
 
 void llama_embed(const LlamaModel& model, LlamaState& s, const int32_t* tokens, size_t n) {
   const size_t D = model.config.dim;
+  if (model.embedding_codes) {  // 8-bit rows, dequantized as they are looked up
+    for (size_t i = 0; i < n; ++i) {
+      const size_t t = static_cast<size_t>(tokens[i]);
+      const int8_t* q = model.embedding_codes + t * D;
+      const float scale = model.embedding_scales[t];
+      for (size_t k = 0; k < D; ++k) s.x_[i * D + k] = scale * static_cast<float>(q[k]);
+    }
+    return;
+  }
   for (size_t i = 0; i < n; ++i) std::memcpy(&s.x_[i * D], model.embedding + size_t(tokens[i]) * D, D * sizeof(float));
 }
 

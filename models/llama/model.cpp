@@ -1,5 +1,7 @@
 #include "models/llama/model.h"
 
+#include <cstdint>
+
 #include "runtime/error.h"
 
 namespace axe {
@@ -17,10 +19,11 @@ uint64_t LlamaModel::n_params() const {
 
 uint64_t LlamaModel::weight_bytes() const {
   const auto& c = config;
-  uint64_t b = 4 * (uint64_t(c.vocab) * c.dim + c.dim + 2 * uint64_t(c.dim) * layers.size());
+  const uint64_t table = embedding_codes ? uint64_t(c.vocab) * c.dim + 4 * uint64_t(c.vocab) : 4 * uint64_t(c.vocab) * c.dim;
+  uint64_t b = table + 4 * (c.dim + 2 * uint64_t(c.dim) * layers.size());
   for (const auto& l : layers)
     for (size_t i = 0; i < kLlamaLinears; ++i) b += l.linear(i).weight_bytes();
-  if (!c.shared_classifier) b += classifier->weight_bytes();
+  if (!c.shared_classifier || !classifier->as_f32()) b += classifier->weight_bytes();
   return b;
 }
 
@@ -32,6 +35,8 @@ std::unique_ptr<LlamaModel> with_replaced_linears(const LlamaModel& m, const Lin
   v->quant = m.quant;
   v->rotation = m.rotation;
   v->embedding = m.embedding;
+  v->embedding_codes = m.embedding_codes;
+  v->embedding_scales = m.embedding_scales;
   v->rms_final = m.rms_final;
   v->layers.resize(m.layers.size());
   for (size_t l = 0; l < m.layers.size(); ++l) {
@@ -41,9 +46,10 @@ std::unique_ptr<LlamaModel> with_replaced_linears(const LlamaModel& m, const Lin
       v->layers[l].*(ln.member) = make(l, llama_tensor_name(l, ln.name), *(m.layers[l].*(ln.member)));
   }
   if (m.classifier) {
-    const LinearF32* cls = m.classifier->as_f32();
-    if (!cls) fail(AXE_ERR_INTERNAL, m.path + ": the classifier has no fp32 weights");
-    v->classifier = std::make_unique<LinearF32>(cls->data(), cls->rows(), cls->cols());
+    if (const LinearF32* cls = m.classifier->as_f32())
+      v->classifier = std::make_unique<LinearF32>(cls->data(), cls->rows(), cls->cols());
+    else
+      v->classifier = make(SIZE_MAX, kClassifierLinear, *m.classifier);
   }
   return v;
 }

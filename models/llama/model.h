@@ -33,10 +33,15 @@ struct LlamaModel {
   std::vector<std::shared_ptr<const void>> storage;
   // The integer layers' format for a quantized model; empty for a float one.
   std::optional<QuantFormat> quant;
-  const float* embedding = nullptr;  // [vocab][dim]
+  // The embedding table: fp32 rows [vocab][dim], or (a .axe with compact
+  // embeddings) 8-bit rows with one scale each: row t is
+  // embedding_scales[t] * embedding_codes[t][.].
+  const float* embedding = nullptr;
+  const int8_t* embedding_codes = nullptr;
+  const float* embedding_scales = nullptr;
   const float* rms_final = nullptr;  // [dim]
   std::vector<LlamaLayer> layers;
-  std::unique_ptr<Linear> classifier;  // [vocab][dim]
+  std::unique_ptr<Linear> classifier;  // [vocab][dim], fp32 or integer
   std::unique_ptr<Tokenizer> tokenizer;
   // Set when the linear layers' inputs are rotated (models/llama/rotation.h).
   std::shared_ptr<const HadamardRotation> rotation;
@@ -50,9 +55,10 @@ struct LlamaModel {
 
 // A model sharing every weight of `m` but its blocks' linear layers, which
 // come from make(layer index, tensor name, the original layer). The
-// classifier is a fresh view of the original's (fp32) weights; the rotation
-// is shared; tokenizer and storage stay with `m`, which must outlive the
-// result.
+// classifier is a fresh view of the original's fp32 weights, or, when it is
+// an integer layer, also comes from make(SIZE_MAX, kClassifierLinear, it);
+// the rotation is shared; tokenizer and storage stay with `m`, which must
+// outlive the result.
 using LinearFactory = std::function<std::unique_ptr<Linear>(size_t, const std::string&, const Linear&)>;
 std::unique_ptr<LlamaModel> with_replaced_linears(const LlamaModel& m, const LinearFactory& make);
 
