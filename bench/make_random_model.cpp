@@ -1,8 +1,13 @@
 // Writes a llama2.c legacy checkpoint with random weights at a given shape,
 // for speed measurements at real sizes. Output is written to a temporary file
 // and renamed.
-//   axe_make_random_model OUT.bin DIM HIDDEN LAYERS HEADS KV_HEADS VOCAB SEQ [SEED]
-//   axe_make_random_model OUT.bin --preset stories15M|stories110M|tinyllama-1.1B
+//   axe_make_random_model OUT.bin DIM HIDDEN LAYERS HEADS KV_HEADS VOCAB SEQ [SEED] [--untied]
+//   axe_make_random_model OUT.bin --preset stories15M|stories110M|tinyllama-1.1B [--untied]
+// By default the classifier is the embedding (tied, a positive vocab in the
+// header). --untied writes a separate random classifier after freq_cis and a
+// negative vocab in the header, as llama2.c's export does for untied models
+// (models/formats/llama2c.cpp and llama.cpp's convert-llama2c-to-ggml both read
+// it so); the tensors before it are the same bytes as without --untied.
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -28,7 +33,16 @@ bool preset(const std::string& name, Shape* s) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(int argc_in, char** argv_in) {
+  // --untied may stand anywhere after OUT.bin; the rest is positional.
+  std::vector<char*> args;
+  bool untied = false;
+  for (int i = 0; i < argc_in; ++i) {
+    if (i > 1 && std::strcmp(argv_in[i], "--untied") == 0) untied = true;
+    else args.push_back(argv_in[i]);
+  }
+  const int argc = static_cast<int>(args.size());
+  char** argv = args.data();
   Shape s{};
   uint64_t seed = 1;
   if (argc == 4 && std::strcmp(argv[2], "--preset") == 0) {
@@ -41,11 +55,16 @@ int main(int argc, char** argv) {
     for (int i = 0; i < 7; ++i) *f[i] = std::atoi(argv[2 + i]);
     if (argc == 10) seed = std::strtoull(argv[9], nullptr, 10);
   } else {
-    std::fprintf(stderr, "usage: %s OUT.bin DIM HIDDEN LAYERS HEADS KV_HEADS VOCAB SEQ [SEED]\n"
-                         "       %s OUT.bin --preset stories15M|stories110M|tinyllama-1.1B\n", argv[0], argv[0]);
+    std::fprintf(stderr,
+                 "usage: %s OUT.bin DIM HIDDEN LAYERS HEADS KV_HEADS VOCAB SEQ [SEED] [--untied]\n"
+                 "       %s OUT.bin --preset stories15M|stories110M|tinyllama-1.1B [--untied]\n"
+                 "Writes a llama2.c legacy checkpoint with random weights. --untied stores a separate\n"
+                 "classifier after freq_cis (negative vocab in the header); the default ties it to the\n"
+                 "embedding.\n",
+                 argv[0], argv[0]);
     return 2;
   }
-  if (s.dim <= 0 || s.heads <= 0 || s.kv_heads <= 0 || s.dim % s.heads || s.heads % s.kv_heads) {
+  if (s.dim <= 0 || s.heads <= 0 || s.kv_heads <= 0 || s.vocab <= 0 || s.dim % s.heads || s.heads % s.kv_heads) {
     std::fprintf(stderr, "inconsistent shape\n");
     return 2;
   }
@@ -55,7 +74,7 @@ int main(int argc, char** argv) {
     std::perror(tmp.c_str());
     return 1;
   }
-  const int32_t header[7] = {s.dim, s.hidden, s.layers, s.heads, s.kv_heads, s.vocab, s.seq};
+  const int32_t header[7] = {s.dim, s.hidden, s.layers, s.heads, s.kv_heads, untied ? -s.vocab : s.vocab, s.seq};
   bool ok = std::fwrite(header, 4, 7, f) == 7;
   const uint64_t D = s.dim, H = s.hidden, L = s.layers, V = s.vocab, HD = D / s.heads, KV = HD * s.kv_heads;
   std::mt19937_64 rng(seed);
@@ -83,6 +102,7 @@ int main(int argc, char** argv) {
   write(L * H * D, sd, false);        // w3
   write(D, 0, true);                  // rms_final
   write(uint64_t(s.seq) * HD, 0, false);  // freq_cis (unused)
+  if (untied) write(V * D, sd, false);    // wcls, scaled like the other linear layers
   ok = std::fclose(f) == 0 && ok;
   if (!ok || std::rename(tmp.c_str(), out.c_str()) != 0) {
     std::perror(out.c_str());

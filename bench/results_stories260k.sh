@@ -4,8 +4,9 @@
 # accumulator widths for AXE-OPTQ/GPFQ, the per-layer search and the baselines
 # (CSV and SVG written to the output directory).
 # PART: "base" (unrotated), "rotation" (the same with --rotate hadamard, and
-# W4A4), or "all" (default).
-#   bench/results_stories260k.sh [build-dir] [output-dir] [all|base|rotation]
+# W4A4), "classifier" (the quantized classifier and 8-bit embedding rows
+# against fp32), or "all" (default).
+#   bench/results_stories260k.sh [build-dir] [output-dir] [all|base|rotation|classifier]
 set -euo pipefail
 build=${1:-build}
 outdir=${2:-docs/results}
@@ -24,11 +25,14 @@ kld() {
   "$build/axe" perplexity -m "$1" --kl-divergence-base "$base" --kl-divergence -t 2 2>/dev/null |
     awk '/^Mean    KLD:/ {k = $3} /^Same top p:/ {t = $4} END {printf "%.5f | %.2f%%", k, t}'
 }
+# The tables follow the AXE paper's setup: classifier and embedding in fp32
+# (--keep-output-f32); the "classifier" part measures what quantizing them costs.
+extra=(--keep-output-f32)
 row() {  # row LABEL QUANTIZE-ARGS...
   local label=$1; shift
   local file=$tmp/m.axe use="—" verdict="—"
   if [[ $# -gt 0 ]]; then
-    "$build/axe" quantize -m "$model" -o "$file" -t 2 "$@" > "$tmp/q.txt" 2>/dev/null
+    "$build/axe" quantize -m "$model" -o "$file" -t 2 "$@" ${extra[@]+"${extra[@]}"} > "$tmp/q.txt" 2>/dev/null
     use=$(sed -n 's/.*worst tile budget use \([0-9.]*\).*/\1/p' "$tmp/q.txt")
     verdict=$("$build/axe" verify "$file" > /dev/null 2>&1 && echo holds || echo "does not hold")
   else
@@ -94,7 +98,7 @@ sweeps() {
     local name=$outdir/stories260K-$kind$tile$suffix
     "$build/axe" sweep -m "$model" --calib "$calib" -f "$eval" --acc 16,15,14,13,12,11 --plan "$kind" --tile "$tile" \
       --methods optq,gpfq,axe-optq,axe-gpfq,search-optq,search-gpfq,naive-optq,naive-gpfq,ep-optq,ep-gpfq \
-      -o "$name.csv" --svg "$name.svg" -t 2 "$@" > /dev/null 2>&1
+      -o "$name.csv" --svg "$name.svg" -t 2 --keep-output-f32 "$@" > /dev/null 2>&1
     echo
     echo "$kind $tile$suffix (PPL, llama.cpp protocol; $name.csv, $name.svg):"
     echo
@@ -124,4 +128,20 @@ if [[ $part == all || $part == rotation ]]; then
     done
   done
   sweeps "-rotated" --rotate hadamard
+fi
+
+# The classifier and the embedding: fp32 (the tables above) against the
+# default .axe (classifier quantized and certified, embedding as 8-bit rows).
+if [[ $part == all || $part == classifier ]]; then
+  echo
+  header
+  row "float"
+  row "W8A8 RTN, fp32 classifier and embedding" --wbits 8 --abits 8
+  row "W4A8 OPTQ, fp32 classifier and embedding" --wbits 4 --abits 8 --algo optq --calib "$calib"
+  row "W4A8 AXE-OPTQ lanes 16 P_I=16, fp32 classifier and embedding" --wbits 4 --abits 8 --axe --acc 16 --algo optq --calib "$calib"
+  extra=()
+  row "W8A8 RTN, classifier W8, embedding 8-bit rows" --wbits 8 --abits 8
+  row "W4A8 OPTQ, classifier W8, embedding 8-bit rows" --wbits 4 --abits 8 --algo optq --calib "$calib"
+  row "W4A8 OPTQ, classifier W4, embedding 8-bit rows" --wbits 4 --abits 8 --algo optq --calib "$calib" --wbits-output 4
+  row "W4A8 AXE-OPTQ lanes 16 P_I=16, classifier W4 under AXE, embedding 8-bit rows" --wbits 4 --abits 8 --axe --acc 16 --algo optq --calib "$calib"
 fi

@@ -1,0 +1,538 @@
+#!/usr/bin/env bash
+# Same-run, side-by-side speed of axe and llama.cpp on identical random weights.
+#
+#   bench/vs_llamacpp.sh [--shapes stories110M,tinyllama-1.1B] [-p 512] [-n 128] [-r 3] [-t 1,2]
+#                        [--rounds 2] [--stat best|median] [--work DIR] [--peer DIR] [--build DIR]
+#                        [--tokenizer FILE] [--llama-amx auto|on|off]
+#
+# What it does, per shape (stories110M: 768/2048/12/12/12/32000/1024; tinyllama-1.1B:
+# 2048/5632/22/32/4/32000/2048):
+#  1. writes a random llama2.c checkpoint with an UNTIED classifier
+#     (build/bench/axe_make_random_model --untied: negative vocab in the header, the classifier
+#     after freq_cis), so that the embedding and the classifier are separate tensors in both
+#     programs and both read the same bytes;
+#  2. converts it for llama.cpp: F32 GGUF with llama-convert-llama2c-to-ggml (vocabulary from the
+#     Llama 2 tokenizer.bin), then Q8_0 and Q4_0 with llama-quantize; and checks, once, that every
+#     tensor of the F32 GGUF holds exactly the bytes of the llama2.c file (python3, no numpy);
+#  3. quantizes it for axe: W8A8 and W4A8 RTN with axe's defaults (lanes x16 plan, P_I = 32);
+#  4. runs llama-bench and axe bench alternately, one configuration (shape, format pair, thread
+#     count) at a time, `--rounds` times over all configurations, with the same -p -n -r -t;
+#  5. prints one markdown table: per shape and format pair, llama.cpp t/s / axe t/s (axe ÷
+#     llama.cpp) for pp and tg at each thread count, the best (default) or the median t/s over
+#     the rounds (each figure is the program's own mean over -r repetitions).
+# Every file is cached in the work dir (default /tmp/axe-vs-llamacpp; ~1.7 GB for stories110M,
+# ~13 GB for tinyllama-1.1B) and reused; delete it to start over. Raw results of every run go to
+# WORK/results-DATE.tsv, tool logs to WORK/logs/.
+#
+# Choices, and why:
+#  - Format pairs: llama.cpp F32 vs axe F32 (the same bytes), Q8_0 vs W8A8, Q4_0 vs W4A8. Each
+#    tool uses its own defaults: llama-quantize makes output.weight Q6_K for Q4_0 (Q8_0 for Q8_0)
+#    and the embedding the file type; axe quantize does what its build does with the classifier
+#    and the embedding (the size column shows it: with both kept in fp32, axe's 8-bit file is
+#    twice llama.cpp's). The quantized files come from the same float weights but are different
+#    quantizations (per-32-block scales vs axe's per-row scales; 8-bit activations in both).
+#    .axe files are remade whenever the axe binary changes (WORK/*.axe.made-by).
+#  - Weight repacking and AMX: llama-bench of this llama.cpp (de3ff81) has no --no-repack option
+#    (llama-cli's --no-repack clears use_extra_bufts; llama-bench never does), and `-ot .*=CPU`
+#    does not help: an override to CPU still picks among the CPU's extra buffer types
+#    (llama-model-loader.cpp). Those are, in order, AMX (built in by GGML_NATIVE on a CPU with
+#    amx_int8) and CPU_REPACK. On the development VM (Sapphire Rapids class, AMX flags, the kernel
+#    grants the tile state) llama.cpp's AMX matmul crashes at prefill: SIGILL in
+#    tinygemm_kernel_amx<block_q8_0> for Q8_0, SIGSEGV in ggml_backend_amx_mul_mat for Q4_0
+#    (decode, M = 1, works). So --llama-amx auto (the default) probes llama-bench's prefill on
+#    the Q8_0 and Q4_0 files once when lscpu lists amx_int8, and, if it fails, runs llama-bench
+#    with AMX refused (the shim below), which ggml handles as a kernel without AMX ("AMX is not
+#    ready to be used!"). llama.cpp then runs its ordinary x86 path, the one any AVX2/AVX-512
+#    CPU without AMX gets: Q4_0 repacked to q4_0_8x8 (CPU_REPACK, its fastest x86 Q4_0 path),
+#    Q8_0 and F32 not repacked (repack.cpp repacks Q8_0 only on ARM and RISC-V). This keeps
+#    repacking, unlike llama-cli's --no-repack, and is the fastest llama.cpp path that works here.
+#    --llama-amx on|off forces either. The table's header says which was used. Everything else is
+#    llama-bench's default (flash attention auto, f16 KV cache, batch 2048, ubatch 512, mmap);
+#    axe bench has no such knobs (fp32 KV cache).
+#  - The converter puts every tensor into one ggml context of a fixed 2 GiB, so it aborts on models
+#    over ~2 GiB (the tinyllama-1.1B shape is 4.4 GB in fp32: "not enough space in the context's
+#    memory pool"). For those only, this script preloads the shim, which enlarges ggml_init's
+#    memory pool to the checkpoint's size; the converter's code is unchanged (it then peaks at
+#    about twice the checkpoint in RAM, 9 GB for tinyllama-1.1B). The converter also records
+#    context_length = 128 whatever seq_len is: when -p + -n exceeds it llama.cpp only warns
+#    ("possible training context overflow"; freq_scale stays 1), so the speed is unaffected.
+#  - Threads: the thread count of each run is passed to both (-t). axe quantize uses nproc threads.
+set -euo pipefail
+
+prog=vs_llamacpp
+die() { echo "$prog: error: $*" >&2; exit 1; }
+note() { echo "$prog: $*" >&2; }
+
+usage() {
+  cat <<'EOF'
+usage: bench/vs_llamacpp.sh [options]
+
+Same-run speed comparison of axe against llama.cpp (llama-bench) on random-weight
+models at real shapes, identical fp32 weights in both, plus 8-bit and 4-bit formats.
+
+options:
+  --shapes LIST      comma-separated: stories110M, tinyllama-1.1B (default both)
+  -p N               prompt tokens, pp test; 0 skips it (default 512)
+  -n N               generated tokens, tg test; 0 skips it (default 128)
+  -r N               repetitions per test in each program (default 3)
+  -t LIST            thread counts, comma-separated (default 1,2)
+  --rounds R         times every configuration is run, alternating the programs (default 2)
+  --stat best|median how the rounds are combined in the table (default best)
+  --work DIR         cache of models and results (default /tmp/axe-vs-llamacpp)
+  --peer DIR         folder of llama.cpp's binaries (default: ../shared/tools/llama.cpp-peer.sh)
+  --build DIR        axe's build folder (default: build in the repository)
+  --tokenizer FILE   llama2.c tokenizer.bin, vocabulary 32000
+                     (default ../shared/models/llama2-tokenizer/tokenizer.bin)
+  --llama-amx MODE   auto: on a CPU with AMX, probe llama.cpp's AMX prefill once and, if it
+                     crashes, refuse llama.cpp the AMX tile state; on/off: force (default auto)
+  -h, --help         this help
+
+Example (a quick check): bench/vs_llamacpp.sh --shapes stories110M -p 16 -n 8 -r 1 --rounds 1 -t 1
+EOF
+}
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+shapes=stories110M,tinyllama-1.1B
+n_prompt=512
+n_gen=128
+reps=3
+threads=1,2
+rounds=2
+stat=best
+work=/tmp/axe-vs-llamacpp
+peer=""
+build="$root/build"
+tokenizer="$root/../shared/models/llama2-tokenizer/tokenizer.bin"
+llama_amx=auto
+
+need_value() { [[ $2 -ge 2 && -n $3 ]] || die "$1 needs a value (see --help)"; }
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    -h|--help) usage; exit 0 ;;
+    --shapes) need_value "$1" $# "${2-}"; shapes=$2; shift 2 ;;
+    -p) need_value "$1" $# "${2-}"; n_prompt=$2; shift 2 ;;
+    -n) need_value "$1" $# "${2-}"; n_gen=$2; shift 2 ;;
+    -r) need_value "$1" $# "${2-}"; reps=$2; shift 2 ;;
+    -t) need_value "$1" $# "${2-}"; threads=$2; shift 2 ;;
+    --rounds) need_value "$1" $# "${2-}"; rounds=$2; shift 2 ;;
+    --stat) need_value "$1" $# "${2-}"; stat=$2; shift 2 ;;
+    --work) need_value "$1" $# "${2-}"; work=$2; shift 2 ;;
+    --peer) need_value "$1" $# "${2-}"; peer=$2; shift 2 ;;
+    --build) need_value "$1" $# "${2-}"; build=$2; shift 2 ;;
+    --tokenizer) need_value "$1" $# "${2-}"; tokenizer=$2; shift 2 ;;
+    --llama-amx) need_value "$1" $# "${2-}"; llama_amx=$2; shift 2 ;;
+    *) die "unknown argument '$1' (see --help)" ;;
+  esac
+done
+
+is_uint() { [[ $1 =~ ^(0|[1-9][0-9]*)$ ]]; }
+is_uint "$n_prompt" || die "-p: expected a number, got '$n_prompt'"
+is_uint "$n_gen" || die "-n: expected a number, got '$n_gen'"
+(( n_prompt > 0 || n_gen > 0 )) || die "-p and -n are both 0: nothing to measure"
+[[ $reps =~ ^[1-9][0-9]*$ ]] || die "-r: expected a positive number, got '$reps'"
+[[ $rounds =~ ^[1-9][0-9]*$ ]] || die "--rounds: expected a positive number, got '$rounds'"
+[[ $threads =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]] || die "-t: expected thread counts like 1,2, got '$threads'"
+[[ $stat == best || $stat == median ]] || die "--stat: expected best or median, got '$stat'"
+[[ $llama_amx == auto || $llama_amx == on || $llama_amx == off ]] ||
+  die "--llama-amx: expected auto, on or off, got '$llama_amx'"
+IFS=, read -r -a thread_list <<<"$threads"
+IFS=, read -r -a shape_list <<<"$shapes"
+(( ${#shape_list[@]} > 0 )) || die "--shapes is empty"
+for s in "${shape_list[@]}"; do
+  [[ $s == stories110M || $s == tinyllama-1.1B ]] || die "unknown shape '$s' (stories110M, tinyllama-1.1B)"
+done
+
+# axe
+axe="$build/axe"
+make_model="$build/bench/axe_make_random_model"
+[[ -x $axe && -x $make_model ]] ||
+  die "no $axe or $make_model: build axe first (cmake --build build), or give --build DIR"
+grep -q -- --untied <("$make_model" 2>&1 || true) ||
+  die "$make_model has no --untied option: rebuild it (cmake --build build --target axe_make_random_model)"
+[[ -f $tokenizer ]] || die "no tokenizer at $tokenizer (give --tokenizer FILE)"
+
+# llama.cpp
+if [[ -z $peer ]]; then
+  peer_script="$root/../shared/tools/llama.cpp-peer.sh"
+  [[ -x $peer_script ]] || die "no $peer_script: give llama.cpp's binary folder with --peer DIR"
+  note "finding llama.cpp with $peer_script (builds it the first time)"
+  peer=$("$peer_script" | tail -n 1) || die "$peer_script failed"
+fi
+for b in llama-bench llama-quantize llama-convert-llama2c-to-ggml; do
+  [[ -x $peer/$b ]] || die "no $peer/$b (--peer must be the folder of llama.cpp's binaries)"
+done
+
+mkdir -p "$work/logs" || die "cannot create the work dir $work"
+work=$(cd "$work" && pwd)
+nproc=$(nproc)
+axe_id=$(sha256sum "$axe" | cut -c 1-16)
+
+# Runs a command with its output in a log; on failure shows the log's end and stops.
+run_logged() {
+  local log=$1
+  shift
+  if ! "$@" >"$log" 2>&1; then
+    tail -n 20 "$log" >&2
+    die "failed: $* (whole log: $log)"
+  fi
+}
+
+# A small LD_PRELOAD shim for llama.cpp's programs, compiled once into the work dir; each hook
+# acts only when its variable is set, and only public interfaces are declared (ggml.h's struct
+# ggml_init_params, libc's syscall):
+#  - AXE_GGML_POOL_BYTES=N: ggml_init's memory pool is at least N bytes, so that
+#    llama-convert-llama2c-to-ggml, which puts every tensor in one fixed 2 GiB context, can hold
+#    a larger model;
+#  - AXE_NO_AMX=1: the request for AMX tile state (arch_prctl ARCH_REQ_XCOMP_PERM) fails, as on
+#    a kernel without AMX support; ggml then leaves its AMX buffer type out.
+shim() {
+  local so="$work/llamacpp_shim.so"
+  if [[ ! -f $so ]]; then
+    command -v cc >/dev/null || die "a C compiler (cc) is needed for $work/llamacpp_shim.c"
+    cat >"$work/llamacpp_shim.c" <<'EOF'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+struct ggml_init_params { size_t mem_size; void *mem_buffer; bool no_alloc; };
+void *ggml_init(struct ggml_init_params p) {
+  static void *(*real)(struct ggml_init_params);
+  if (!real) real = (void *(*)(struct ggml_init_params))dlsym(RTLD_NEXT, "ggml_init");
+  const char *e = getenv("AXE_GGML_POOL_BYTES");
+  if (e && !p.mem_buffer && !p.no_alloc) {
+    size_t m = strtoull(e, NULL, 10);
+    if (p.mem_size < m) p.mem_size = m;
+  }
+  return real(p);
+}
+long syscall(long n, ...) {
+  static long (*real)(long, ...);
+  long a[6];
+  va_list ap;
+  va_start(ap, n);
+  for (int i = 0; i < 6; ++i) a[i] = va_arg(ap, long);
+  va_end(ap);
+  if (n == SYS_arch_prctl && a[0] == 0x1023 /* ARCH_REQ_XCOMP_PERM */ && getenv("AXE_NO_AMX")) {
+    errno = EPERM;
+    return -1;
+  }
+  if (!real) real = (long (*)(long, ...))dlsym(RTLD_NEXT, "syscall");
+  return real(n, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+EOF
+    cc -O2 -Wall -Wextra -shared -fPIC -o "$so.tmp" "$work/llamacpp_shim.c" -ldl ||
+      die "could not compile $work/llamacpp_shim.c"
+    mv "$so.tmp" "$so"
+  fi
+  echo "$so"
+}
+
+# Checks that every tensor of the F32 GGUF holds exactly the bytes of the llama2.c checkpoint.
+verify_gguf() {
+  python3 - "$1" "$2" <<'EOF'
+import struct, sys
+bin_path, gguf_path = sys.argv[1], sys.argv[2]
+with open(bin_path, 'rb') as f:
+    D, H, L, NH, NKV, V, S = struct.unpack('<7i', f.read(28))
+untied, V = V < 0, abs(V)
+HD = D // NH
+KV = HD * NKV
+regions, off = {}, 28
+def put(name, n):
+    global off
+    if name:
+        regions[name] = (off, n * 4)
+    off += n * 4
+def layers(fmt, n):
+    for l in range(L):
+        put(fmt.format(l), n)
+put('token_embd.weight', V * D)
+layers('blk.{}.attn_norm.weight', D)
+layers('blk.{}.attn_q.weight', D * D)
+layers('blk.{}.attn_k.weight', KV * D)
+layers('blk.{}.attn_v.weight', KV * D)
+layers('blk.{}.attn_output.weight', D * D)
+layers('blk.{}.ffn_norm.weight', D)
+layers('blk.{}.ffn_gate.weight', H * D)
+layers('blk.{}.ffn_down.weight', D * H)
+layers('blk.{}.ffn_up.weight', H * D)
+put('output_norm.weight', D)
+put(None, S * HD)  # freq_cis
+if untied:
+    put('output.weight', V * D)
+else:
+    regions['output.weight'] = regions['token_embd.weight']
+
+class R:
+    def __init__(self, f): self.f = f
+    def u(self, fmt): return struct.unpack('<' + fmt, self.f.read(struct.calcsize(fmt)))[0]
+    def s(self): return self.f.read(self.u('Q')).decode('utf-8', 'replace')
+    def val(self, t):
+        scalar = {0: 'B', 1: 'b', 2: 'H', 3: 'h', 4: 'I', 5: 'i', 6: 'f', 7: '?', 10: 'Q', 11: 'q', 12: 'd'}
+        if t in scalar: return self.u(scalar[t])
+        if t == 8: return self.s()
+        if t == 9:
+            et, n = self.u('I'), self.u('Q')
+            for _ in range(n): self.val(et)
+            return None
+        raise SystemExit(f'{gguf_path}: unknown GGUF value type {t}')
+with open(gguf_path, 'rb') as g:
+    r = R(g)
+    if g.read(4) != b'GGUF': raise SystemExit(f'{gguf_path}: not a GGUF file')
+    version, n_tensors, n_kv = r.u('I'), r.u('Q'), r.u('Q')
+    align = 32
+    for _ in range(n_kv):
+        k = r.s()
+        v = r.val(r.u('I'))
+        if k == 'general.alignment': align = v
+    infos = []
+    for _ in range(n_tensors):
+        name = r.s()
+        dims = [r.u('Q') for _ in range(r.u('I'))]
+        ttype, toff = r.u('I'), r.u('Q')
+        infos.append((name, dims, ttype, toff))
+    base = (g.tell() + align - 1) // align * align
+    names = {i[0] for i in infos}
+    if names != set(regions):
+        raise SystemExit(f'{gguf_path}: tensors differ from the checkpoint: missing {sorted(set(regions) - names)[:5]}, '
+                         f'extra {sorted(names - set(regions))[:5]}')
+    with open(bin_path, 'rb') as b:
+        for name, dims, ttype, toff in infos:
+            boff, nbytes = regions[name]
+            n = 1
+            for d in dims: n *= d
+            if ttype != 0 or n * 4 != nbytes:
+                raise SystemExit(f'{gguf_path}: {name} is type {ttype} with {n} elements, expected F32 with {nbytes // 4}')
+            g.seek(base + toff); b.seek(boff)
+            left = nbytes
+            while left:
+                k = min(left, 1 << 24)
+                if g.read(k) != b.read(k):
+                    raise SystemExit(f'{gguf_path}: {name} differs from the checkpoint at byte {nbytes - left}..')
+                left -= k
+print(f'{len(infos)} tensors, {sum(v[1] for k, v in regions.items() if k != "output.weight" or untied) / 2**20:.1f} MiB: '
+      f'identical bytes (GGUF v{version}, classifier {"untied" if untied else "tied"})')
+EOF
+}
+
+prepare_shape() {
+  local shape=$1 bin="$work/$1.bin" f32="$work/$1-f32.gguf" vocab size need
+  if [[ ! -s $bin ]]; then
+    note "$shape: writing the random untied llama2.c checkpoint $bin"
+    run_logged "$work/logs/$shape-make.log" "$make_model" "$bin" --preset "$shape" --untied
+  fi
+  vocab=$(od -An -t d4 -j 20 -N 4 "$bin" | tr -d ' ')
+  (( vocab < 0 )) || die "$bin has a tied classifier (vocab $vocab in its header): delete it and rerun"
+  if [[ ! -s $f32 ]]; then
+    note "$shape: converting to F32 GGUF with llama-convert-llama2c-to-ggml"
+    size=$(stat -c %s "$bin")
+    need=$(( size + 64 * 1024 * 1024 ))
+    local -a pre=()
+    if (( need > 2 * 1024 * 1024 * 1024 )); then
+      pre=(env "LD_PRELOAD=$(shim)" "AXE_GGML_POOL_BYTES=$need")
+      note "$shape: $size bytes is over the converter's fixed 2 GiB context: preloading $work/llamacpp_shim.so"
+    fi
+    run_logged "$work/logs/$shape-convert.log" "${pre[@]}" "$peer/llama-convert-llama2c-to-ggml" \
+      --copy-vocab-from-model "$tokenizer" --llama2c-model "$bin" --llama2c-output-model "$f32.tmp"
+    mv "$f32.tmp" "$f32"
+    rm -f "$f32.verified"
+  fi
+  if [[ ! -f $f32.verified ]]; then
+    if command -v python3 >/dev/null; then
+      note "$shape: checking the F32 GGUF's tensors against the checkpoint's bytes"
+      verify_gguf "$bin" "$f32" >"$f32.verified.tmp" || die "$f32 does not hold the weights of $bin"
+      mv "$f32.verified.tmp" "$f32.verified"
+      note "$shape: $(cat "$f32.verified")"
+    else
+      note "warning: no python3: not checking that $f32 holds the bytes of $bin"
+    fi
+  fi
+  local q
+  for q in Q8_0 Q4_0; do
+    local out="$work/$shape-${q,,}.gguf"
+    if [[ ! -s $out ]]; then
+      note "$shape: llama-quantize to $q"
+      run_logged "$work/logs/$shape-${q,,}.log" "$peer/llama-quantize" "$f32" "$out.tmp" "$q" "$nproc"
+      mv "$out.tmp" "$out"
+    fi
+  done
+  # .axe files depend on the quantizer: they are remade when the axe binary changes.
+  local bits
+  for bits in 8 4; do
+    local out="$work/$shape-w${bits}a8.axe"
+    if [[ -s $out && $(cat "$out.made-by" 2>/dev/null) != "$axe_id" ]]; then
+      note "$shape: $out was made by another axe build: quantizing again"
+      rm -f "$out"
+    fi
+    if [[ ! -s $out ]]; then
+      note "$shape: axe quantize W${bits}A8 RTN"
+      rm -f "$work/$shape-w${bits}a8.tmp.axe"
+      run_logged "$work/logs/$shape-w${bits}a8.log" "$axe" quantize -m "$bin" --tokenizer "$tokenizer" \
+        --wbits "$bits" --abits 8 -o "$work/$shape-w${bits}a8.tmp.axe" -t "$nproc"
+      mv "$work/$shape-w${bits}a8.tmp.axe" "$out"
+      echo "$axe_id" >"$out.made-by"
+    fi
+  done
+}
+
+# Rows of a llama-bench-style markdown table as "test<TAB>threads<TAB>t/s<TAB>size<TAB>params",
+# columns found by their headers.
+parse_md() {
+  awk -F'|' '
+    function trim(s) { gsub(/^[ \t]+|[ \t]+$/, "", s); return s }
+    /^\|/ {
+      if (!have) {
+        for (i = 2; i < NF; ++i) col[trim($i)] = i
+        if (("test" in col) && ("threads" in col) && ("t/s" in col)) have = 1
+        else delete col
+        next
+      }
+      if ($0 ~ /^\|[ -:|]+$/) next
+      split(trim($col["t/s"]), ts, " ")
+      printf "%s\t%s\t%s\t%s\t%s\n", trim($col["test"]), trim($col["threads"]), ts[1], \
+        ("size" in col) ? trim($col["size"]) : "?", ("params" in col) ? trim($col["params"]) : "?"
+    }' "$1"
+}
+
+for shape in "${shape_list[@]}"; do prepare_shape "$shape"; done
+
+# llama.cpp's AMX path: see the header. llama_pre is the prefix of every llama-bench command.
+llama_pre=()
+amx_note="not used (no amx_int8 in lscpu)"
+if grep -qw amx_int8 <(lscpu); then
+  amx_note="used (--llama-amx on)"
+  if [[ $llama_amx == auto ]]; then
+    amx_note="used (its prefill passed a probe)"
+    for q in q8_0 q4_0; do
+      probe="$work/logs/amx-probe-${shape_list[0]}-$q"
+      rc=0
+      { "$peer/llama-bench" -m "$work/${shape_list[0]}-$q.gguf" -p 32 -n 0 -r 1 -t 1 >"$probe.md" 2>"$probe.err"; } 2>/dev/null || rc=$?
+      if (( rc != 0 )); then
+        llama_amx=off
+        sig=""
+        (( rc > 128 )) && sig=" (signal $(kill -l $(( rc - 128 )) 2>/dev/null || echo $(( rc - 128 ))))"
+        note "llama.cpp's AMX prefill failed on ${shape_list[0]} $q: exit $rc$sig (logs: $probe.md, $probe.err); running llama-bench with AMX refused"
+        amx_note="refused: llama.cpp's AMX prefill crashed in a probe (${shape_list[0]} ${q^^}); ordinary AVX-512 paths, Q4_0 repacked"
+        break
+      fi
+    done
+  fi
+  if [[ $llama_amx == off ]]; then
+    llama_pre=(env "LD_PRELOAD=$(shim)" AXE_NO_AMX=1)
+    [[ $amx_note == refused* ]] || amx_note="refused (--llama-amx off); ordinary AVX-512 paths, Q4_0 repacked"
+  fi
+fi
+
+stamp=$(date +%Y%m%d-%H%M%S)
+results="$work/results-$stamp.tsv"
+printf 'round\tshape\tpair\tprogram\ttest\tthreads\tt/s\tsize\tparams\n' >"$results"
+pairs=(f32 q8 q4)
+llama_file() { case $2 in f32) echo "$work/$1-f32.gguf" ;; q8) echo "$work/$1-q8_0.gguf" ;; q4) echo "$work/$1-q4_0.gguf" ;; esac; }
+axe_file() { case $2 in f32) echo "$work/$1.bin" ;; q8) echo "$work/$1-w8a8.axe" ;; q4) echo "$work/$1-w4a8.axe" ;; esac; }
+
+# One run of one program: appends its rows to the results, stops on failure or an empty table.
+bench_one() {
+  local round=$1 shape=$2 pair=$3 name=$4 t=$5
+  shift 5
+  local out="$work/logs/bench-$stamp-$round-$shape-$pair-$name-t$t"
+  if ! "$@" >"$out.md" 2>"$out.err"; then
+    tail -n 20 "$out.err" >&2
+    die "failed: $* (logs: $out.md, $out.err)"
+  fi
+  local rows
+  rows=$(parse_md "$out.md")
+  [[ -n $rows ]] || die "no result table in $out.md from: $*"
+  while IFS=$'\t' read -r test th tps size params; do
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$shape" "$pair" "$name" "$test" "$th" "$tps" "$size" "$params"
+  done <<<"$rows" >>"$results"
+  note "  $name: $(awk -F'\t' '{ printf "%s t=%s %s t/s  ", $1, $2, $3 }' <<<"$rows")"
+}
+
+total=$(( rounds * ${#shape_list[@]} * ${#pairs[@]} * ${#thread_list[@]} ))
+step=0
+for (( round = 1; round <= rounds; ++round )); do
+  for shape in "${shape_list[@]}"; do
+    for pair in "${pairs[@]}"; do
+      lf=$(llama_file "$shape" "$pair")
+      af=$(axe_file "$shape" "$pair")
+      tok=()
+      [[ $pair == f32 ]] && tok=(--tokenizer "$tokenizer")
+      for t in "${thread_list[@]}"; do
+        step=$(( step + 1 ))
+        note "[$step/$total] round $round, $shape, $pair, $t thread(s)"
+        bench_one "$round" "$shape" "$pair" llama.cpp "$t" \
+          "${llama_pre[@]}" "$peer/llama-bench" -m "$lf" -p "$n_prompt" -n "$n_gen" -r "$reps" -t "$t" -o md
+        bench_one "$round" "$shape" "$pair" axe "$t" \
+          "$axe" bench -m "$af" "${tok[@]}" -p "$n_prompt" -n "$n_gen" -r "$reps" -t "$t" -o md
+      done
+    done
+  done
+done
+
+# The table.
+cpu=$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -n 1)
+llama_build=$(grep -h -o 'build: .*' "$work"/logs/bench-"$stamp"-*-llama.cpp-*.md 2>/dev/null | head -n 1 || true)
+axe_rev=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+git -C "$root" diff --quiet HEAD -- 2>/dev/null || axe_rev="$axe_rev (with local changes)"
+tests=()
+(( n_prompt > 0 )) && tests+=("pp$n_prompt")
+(( n_gen > 0 )) && tests+=("tg$n_gen")
+echo
+echo "CPU: ${cpu:-unknown} ($nproc logical CPUs)"
+echo "Date: $(date '+%Y-%m-%d %H:%M %Z')"
+echo "llama.cpp: ${llama_build#build: } ($peer), AMX $amx_note; axe: $axe_rev ($build)"
+echo "Each cell: llama.cpp t/s / axe t/s (axe ÷ llama.cpp); each program's mean over -r $reps, the $stat of $rounds round(s)."
+echo
+awk -F'\t' -v stat="$stat" -v tests="${tests[*]}" -v threads="${thread_list[*]}" -v shapes="${shape_list[*]}" '
+  NR == 1 { next }
+  {
+    k = $2 SUBSEP $3 SUBSEP $4 SUBSEP $5 SUBSEP $6
+    n[k]++; v[k, n[k]] = $7
+    if ($5 == first_test) { size[$2, $3, $4] = $8; params[$2, $3, $4] = $9 }
+  }
+  BEGIN {
+    nt = split(tests, T, " "); nth = split(threads, TH, " "); ns = split(shapes, S, " ")
+    first_test = T[1]
+    np = split("f32 q8 q4", P, " ")
+    L["f32"] = "F32"; L["q8"] = "Q8_0"; L["q4"] = "Q4_0"
+    A["f32"] = "F32"; A["q8"] = "W8A8"; A["q4"] = "W4A8"
+  }
+  function pick(k,    m, i, j, x, a) {
+    m = n[k]
+    if (!m) return ""
+    for (i = 1; i <= m; ++i) a[i] = v[k, i] + 0
+    for (i = 2; i <= m; ++i) { x = a[i]; for (j = i - 1; j >= 1 && a[j] > x; --j) a[j + 1] = a[j]; a[j + 1] = x }
+    if (stat == "best") return a[m]
+    return (m % 2) ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2
+  }
+  function fmt(x) { return x >= 100 ? sprintf("%.1f", x) : sprintf("%.2f", x) }
+  END {
+    line = "| shape | llama.cpp vs axe | size (llama.cpp / axe) |"
+    sep = "|---|---|---|"
+    for (i = 1; i <= nt; ++i) for (j = 1; j <= nth; ++j) { line = line " " T[i] " t=" TH[j] " |"; sep = sep "---:|" }
+    print line; print sep
+    for (s = 1; s <= ns; ++s) for (p = 1; p <= np; ++p) {
+      sh = S[s]; pr = P[p]
+      ls = size[sh, pr, "llama.cpp"]; as = size[sh, pr, "axe"]
+      line = "| " sh " | " L[pr] " vs " A[pr] " | " ls " / " as " |"
+      for (i = 1; i <= nt; ++i) for (j = 1; j <= nth; ++j) {
+        l = pick(sh SUBSEP pr SUBSEP "llama.cpp" SUBSEP T[i] SUBSEP TH[j])
+        a = pick(sh SUBSEP pr SUBSEP "axe" SUBSEP T[i] SUBSEP TH[j])
+        if (l == "" || a == "") cell = "n/a"
+        else cell = fmt(l) " / " fmt(a) " (" sprintf("%.2f", l > 0 ? a / l : 0) "×)"
+        line = line " " cell " |"
+      }
+      print line
+    }
+    for (s = 1; s <= ns; ++s) {
+      lp = params[S[s], "f32", "llama.cpp"]; ap = params[S[s], "f32", "axe"]
+      printf "\n%s parameters (F32 files): llama.cpp %s, axe %s%s", S[s], lp, ap, (lp == ap ? "" : "  ** MISMATCH **")
+    }
+    print ""
+  }' "$results"
+echo
+echo "Raw results: $results"
