@@ -113,8 +113,11 @@ nlohmann::json settings_record(const LlamaModel& model, const QuantizeOptions& o
 
 class Driver {
  public:
-  Driver(const LlamaModel& model, const QuantizeOptions& o, const QuantFormat& qf)
-      : model_(model),
+  // With `rotated`, model is its model, whose blocks are prepared one at a
+  // time as the driver reaches them.
+  Driver(const LlamaModel& model, const QuantizeOptions& o, const QuantFormat& qf, RotatedModel* rotated = nullptr)
+      : rotated_(rotated),
+        model_(model),
         o_(o),
         qf_(qf),
         arena_(std::max(1, o.threads)),
@@ -217,13 +220,23 @@ class Driver {
            name + " W" + std::to_string(best_bits.weight_bits) + "A" + std::to_string(best_bits.act_bits));
   }
 
+  void begin_block(size_t l) {
+    if (rotated_) arena_.execute([&] { rotated_->prepare(l); });
+  }
+  void end_block(size_t l) {
+    if (rotated_) rotated_->release(l);
+  }
+
   void run_direct() {
-    for (size_t l = 0; l < model_.layers.size(); ++l)
+    for (size_t l = 0; l < model_.layers.size(); ++l) {
+      begin_block(l);
       for (size_t i = 0; i < kLlamaLinears; ++i) {
         const std::string name = llama_tensor_name(l, llama_linears()[i].name);
         const LinearF32& f = float_layer(model_.layers[l], i, name);
         finish(name, quantize_layer(f, qf_, row_scales(f, qf_.weight_bits, arena_), nullptr), name);
       }
+      end_block(l);
+    }
     if (!o_.keep_output_f32) quantize_classifier(nullptr);
   }
 
@@ -235,6 +248,7 @@ class Driver {
     const bool need_g = quantizer_->needs_float_reference() || search;
     const Int8KernelPolicy policy = Int8KernelPolicy::from_environment(o_.target);
     for (size_t l = 0; l < model_.layers.size(); ++l) {
+      begin_block(l);
       for (BlockStage stage : kBlockStages) {
         std::vector<size_t> group;  // the linears reading this stage's input, in table order
         for (size_t i = 0; i < kLlamaLinears; ++i)
@@ -288,10 +302,12 @@ class Driver {
         }
       }
       cal.finish_block(l);
+      end_block(l);
     }
     if (!o_.keep_output_f32) quantize_classifier(&cal);
   }
 
+  RotatedModel* rotated_;
   const LlamaModel& model_;
   const QuantizeOptions& o_;
   QuantFormat qf_;
@@ -320,10 +336,8 @@ QuantizeSummary quantize_model(const LlamaModel& model, const QuantizeOptions& o
   check_finite_weights(model);
   check_output_path(out_path);  // before the work, not only when writing
   if (!o.rotate_seed) return Driver(model, o, qf).run(out_path);
-  tbb::task_arena arena(std::max(1, o.threads));
-  std::unique_ptr<LlamaModel> rotated;
-  arena.execute([&] { rotated = rotate_model(model, *o.rotate_seed, ops_for(o.target)); });
-  return Driver(*rotated, o, qf).run(out_path);
+  RotatedModel rotated(model, *o.rotate_seed, ops_for(o.target));
+  return Driver(rotated.model(), o, qf, &rotated).run(out_path);
 }
 
 }  // namespace axe

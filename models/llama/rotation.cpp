@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstring>
 
+#include <sys/mman.h>
+
 #include "models/llama/model.h"
 #include "runtime/error.h"
 #include "runtime/parallel.h"
@@ -52,43 +54,85 @@ HadamardRotation::HadamardRotation(const LlamaConfig& c, uint64_t seed) : seed_(
     }
 }
 
-std::unique_ptr<LlamaModel> rotate_model(const LlamaModel& m, uint64_t seed, const Ops& ops) {
+// One block's rotated weights: an anonymous mapping whose pages exist only
+// while the block is prepared.
+struct RotatedModel::Block {
+  float* data = nullptr;
+  size_t bytes = 0;
+  std::array<size_t, kLlamaLinears> offset{};  // floats, per linear
+  explicit Block(size_t n_floats) : bytes(n_floats * sizeof(float)) {
+    void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) fail(AXE_ERR_OUT_OF_MEMORY, "cannot reserve " + std::to_string(bytes) + " bytes for rotated weights");
+    data = static_cast<float*>(p);
+  }
+  ~Block() { ::munmap(data, bytes); }
+  Block(const Block&) = delete;
+  Block& operator=(const Block&) = delete;
+};
+
+RotatedModel::RotatedModel(const LlamaModel& m, uint64_t seed, const Ops& ops) : source_(m), ops_(ops) {
   if (m.quantized()) fail(AXE_ERR_INVALID_ARGUMENT, m.path + ": only a float model can be rotated");
   if (m.rotation) fail(AXE_ERR_INVALID_ARGUMENT, m.path + ": the model is already rotated");
-  auto rotation = std::make_shared<const HadamardRotation>(m.config, seed);
-  std::vector<std::shared_ptr<const void>> storage;
-  auto r = with_replaced_linears(m, [&](size_t l, const std::string& name, const Linear& orig) -> std::unique_ptr<Linear> {
-    const LinearF32* f = orig.as_f32();
-    if (!f) fail(AXE_ERR_INVALID_ARGUMENT, name + " has no float weights to rotate");
-    const size_t rows = f->rows(), K = f->cols();
-    BlockStage stage = BlockStage::kEnd;
-    const float* gain = nullptr;
-    for (const LlamaLinearInfo& ln : llama_linears())
-      if (name == llama_tensor_name(l, ln.name)) stage = ln.input;
-    if (stage == BlockStage::kAttentionIn) gain = m.layers[l].rms_att;
-    if (stage == BlockStage::kFfnIn) gain = m.layers[l].rms_ffn;
-    if (stage == BlockStage::kEnd) fail(AXE_ERR_INTERNAL, name + ": not a linear layer of the architecture");
-    const float* d = rotation->factors(l, stage);
-    auto w = std::make_shared<std::vector<float>>(f->data(), f->data() + rows * K);
-    // Row i of W H is (H^T w_i^T)^T: the same transform the input gets.
-    parallel_rows(rows, 16, true, [&](size_t a, size_t b) {
-      for (size_t i = a; i < b; ++i) {
-        float* row = w->data() + i * K;
-        if (gain)
-          for (size_t k = 0; k < K; ++k) row[k] *= gain[k];
-        ops.hadamard(row, d, K);
-      }
-    });
-    storage.push_back(w);
-    return std::make_unique<LinearF32>(w->data(), rows, K);
+  for (const LlamaLayer& ly : m.layers) {
+    std::array<size_t, kLlamaLinears> offset{};
+    size_t n = 0;
+    for (size_t i = 0; i < kLlamaLinears; ++i) {
+      if (!ly.linear(i).as_f32()) fail(AXE_ERR_INVALID_ARGUMENT, m.path + ": a linear layer has no float weights to rotate");
+      offset[i] = n;
+      n += ly.linear(i).rows() * ly.linear(i).cols();
+    }
+    blocks_.push_back(std::make_shared<Block>(n));
+    blocks_.back()->offset = offset;
+  }
+  model_ = with_replaced_linears(m, [&](size_t l, const std::string& name, const Linear& orig) -> std::unique_ptr<Linear> {
+    for (size_t i = 0; i < kLlamaLinears; ++i)
+      if (name == llama_tensor_name(l, llama_linears()[i].name))
+        return std::make_unique<LinearF32>(blocks_[l]->data + blocks_[l]->offset[i], orig.rows(), orig.cols());
+    fail(AXE_ERR_INTERNAL, name + ": not a linear layer of the architecture");
   });
   auto ones = std::make_shared<std::vector<float>>(static_cast<size_t>(m.config.dim), 1.0f);
-  for (LlamaLayer& ly : r->layers) ly.rms_att = ly.rms_ffn = ones->data();
-  storage.push_back(ones);
-  r->storage = std::move(storage);
-  r->rotation = std::move(rotation);
-  r->tokenizer = std::make_unique<Tokenizer>(m.tokenizer->file_bytes(), m.path, m.config.vocab);
-  return r;
+  for (LlamaLayer& ly : model_->layers) ly.rms_att = ly.rms_ffn = ones->data();
+  model_->storage.push_back(ones);
+  for (const auto& b : blocks_) model_->storage.push_back(b);
+  model_->rotation = std::make_shared<const HadamardRotation>(m.config, seed);
+  model_->tokenizer = std::make_unique<Tokenizer>(m.tokenizer->file_bytes(), m.path, m.config.vocab);
+}
+
+void RotatedModel::prepare(size_t l) {
+  const LlamaLayer& src = source_.layers[l];
+  for (size_t i = 0; i < kLlamaLinears; ++i) {
+    const LlamaLinearInfo& ln = llama_linears()[i];
+    const LinearF32& f = *src.linear(i).as_f32();
+    const size_t rows = f.rows(), K = f.cols();
+    const float* gain = ln.input == BlockStage::kAttentionIn ? src.rms_att
+                        : ln.input == BlockStage::kFfnIn     ? src.rms_ffn
+                                                             : nullptr;
+    const float* d = model_->rotation->factors(l, ln.input);
+    float* w = blocks_[l]->data + blocks_[l]->offset[i];
+    // Row i of W H is (H^T w_i^T)^T: the same transform the input gets.
+    parallel_rows(rows, 16, true, [&](size_t a, size_t b) {
+      for (size_t r = a; r < b; ++r) {
+        float* row = w + r * K;
+        const float* in = f.data() + r * K;
+        for (size_t k = 0; k < K; ++k) row[k] = gain ? in[k] * gain[k] : in[k];
+        ops_.hadamard(row, d, K);
+      }
+    });
+  }
+}
+
+void RotatedModel::release(size_t l) {
+  // The pages go back to the system; the block reads as zeros if touched again.
+  ::madvise(blocks_[l]->data, blocks_[l]->bytes, MADV_DONTNEED);
+}
+
+std::unique_ptr<LlamaModel> RotatedModel::take_all() {
+  for (size_t l = 0; l < blocks_.size(); ++l) prepare(l);
+  return std::move(model_);
+}
+
+std::unique_ptr<LlamaModel> rotate_model(const LlamaModel& m, uint64_t seed, const Ops& ops) {
+  return RotatedModel(m, seed, ops).take_all();
 }
 
 }  // namespace axe

@@ -44,11 +44,32 @@ class HadamardRotation {
 // seed ^ (0x9E3779B97F4A7C15 * (4 * layer + stage + 1)); a set bit is -1.
 std::vector<float> hadamard_signs(uint64_t seed, size_t layer, BlockStage stage, size_t K);
 
-// The float model `m` rotated with `seed`: every linear layer's weights
-// W diag(g) H (computed with `ops`, in the current task arena), the block
-// norms' gains 1, the rotation attached. The embedding, final norm and
-// classifier are borrowed from `m`, which must outlive the result; the
-// tokenizer is copied.
+// The float model `m` rotated with `seed`, block by block: the model's
+// linear layers of block l hold W diag(g) H (computed with `ops`, in the
+// current task arena) between prepare(l) and release(l), so a quantizer that
+// works one block at a time holds one block of rotated weights, not a copy
+// of the model (their pages are reserved up front and only touched by
+// prepare). The block norms' gains are 1 and the rotation is attached. The
+// embedding, final norm and classifier are borrowed from `m`, which must
+// outlive this; the tokenizer is copied.
+class RotatedModel {
+ public:
+  RotatedModel(const LlamaModel& m, uint64_t seed, const Ops& ops);
+  const LlamaModel& model() const { return *model_; }
+  void prepare(size_t layer);
+  void release(size_t layer);
+  // The model with every block prepared (ownership moves to the caller).
+  std::unique_ptr<LlamaModel> take_all();
+
+ private:
+  struct Block;
+  const LlamaModel& source_;
+  const Ops& ops_;
+  std::unique_ptr<LlamaModel> model_;
+  std::vector<std::shared_ptr<Block>> blocks_;
+};
+
+// Every block at once: RotatedModel(m, seed, ops).take_all().
 std::unique_ptr<LlamaModel> rotate_model(const LlamaModel& m, uint64_t seed, const Ops& ops);
 
 }  // namespace axe
