@@ -26,7 +26,10 @@ void LinearInt8::forward(const Ops&, const float* x, size_t ldx, size_t n_tokens
   // give each worker its own, empty, instance).
   thread_local Int8Activations scratch;
   Int8Activations& acts = scratch;
-  quantize_activations(x, ldx, n_tokens, cols(), act_bits_, act_signed_, acts);
+  size_activations(n_tokens, cols(), act_bits_, act_signed_, acts);
+  // Tokens in parallel too: in prefill this is a pass over the whole input.
+  parallel_rows(n_tokens, 4, parallel && n_tokens * cols() >= (size_t{1} << 14),
+                [&](size_t m0, size_t m1) { quantize_activation_rows(x, ldx, m0, m1, acts); });
   const Int8Kernel& k = kernels_.for_tokens(n_tokens);
   const Int8Output out{nullptr, 0, y, ldy, nullptr, accumulate};
   const bool big = parallel && n_tokens * rows() * cols() >= (size_t{1} << 16);

@@ -56,6 +56,11 @@ Int8Weights pack_int8_weights(const int8_t* codes, size_t rows, size_t cols, con
 
 void quantize_activations(const float* x, size_t ldx, size_t tokens, size_t cols, int bits, bool is_signed,
                           Int8Activations& out) {
+  size_activations(tokens, cols, bits, is_signed, out);
+  quantize_activation_rows(x, ldx, 0, tokens, out);
+}
+
+void size_activations(size_t tokens, size_t cols, int bits, bool is_signed, Int8Activations& out) {
   if (bits < 2 || bits > 8) fail(AXE_ERR_INVALID_ARGUMENT, "activation bits must be in [2, 8]");
   out.tokens = tokens;
   out.cols = cols;
@@ -64,8 +69,13 @@ void quantize_activations(const float* x, size_t ldx, size_t tokens, size_t cols
   out.codes.resize(tokens * out.kp);
   out.scales.resize(tokens);
   out.zeros.resize(tokens);
+}
+
+void quantize_activation_rows(const float* x, size_t ldx, size_t m0, size_t m1, Int8Activations& out) {
+  const size_t cols = out.cols;
+  const bool is_signed = out.range.mu < 0;
   const float levels = static_cast<float>(out.range.nu - out.range.mu);
-  for (size_t m = 0; m < tokens; ++m) {
+  for (size_t m = m0; m < m1; ++m) {
     const float* row = x + m * ldx;
     uint8_t* dst = out.codes.data() + m * out.kp;
     // Any input value is defined behaviour: NaNs never enter the range

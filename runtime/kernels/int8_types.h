@@ -86,5 +86,10 @@ struct Int8Activations {
 // N-bit codes: asymmetric min/max with a zero point, or symmetric absmax.
 void quantize_activations(const float* x, size_t ldx, size_t tokens, size_t cols, int bits, bool is_signed,
                           Int8Activations& out);
+// The same in two steps, so that rows can be quantized in parallel: sizes
+// `out` for tokens x cols codes, then quantizes rows [m0, m1) of x (row m
+// of x is token m; each row's result does not depend on the split).
+void size_activations(size_t tokens, size_t cols, int bits, bool is_signed, Int8Activations& out);
+void quantize_activation_rows(const float* x, size_t ldx, size_t m0, size_t m1, Int8Activations& out);
 
 }  // namespace axe
