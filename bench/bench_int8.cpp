@@ -226,9 +226,9 @@ int register_all() {
   const std::pair<int64_t, int64_t> shapes[] = {{768, 768}, {768, 2048}, {2048, 768}, {2048, 2048}, {2048, 5632}, {5632, 2048}};
   for (const Int8Kernel& k : int8_kernels()) {
     if (k.accumulator == Int8Accumulator::kInt64) continue;  // the reference is for tests
-    const bool probe_ok = k.usable(weights(768, 64, 8), ActivationRange::of(8, false));
-    if (!probe_ok) continue;  // this CPU lacks it
-    for (int bits : {8, 4})
+    for (int bits : {8, 4}) {
+      // This CPU lacks it, or it is not for these weights (the 4-bit GEMV).
+      if (!k.usable(weights(768, 64, bits), ActivationRange::of(8, false))) continue;
       for (int64_t M : {1, 16, 512})
         for (auto [K, N] : shapes) {
           if (std::string(k.name) == "scalar-int32" && M == 512) continue;
@@ -245,6 +245,7 @@ int register_all() {
                   ->UseRealTime();
             }
         }
+    }
   }
   for (bool constrained : {true, false})
     benchmark::RegisterBenchmark(constrained ? "int8_emulated/p16/plan-holds" : "int8_emulated/p16/unconstrained",

@@ -47,6 +47,10 @@ bool usable_avxvnni_int32(const Int8Weights& w, ActivationRange x) {
   return has_avx2() && cpu_features().avx_vnni && int32_fits(w, x);
 }
 bool usable_avx512vnni_int32(const Int8Weights& w, ActivationRange x) { return has_avx512vnni() && int32_fits(w, x); }
+// The 4-bit GEMV sums the stored nibbles (q + 8 <= 15) before its correction.
+bool usable_avx512vnni_w4(const Int8Weights& w, ActivationRange) {
+  return has_avx512vnni() && w.packed4 && int64_t{255} * 15 * static_cast<int64_t>(w.kp) <= INT32_MAX;
+}
 bool usable_avx2_int16(const Int8Weights& w, ActivationRange x) { return has_avx2() && int16_exact(w, x, 16); }
 bool usable_avx512_int16(const Int8Weights& w, ActivationRange x) { return has_avx512() && int16_exact(w, x, 32); }
 #endif
@@ -64,6 +68,8 @@ const std::vector<Int8Kernel>& int8_kernels() {
       {"avx512-int16", Int8Accumulator::kInt16, Target::kAVX512, &gemm_avx512_int16, &usable_avx512_int16},
       {"avx512-vnni-int32", Int8Accumulator::kInt32, Target::kAVX512VNNI, &gemm_avx512vnni_int32,
        &usable_avx512vnni_int32},
+      {"avx512-vnni-int32-w4gemv", Int8Accumulator::kInt32, Target::kAVX512VNNI, &gemv_avx512vnni_w4,
+       &usable_avx512vnni_w4},
 #endif
   };
   return kernels;

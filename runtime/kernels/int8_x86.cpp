@@ -28,6 +28,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "runtime/kernels/int8_x86.h"
 
@@ -311,6 +312,73 @@ AXE_AVX512 void epilogue_4x4(const int32_t* raw, const Int8Activations& x, size_
   }
 }
 
+// ---- AVX-512 VNNI GEMV for 4-bit weights (decode) ---------------------------
+// Packed 4-bit rows keep block b's columns 0..31 in the low and 32..63 in the
+// high nibbles of its 32 bytes, so one 64-byte load holds blocks b and b + 1:
+// its low nibbles are columns 0..31 of both, its high nibbles columns 32..63.
+// The activations are permuted once per token to match, and the nibbles are
+// used as stored (u = q + 8 in [0, 15]), so a pair of blocks costs one load,
+// two masks, a shift and two vpdpbusd; the raw sum is then corrected by
+// 8 * sum(x) over every column (padding included: its nibble is 8 and its
+// activation the zero point), exactly.
+template <int NR>
+AXE_AVX512VNNI inline void gemv_w4_rows(const uint8_t* xp, const uint8_t* xr, const int8_t* w, size_t ldw,
+                                        size_t blocks, int32_t* raw) {
+  const __m512i mask = _mm512_set1_epi8(0x0F);
+  __m512i acc[NR];
+  for (int r = 0; r < NR; ++r) acc[r] = _mm512_setzero_si512();
+  const size_t pairs = blocks / 2;
+  for (size_t p = 0; p < pairs; ++p) {
+    const __m512i xa = _mm512_loadu_si512(xp + p * 128), xb = _mm512_loadu_si512(xp + p * 128 + 64);
+    for (int r = 0; r < NR; ++r) {
+      const __m512i v = _mm512_loadu_si512(w + r * ldw + p * 64);
+      acc[r] = _mm512_dpbusd_epi32(acc[r], xa, _mm512_and_si512(v, mask));
+      acc[r] = _mm512_dpbusd_epi32(acc[r], xb, _mm512_and_si512(_mm512_srli_epi16(v, 4), mask));
+    }
+  }
+  if (blocks % 2) {  // the last block alone: 32 bytes, as the tiled kernels read it
+    const size_t b = blocks - 1;
+    const __m512i xv = _mm512_loadu_si512(xr + b * 64);
+    const __m256i m256 = _mm256_set1_epi8(0x0F);
+    for (int r = 0; r < NR; ++r) {
+      const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + r * ldw + b * 32));
+      const __m256i lo = _mm256_and_si256(v, m256), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m256);
+      acc[r] = _mm512_dpbusd_epi32(acc[r], xv, _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1));
+    }
+  }
+  for (int r = 0; r < NR; ++r) raw[r] = _mm512_reduce_add_epi32(acc[r]);
+}
+
+AXE_AVX512VNNI void gemv_w4_vnni512_impl(const Int8Activations& x, size_t m0, size_t m1, const Int8Weights& w,
+                                         size_t n0, size_t n1, const Int8Output& out) {
+  const size_t blocks = w.kp / 64, ldw = w.row_bytes();
+  thread_local std::vector<uint8_t> permuted;
+  permuted.resize(blocks / 2 * 128);
+  for (size_t m = m0; m < m1; ++m) {
+    const uint8_t* xr = x.codes.data() + m * x.kp;
+    uint8_t* xp = permuted.data();
+    for (size_t p = 0; p < blocks / 2; ++p) {
+      const uint8_t* b0 = xr + 2 * p * 64;
+      std::memcpy(xp + p * 128, b0, 32);
+      std::memcpy(xp + p * 128 + 32, b0 + 64, 32);
+      std::memcpy(xp + p * 128 + 64, b0 + 32, 32);
+      std::memcpy(xp + p * 128 + 96, b0 + 96, 32);
+    }
+    int64_t sum_x = 0;
+    for (size_t k = 0; k < x.kp; ++k) sum_x += xr[k];
+    int32_t raw[4];
+    size_t n = n0;
+    for (; n + 4 <= n1; n += 4) {
+      gemv_w4_rows<4>(xp, xr, w.data.data() + n * ldw, ldw, blocks, raw);
+      for (int r = 0; r < 4; ++r) int8_epilogue(x, m, w, n + r, int64_t{raw[r]} - 8 * sum_x, 0, out);
+    }
+    for (; n < n1; ++n) {
+      gemv_w4_rows<1>(xp, xr, w.data.data() + n * ldw, ldw, blocks, raw);
+      int8_epilogue(x, m, w, n, int64_t{raw[0]} - 8 * sum_x, 0, out);
+    }
+  }
+}
+
 // ---- the driver: tiles over tokens and rows, then the wide epilogue --------
 template <int MR, int NR>
 struct TileSet {
@@ -385,6 +453,11 @@ void gemm_avx512vnni_int32(const Int8Activations& x, size_t m0, size_t m1, const
   static const auto t8 = AXE_TILESET_4X4_512(tile_vnni512, false);
   static const auto t4 = AXE_TILESET_4X4_512(tile_vnni512, true);
   drive(w.packed4 ? t4 : t8, x, m0, m1, w, n0, n1, out, 0, 0);
+}
+
+void gemv_avx512vnni_w4(const Int8Activations& x, size_t m0, size_t m1, const Int8Weights& w, size_t n0, size_t n1,
+                        const Int8Output& out) {
+  gemv_w4_vnni512_impl(x, m0, m1, w, n0, n1, out);
 }
 
 void gemm_avx512_int16(const Int8Activations& x, size_t m0, size_t m1, const Int8Weights& w, size_t n0, size_t n1,
