@@ -47,7 +47,7 @@ double ppl(axe_model* m) {
 
 }  // namespace
 
-TEST_CASE("by default the classifier is an integer layer of the file and the embedding 8-bit rows; --keep-output-f32 keeps fp32") {
+TEST_CASE("by default the classifier is an integer layer of the file and the embedding 8-bit rows, --keep-output-f32 keeps fp32") {
   TempDir dir;
   auto m = th::load();
   const std::string q = quantize(m.get(), dir.file("w8.axe"), 8, 0, false);

@@ -79,7 +79,7 @@ TEST_CASE("AXE-OPTQ satisfies the plan for any Hessian, with both error feedback
       }
 }
 
-TEST_CASE("OPTQ: dead columns are zero; a singular Hessian gets more damping") {
+TEST_CASE("OPTQ: dead columns are zero, and a singular Hessian gets more damping") {
   Problem p = make_problem(21, 4);
   p.h.row(5).setZero();
   p.h.col(5).setZero();

@@ -188,7 +188,7 @@ TEST_CASE("a quantized model gives identical logits through the int16 and int32 
   CHECK(compared >= 2);
 }
 
-TEST_CASE("verify catches a tampered file; damaged files are errors") {
+TEST_CASE("verify catches a tampered file, and damaged files are errors") {
   TempDir dir;
   auto m = th::load();
   const std::string q = quantize(m.get(), dir.file("w4.axe"), 4, true, AXE_TILES_LANES, 16, 12);
@@ -289,7 +289,7 @@ TEST_CASE("quantize writes atomically: failures and aborts leave no file") {
   CHECK_FALSE(std::filesystem::exists(out));
 }
 
-TEST_CASE("acc-sim: an AXE model is bit-identical on its narrow datapath; an unconstrained one overflows") {
+TEST_CASE("acc-sim: an AXE model is bit-identical on its narrow datapath, an unconstrained one overflows") {
   TempDir dir;
   auto m = th::load();
   const std::string axe13 = quantize(m.get(), dir.file("axe13.axe"), 4, true, AXE_TILES_LANES, 16, 13);

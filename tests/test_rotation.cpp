@@ -112,7 +112,7 @@ TEST_CASE("rotation signs follow the generator docs/FORMAT.md gives (golden valu
   CHECK(across == "+-++-++-+--+");
 }
 
-TEST_CASE("a rotated float model computes the unrotated model's logits; its weights and norms are the rotated ones") {
+TEST_CASE("a rotated float model computes the unrotated model's logits, with the rotated weights and unit norms") {
   const auto m = load_llama2c(test_paths::stories260k(), test_paths::tok512(), true);
   const auto r = rotate_model(*m, 7, best_ops());
   REQUIRE(r->rotation);
@@ -203,7 +203,7 @@ TEST_CASE("a rotated .axe: the plan proven on the rotated integers, every kernel
   CHECK(bytes(other) != bytes(q));
 }
 
-TEST_CASE("rotated W8A8 keeps the float perplexity; bad rotation parameters are errors") {
+TEST_CASE("rotated W8A8 keeps the float perplexity, and bad rotation parameters are errors") {
   TempDir dir;
   auto m = th::load();
   const double base = ppl(m.get());
