@@ -111,10 +111,13 @@ P read_params(const P* user, P defaults) {
 
 // Writes a versioned result struct into the caller's, up to the size the
 // caller's struct declares (an older, smaller struct gets its known fields).
+// struct_size then says how much was written, never more than the caller's
+// own size, so a caller that reuses the struct stays within it.
 template <typename R>
 void write_versioned(R* user, const R& result) {
-  const size_t size = user->struct_size;
-  std::memcpy(static_cast<void*>(user), &result, std::min(size, sizeof(R)));
+  const size_t size = std::min(user->struct_size, sizeof(R));
+  std::memcpy(static_cast<void*>(user), &result, size);
+  user->struct_size = size;
 }
 
 }  // namespace axe

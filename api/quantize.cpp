@@ -1,4 +1,5 @@
 // C API: quantization and verification.
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
@@ -69,7 +70,11 @@ AXE_API axe_status axe_quantize(axe_model* model, const char* out_path, const ax
       o.optq.act_order = o.gpfq.act_order = p.act_order != 0;
       o.optq.full_error = p.full_error != 0;
     }
-    o.keep_output_f32 = p.keep_output_f32 != 0;
+    // A caller built before keep_output_f32 existed keeps the files it used
+    // to get: classifier and embedding in fp32.
+    const bool knows_output = params && params->struct_size >= offsetof(axe_quantize_params, keep_output_f32) +
+                                                                 sizeof(params->keep_output_f32);
+    o.keep_output_f32 = p.keep_output_f32 != 0 || (params && !knows_output);
     o.output_bits = p.output_bits != 0 ? p.output_bits
                     : (o.constraint == axe::Constraint::kAxe || o.constraint == axe::Constraint::kEpInit)
                         ? p.weight_bits

@@ -41,7 +41,7 @@ void QuantFlags::add_to(ArgParser& p) {
           rotate_ = v;
           qp.rotate = rotate_.c_str();
         });
-  p.add({"--rotate-seed"}, "S", "seed of the rotation's signs (default 0)",
+  p.add({"--rotate-seed"}, "S", "seed of the rotation's signs, with --rotate hadamard (default 0)",
         [&](auto& f, auto& v) { qp.rotate_seed = static_cast<uint64_t>(parse_int(f, v, 0, INT64_MAX)); });
   p.add({"--wbits-output"}, "M", "the classifier's weight bits, 2..8 (default 8; under --axe and --ep-init the model's --wbits)",
         [&](auto& f, auto& v) { qp.output_bits = static_cast<int32_t>(parse_int(f, v, 2, 8)); });

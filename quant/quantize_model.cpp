@@ -214,7 +214,10 @@ class Driver {
       const double err = candidates.size() > 1 ? calibration_error(*f, r.codes, r.scales, stats) : 0.0;
       if (err < best_error) best = std::move(r), best_bits = candidates[ci], best_error = err;
     }
-    if (best_bits.weight_bits != qf_.weight_bits || best_bits.act_bits != qf_.act_bits) qf_.layer_bits[name] = best_bits;
+    // Recorded whenever they differ from the model-wide bits, and always
+    // under the search (as for every layer it chooses).
+    if (search || best_bits.weight_bits != qf_.weight_bits || best_bits.act_bits != qf_.act_bits)
+      qf_.layer_bits[name] = best_bits;
     if (o_.algo == Algorithm::kOptq) dampings_[name] = best.damping;
     finish(name, std::move(best),
            name + " W" + std::to_string(best_bits.weight_bits) + "A" + std::to_string(best_bits.act_bits));
@@ -336,6 +339,8 @@ QuantizeSummary quantize_model(const LlamaModel& model, const QuantizeOptions& o
   check_finite_weights(model);
   check_output_path(out_path);  // before the work, not only when writing
   if (!o.rotate_seed) return Driver(model, o, qf).run(out_path);
+  if (*o.rotate_seed > static_cast<uint64_t>(INT64_MAX))
+    fail(AXE_ERR_INVALID_ARGUMENT, "the rotation seed must be at most 2^63-1 (the .axe file stores it as a JSON integer)");
   RotatedModel rotated(model, *o.rotate_seed, ops_for(o.target));
   return Driver(rotated.model(), o, qf, &rotated).run(out_path);
 }

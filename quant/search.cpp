@@ -1,5 +1,7 @@
 #include "quant/search.h"
 
+#include <algorithm>
+
 #include "quant/naive_bits.h"
 #include "quant/row_matrix.h"
 
@@ -21,12 +23,20 @@ std::vector<LayerBits> search_candidates(const QuantFormat& qf, uint64_t max_til
 double calibration_error(const LinearF32& lin, const std::vector<int8_t>& codes, const std::vector<float>& scales,
                          const LayerStats& st) {
   const Eigen::Index rows = static_cast<Eigen::Index>(lin.rows()), K = static_cast<Eigen::Index>(lin.cols());
-  const Eigen::MatrixXd W = Eigen::Map<const RowMatrixF>(lin.data(), rows, K).cast<double>();
-  Eigen::MatrixXd B(rows, K);
-  for (Eigen::Index i = 0; i < rows; ++i)
-    for (Eigen::Index k = 0; k < K; ++k)
-      B(i, k) = double{scales[static_cast<size_t>(i)]} * codes[static_cast<size_t>(i * K + k)];
-  return -2.0 * ((B * st.g).cwiseProduct(W)).sum() + ((B * st.h).cwiseProduct(B)).sum();
+  // One piece for the usual layers; strips of rows for very large ones (a
+  // 32000-row classifier would need three rows x K double matrices).
+  const Eigen::Index strip = rows * K > (Eigen::Index{1} << 24) ? 4096 : rows;
+  double err = 0;
+  for (Eigen::Index r0 = 0; r0 < rows; r0 += strip) {
+    const Eigen::Index n = std::min(strip, rows - r0);
+    const Eigen::MatrixXd W = Eigen::Map<const RowMatrixF>(lin.data() + r0 * K, n, K).cast<double>();
+    Eigen::MatrixXd B(n, K);
+    for (Eigen::Index i = 0; i < n; ++i)
+      for (Eigen::Index k = 0; k < K; ++k)
+        B(i, k) = double{scales[static_cast<size_t>(r0 + i)]} * codes[static_cast<size_t>((r0 + i) * K + k)];
+    err += -2.0 * ((B * st.g).cwiseProduct(W)).sum() + ((B * st.h).cwiseProduct(B)).sum();
+  }
+  return err;
 }
 
 }  // namespace axe

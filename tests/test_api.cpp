@@ -2,9 +2,11 @@
 // context limit, which logits exist, buffer sizes, params versioning.
 #include <doctest/doctest.h>
 
+#include <cstddef>
 #include <cstring>
 
 #include "api_helpers.h"
+#include "temp_dir.h"
 
 TEST_CASE("decode: positions, gaps, rewinding and the context limit") {
   auto m = th::load();
@@ -99,6 +101,37 @@ TEST_CASE("params structs: unset sizes are rejected, smaller (older) structs kee
   axe_context_params forced = axe_context_default_params();
   forced.target = "avx9000";
   CHECK(axe_context_create(m.get(), &forced, &c) == AXE_ERR_INVALID_ARGUMENT);
+
+  // An older, smaller result struct reused for a second call: struct_size
+  // says what was written and never grows past the caller's own size, so
+  // the bytes after it are never touched.
+  struct Guarded {
+    axe_model_info info;
+    unsigned char after[64];
+  } g{};
+  std::memset(g.after, 0xAB, sizeof g.after);
+  const size_t old_size = offsetof(axe_model_info, n_vocab);
+  g.info.struct_size = old_size;
+  for (int call = 0; call < 2; ++call) {
+    REQUIRE(axe_model_get_info(m.get(), &g.info) == AXE_OK);
+    CHECK(g.info.struct_size == old_size);
+    CHECK(g.info.dim == 64);
+  }
+  CHECK(g.info.n_vocab == 0);  // beyond the old size: untouched
+  for (unsigned char b : g.after) REQUIRE(b == 0xAB);
+
+  // A quantize params struct from before keep_output_f32 existed keeps the
+  // old files: classifier and embedding in fp32.
+  TempDir dir;
+  axe_quantize_params qp = axe_quantize_default_params();
+  qp.n_threads = 1;
+  qp.struct_size = offsetof(axe_quantize_params, rotate);
+  const std::string out = dir.file("old.axe");
+  REQUIRE(axe_quantize(m.get(), out.c_str(), &qp) == AXE_OK);
+  axe_verify_result v{};
+  v.struct_size = sizeof v;
+  REQUIRE(axe_verify(out.c_str(), &v) == AXE_OK);
+  CHECK(v.layers == 35);  // no classifier layer
 }
 
 TEST_CASE("model info describes stories260K") {

@@ -29,7 +29,7 @@ Int8Weights make_weights(size_t rows, size_t cols, const AccumulationPlan& plan,
 }  // namespace
 
 TEST_CASE("LinearInt8 equals the reference kernel for every forced target, with and without accumulate") {
-  const size_t rows = 70, cols = 200, tokens = 9;
+  const size_t rows = 70, cols = 200, tokens = 96;  // enough tokens to quantize them in parallel too
   const AccumulationPlan plan{TileKind::kLanes, 16, 16, 32};
   std::mt19937 rng(2);
   std::normal_distribution<float> normal;
