@@ -55,6 +55,7 @@ int cmd_quantize(int argc, char** argv) {
   if (!p.parse(argc, argv, 2)) return 0;
   mf.require_model(p);
   if (out.empty()) throw UsageError("missing -o OUT.axe (see 'axe quantize --help')");
+  qf.check();
   if (qp.axe + qp.naive + qp.ep_init + qp.search > 1)
     throw UsageError("--axe, --search, --naive and --ep-init are alternatives");
   if ((qp.axe || qp.naive || qp.ep_init || qp.search) && !acc_given)

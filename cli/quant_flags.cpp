@@ -42,9 +42,15 @@ void QuantFlags::add_to(ArgParser& p) {
           qp.rotate = rotate_.c_str();
         });
   p.add({"--rotate-seed"}, "S", "seed of the rotation's signs, with --rotate hadamard (default 0)",
-        [&](auto& f, auto& v) { qp.rotate_seed = static_cast<uint64_t>(parse_int(f, v, 0, INT64_MAX)); });
+        [&](auto& f, auto& v) {
+          qp.rotate_seed = static_cast<uint64_t>(parse_int(f, v, 0, INT64_MAX));
+          rotate_seed_given_ = true;
+        });
   p.add({"--wbits-output"}, "M", "the classifier's weight bits, 2..8 (default 8; under --axe and --ep-init the model's --wbits)",
-        [&](auto& f, auto& v) { qp.output_bits = static_cast<int32_t>(parse_int(f, v, 2, 8)); });
+        [&](auto& f, auto& v) {
+          qp.output_bits = static_cast<int32_t>(parse_int(f, v, 2, 8));
+          output_bits_given_ = true;
+        });
   p.add_switch({"--keep-output-f32"},
                "keep the classifier and the embedding in fp32 (by default the classifier is quantized and certified "
                "like the other layers, and the embedding is stored as 8-bit rows)",
@@ -53,6 +59,12 @@ void QuantFlags::add_to(ArgParser& p) {
     if (v != "contiguous" && v != "lanes") throw UsageError("invalid value '" + v + "' for " + f + ": expected contiguous or lanes");
     qp.tiles = v == "lanes" ? AXE_TILES_LANES : AXE_TILES_CONTIGUOUS;
   });
+}
+
+void QuantFlags::check() const {
+  if (rotate_seed_given_ && rotate_ != "hadamard") throw UsageError("--rotate-seed needs --rotate hadamard");
+  if (output_bits_given_ && params.keep_output_f32)
+    throw UsageError("--wbits-output and --keep-output-f32 are alternatives");
 }
 
 void QuantFlags::load_calibration(const std::string& algo) {

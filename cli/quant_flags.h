@@ -16,6 +16,8 @@ struct QuantFlags {
   axe_quantize_params params = axe_quantize_default_params();
   std::string calib_path;
   void add_to(ArgParser& p);
+  // After parsing: flags that contradict each other (UsageError).
+  void check() const;
   // Reads --calib when an algorithm needs it (params.calib_text points into
   // this object afterwards); throws UsageError naming what is missing.
   void load_calibration(const std::string& algo);
@@ -25,6 +27,7 @@ struct QuantFlags {
  private:
   std::string calib_text_;
   std::string rotate_;  // params.rotate points here
+  bool rotate_seed_given_ = false, output_bits_given_ = false;
   double t0_ = 0;
 };
 

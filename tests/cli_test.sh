@@ -90,6 +90,8 @@ done
 expect "quantize deterministic across threads" 0 "" -- cmp "$TMP/det1.axe" "$TMP/det2.axe"
 expect "rotate bad" 2 "expected none or hadamard" -- "$AXE" quantize -m "$MODEL" -o "$TMP/r.axe" --rotate givens
 expect "rotate seed bad" 2 "--rotate-seed" -- "$AXE" quantize -m "$MODEL" -o "$TMP/r.axe" --rotate hadamard --rotate-seed -1
+expect "rotate seed alone" 2 "--rotate-seed needs --rotate hadamard" -- "$AXE" quantize -m "$MODEL" -o "$TMP/r.axe" --rotate-seed 3
+expect "output bits and f32" 2 "alternatives" -- "$AXE" quantize -m "$MODEL" -o "$TMP/r.axe" --wbits-output 4 --keep-output-f32
 for t in 1 2; do
   expect "rotate -t $t" 0 "W4A8.*plan holds" -- "$AXE" quantize -m "$MODEL" -o "$TMP/rot$t.axe" --wbits 4 --algo optq --axe --acc 13 --rotate hadamard --rotate-seed 9 --calib "$SHARED/data/tinystories/calib.txt" --calib-samples 8 --calib-len 64 -t $t
 done
