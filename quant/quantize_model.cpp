@@ -4,6 +4,7 @@
 #include <tbb/task_arena.h>
 
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <map>
 
@@ -145,6 +146,45 @@ class Driver {
   }
 
  private:
+  struct Best {
+    LayerResult r;
+    LayerBits bits;
+    double error = std::numeric_limits<double>::infinity();
+  };
+
+  // The layers reading one input, each quantized at every candidate (N, M)
+  // with `base`'s plan: per layer, the result with the lowest calibration
+  // error (the only candidate when there is one). The input's statistics
+  // depend on N only, so capture(N) runs once per N (candidates are
+  // N-major); without `capture` the layers are not calibrated.
+  std::vector<Best> best_candidates(const std::vector<const LinearF32*>& layers, const QuantFormat& base,
+                                    const std::vector<LayerBits>& candidates,
+                                    const std::function<LayerStats(int)>& capture) {
+    std::vector<Best> best(layers.size());
+    // Row scales depend on the weight bits only: one search per (layer, M).
+    std::vector<std::map<int, std::vector<float>>> scales(layers.size());
+    for (size_t ci = 0; ci < candidates.size(); ++ci) {
+      const int n = candidates[ci].act_bits;
+      if (ci > 0 && n == candidates[ci - 1].act_bits) continue;  // statistics depend on N only
+      LayerStats stats;
+      if (capture) stats = capture(n);
+      for (size_t gi = 0; gi < layers.size(); ++gi) {
+        const LinearF32& f = *layers[gi];
+        for (size_t cj = ci; cj < candidates.size() && candidates[cj].act_bits == n; ++cj) {
+          QuantFormat lf = base;
+          lf.weight_bits = candidates[cj].weight_bits;
+          lf.act_bits = n;
+          auto it = scales[gi].find(lf.weight_bits);
+          if (it == scales[gi].end()) it = scales[gi].emplace(lf.weight_bits, row_scales(f, lf.weight_bits, arena_)).first;
+          LayerResult r = quantize_layer(f, lf, it->second, capture ? &stats : nullptr);
+          const double err = candidates.size() > 1 ? calibration_error(f, r.codes, r.scales, stats) : 0.0;
+          if (err < best[gi].error) best[gi] = {std::move(r), candidates[cj], err};
+        }
+      }
+    }
+    return best;
+  }
+
   // One layer with format lf (its own bits) and its row scales for
   // lf.weight_bits: the algorithm, then the constraint.
   LayerResult quantize_layer(const LinearF32& lin, const QuantFormat& lf, std::vector<float> scales,
@@ -197,29 +237,16 @@ class Driver {
     const std::vector<LayerBits> candidates =
         search ? search_candidates(cf, max_tile) : std::vector<LayerBits>{{cf.weight_bits, cf.act_bits}};
     const bool need_g = quantizer_->needs_float_reference() || search;
-    LayerResult best;
-    LayerBits best_bits = candidates.front();
-    double best_error = std::numeric_limits<double>::infinity();
-    std::map<int, std::vector<float>> scales;
-    LayerStats stats;
-    for (size_t ci = 0; ci < candidates.size(); ++ci) {
-      const int n = candidates[ci].act_bits;
-      if (cal && (ci == 0 || n != candidates[ci - 1].act_bits)) stats = cal->capture_head(n, cf.act_signed, need_g);
-      QuantFormat lf = cf;
-      lf.weight_bits = candidates[ci].weight_bits;
-      lf.act_bits = n;
-      auto it = scales.find(lf.weight_bits);
-      if (it == scales.end()) it = scales.emplace(lf.weight_bits, row_scales(*f, lf.weight_bits, arena_)).first;
-      LayerResult r = quantize_layer(*f, lf, it->second, cal ? &stats : nullptr);
-      const double err = candidates.size() > 1 ? calibration_error(*f, r.codes, r.scales, stats) : 0.0;
-      if (err < best_error) best = std::move(r), best_bits = candidates[ci], best_error = err;
-    }
+    std::function<LayerStats(int)> capture;
+    if (cal) capture = [&](int n) { return cal->capture_head(n, cf.act_signed, need_g); };
+    Best best = std::move(best_candidates({f}, cf, candidates, capture).front());
+    const LayerBits best_bits = best.bits;
     // Recorded whenever they differ from the model-wide bits, and always
     // under the search (as for every layer it chooses).
     if (search || best_bits.weight_bits != qf_.weight_bits || best_bits.act_bits != qf_.act_bits)
       qf_.layer_bits[name] = best_bits;
-    if (o_.algo == Algorithm::kOptq) dampings_[name] = best.damping;
-    finish(name, std::move(best),
+    if (o_.algo == Algorithm::kOptq) dampings_[name] = best.r.damping;
+    finish(name, std::move(best.r),
            name + " W" + std::to_string(best_bits.weight_bits) + "A" + std::to_string(best_bits.act_bits));
   }
 
@@ -259,37 +286,16 @@ class Driver {
         const size_t K = model_.layers[l].linear(group[0]).cols();
         const std::vector<LayerBits> candidates = search ? search_candidates(qf_, qf_.plan.largest_tile(K))
                                                          : std::vector<LayerBits>{{qf_.weight_bits, qf_.act_bits}};
-        struct Best {
-          LayerResult r;
-          LayerBits bits;
-          double error = std::numeric_limits<double>::infinity();
-        };
-        std::vector<Best> best(group.size());
-        // Row scales depend on the weight bits only: one search per (layer, M).
-        std::vector<std::map<int, std::vector<float>>> scales(group.size());
-        for (size_t ci = 0; ci < candidates.size(); ++ci) {
-          const int n = candidates[ci].act_bits;
-          if (ci > 0 && n == candidates[ci - 1].act_bits) continue;  // statistics depend on N only
-          const LayerStats stats = cal.capture(l, stage, n, qf_.act_signed, need_g);
-          for (size_t gi = 0; gi < group.size(); ++gi) {
-            const std::string name = llama_tensor_name(l, llama_linears()[group[gi]].name);
-            const LinearF32& f = float_layer(model_.layers[l], group[gi], name);
-            for (size_t cj = ci; cj < candidates.size() && candidates[cj].act_bits == n; ++cj) {
-              QuantFormat lf = qf_;
-              lf.weight_bits = candidates[cj].weight_bits;
-              lf.act_bits = n;
-              auto it = scales[gi].find(lf.weight_bits);
-              if (it == scales[gi].end()) it = scales[gi].emplace(lf.weight_bits, row_scales(f, lf.weight_bits, arena_)).first;
-              LayerResult r = quantize_layer(f, lf, it->second, &stats);
-              const double err = candidates.size() > 1 ? calibration_error(f, r.codes, r.scales, stats) : 0.0;
-              if (err < best[gi].error) best[gi] = {std::move(r), candidates[cj], err};
-            }
-          }
-        }
+        std::vector<const LinearF32*> layers;
+        for (size_t i : group)
+          layers.push_back(&float_layer(model_.layers[l], i, llama_tensor_name(l, llama_linears()[i].name)));
+        std::vector<Best> best = best_candidates(layers, qf_, candidates, [&](int n) {
+          return cal.capture(l, stage, n, qf_.act_signed, need_g);
+        });
         for (size_t gi = 0; gi < group.size(); ++gi) {
           const LlamaLinearInfo& ln = llama_linears()[group[gi]];
           const std::string name = llama_tensor_name(l, ln.name);
-          const LinearF32& f = float_layer(model_.layers[l], group[gi], name);
+          const LinearF32& f = *layers[gi];
           LayerResult& r = best[gi].r;
           const LayerBits b = best[gi].bits;
           if (search) qf_.layer_bits[name] = b;
