@@ -6,8 +6,6 @@
 
 #include <cmath>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "api_helpers.h"
 #include "models/formats/axe.h"
@@ -26,23 +24,7 @@ std::string quantize(axe_model* m, const std::string& out, int wbits, int output
   p.output_bits = output_bits;
   p.keep_output_f32 = keep_f32;
   p.n_threads = 2;
-  INFO(axe_model_last_error(m));
-  REQUIRE(axe_quantize(m, out.c_str(), &p) == AXE_OK);
-  return out;
-}
-
-double ppl(axe_model* m) {
-  std::ifstream in(test_paths::shared("data/tinystories/eval.txt"), std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  const std::string text = ss.str().substr(0, 40000);
-  auto c = th::context(m, nullptr, 2);
-  axe_perplexity_params p = axe_perplexity_default_params();
-  p.n_ctx = 128;
-  axe_perplexity_result r{};
-  r.struct_size = sizeof r;
-  REQUIRE(axe_perplexity(c.get(), text.data(), text.size(), &p, &r) == AXE_OK);
-  return r.ppl;
+  return th::quantize(m, out, p);
 }
 
 }  // namespace
@@ -75,7 +57,8 @@ TEST_CASE("by default the classifier is an integer layer of the file and the emb
 
   // Quality: an 8-bit classifier and 8-bit embedding rows cost little.
   auto mq = th::load(q), mk = th::load(k);
-  const double pf = ppl(m.get()), pq = ppl(mq.get()), pk = ppl(mk.get());
+  const std::string text = th::eval_slice();
+  const double pf = th::ppl(m.get(), text), pq = th::ppl(mq.get(), text), pk = th::ppl(mk.get(), text);
   CAPTURE(pf);
   CAPTURE(pq);
   CAPTURE(pk);
@@ -134,7 +117,7 @@ TEST_CASE("the classifier follows the constraint: AXE holds it to the plan, naiv
   p.inner_bits = 12;
   p.naive = 1;
   const std::string naive = dir.file("naive.axe");
-  REQUIRE(axe_quantize(m.get(), naive.c_str(), &p) == AXE_OK);
+  th::quantize(m.get(), naive, p);
   const SafetensorsFile f(naive, MappedFile::Mode::kMap);
   const auto plan = nlohmann::json::parse(f.meta("plan"));
   // From W8A8 for the classifier: its 4-column lane tiles fit 12 bits only
@@ -152,7 +135,7 @@ TEST_CASE("the classifier follows the constraint: AXE holds it to the plan, naiv
   p.axe = 1;
   p.output_bits = 8;  // forced: an 8-bit classifier under a 12-bit plan is held to it
   const std::string axe8 = dir.file("axe8.axe");
-  REQUIRE(axe_quantize(m.get(), axe8.c_str(), &p) == AXE_OK);
+  th::quantize(m.get(), axe8, p);
   REQUIRE(axe_verify(axe8.c_str(), &v) == AXE_OK);
   CHECK(v.inner_violations + v.outer_violations == 0);
   CHECK(std::string(v.plan).find("classifier W8A8") != std::string::npos);

@@ -44,9 +44,7 @@ std::string make_axe(const TempDir& dir) {
   p.axe = 1;
   p.inner_bits = 16;
   p.n_threads = 1;
-  const std::string out = dir.file("good.axe");
-  REQUIRE(axe_quantize(m.get(), out.c_str(), &p) == AXE_OK);
-  return out;
+  return th::quantize(m.get(), dir.file("good.axe"), p);
 }
 
 // Rewrites a .axe with one metadata value (a JSON document) changed by `edit`
@@ -166,8 +164,7 @@ TEST_CASE(".axe metadata is read strictly, and load and verify refuse the same f
   rp.n_threads = 1;
   rp.rotate = "hadamard";
   rp.rotate_seed = 5;
-  const std::string rotated = dir.file("rotated.axe");
-  REQUIRE(axe_quantize(m.get(), rotated.c_str(), &rp) == AXE_OK);
+  const std::string rotated = th::quantize(m.get(), dir.file("rotated.axe"), rp);
   REQUIRE(load_status(rotated).first == AXE_OK);
   both_refuse(rewrite(dir, rotated, "kind.axe", "rotation", [](J& j) { j["kind"] = "givens"; }), "'kind' is not hadamard");
   both_refuse(rewrite(dir, rotated, "seedneg.axe", "rotation", [](J& j) { j["seed"] = -1; }), "'seed' is outside");

@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "api_helpers.h"
+#include "int8_helpers.h"
 #include "quant/axe_constraint.h"
 #include "quant/ep_init.h"
 #include "quant/naive_bits.h"
@@ -37,27 +38,11 @@ std::string quantize(axe_model* m, const std::string& out, int wbits, bool axe_o
   p.outer_bits = po;
   p.act_signed = sym;
   p.n_threads = 2;
-  INFO(axe_model_last_error(m));
-  REQUIRE(axe_quantize(m, out.c_str(), &p) == AXE_OK);
-  return out;
+  return th::quantize(m, out, p);
 }
 
-double ppl(axe_model* m, const std::string& text) {
-  auto c = th::context(m, nullptr, 2);
-  axe_perplexity_params p = axe_perplexity_default_params();
-  p.n_ctx = 128;
-  axe_perplexity_result r{};
-  r.struct_size = sizeof r;
-  REQUIRE(axe_perplexity(c.get(), text.data(), text.size(), &p, &r) == AXE_OK);
-  return r.ppl;
-}
-
-std::string eval_slice() {
-  std::ifstream in(test_paths::shared("data/tinystories/eval.txt"), std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str().substr(0, 40000);
-}
+using th::eval_slice;
+using th::ppl;
 
 }  // namespace
 
@@ -154,32 +139,12 @@ TEST_CASE("a quantized model gives identical logits through the int16 and int32 
   const std::string q = quantize(m.get(), dir.file("w4.axe"), 4, true, AXE_TILES_LANES, 16, 16);
   auto mq = th::load(q);
   const std::vector<axe_token> toks{1, 403, 407, 261, 378, 290, 41, 5, 88, 199, 300, 301};
-  std::vector<int32_t> pos(toks.size());
-  for (size_t i = 0; i < pos.size(); ++i) pos[i] = static_cast<int32_t>(i);
-  std::vector<int8_t> want(toks.size(), 1);
-  const int32_t V = th::n_vocab(mq.get());
   std::vector<float> reference;
   size_t compared = 0;
-  for (const char* kernel : {"reference-int64", "scalar-int32", "avx2-int32", "avx512-vnni-int32", "avx2-int16",
-                             "avx512-int16"}) {
-    const Int8Kernel* k = find_int8_kernel(kernel);
-    REQUIRE(k);
-    // Skip what this CPU lacks (probe on a layer-sized dummy).
-    const std::vector<int8_t> codes(64 * 64, 0);
-    const std::vector<float> s(64, 1.0f);
-    if (!k->usable(pack_int8_weights(codes.data(), 64, 64, s.data(), 4, {TileKind::kLanes, 16, 16, 32},
-                                     ActivationRange::of(8, false)),
-                   ActivationRange::of(8, false)))
-      continue;
+  for (const std::string& kernel : th::forceable_int8_kernels({TileKind::kLanes, 16, 16, 32})) {
     CAPTURE(kernel);
-    setenv("AXE_INT8_KERNEL", kernel, 1);
-    auto c = th::context(mq.get(), nullptr, 1);
-    REQUIRE(axe_decode(c.get(), toks.data(), pos.data(), toks.size(), want.data()) == AXE_OK);
-    std::vector<float> logits;
-    for (size_t i = 0; i < toks.size(); ++i) {
-      const float* l = axe_get_logits(c.get(), static_cast<int32_t>(i));
-      logits.insert(logits.end(), l, l + V);
-    }
+    setenv("AXE_INT8_KERNEL", kernel.c_str(), 1);
+    const std::vector<float> logits = th::decode_logits(mq.get(), toks, 1);
     if (reference.empty()) reference = logits;
     else CHECK(logits == reference);
     ++compared;

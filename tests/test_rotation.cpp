@@ -10,9 +10,9 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
-#include <sstream>
 
 #include "api_helpers.h"
+#include "int8_helpers.h"
 #include "models/formats/llama2c.h"
 #include "models/formats/safetensors.h"
 #include "models/llama/forward.h"
@@ -49,53 +49,7 @@ std::string quantize_rotated(axe_model* m, const std::string& out, const char* r
   p.n_threads = 2;
   p.rotate = rotate;
   p.rotate_seed = seed;
-  INFO(axe_model_last_error(m));
-  REQUIRE(axe_quantize(m, out.c_str(), &p) == AXE_OK);
-  return out;
-}
-
-std::vector<float> api_logits(axe_model* m, const std::vector<axe_token>& toks, int32_t acc_sim_bits = 0,
-                              size_t* overflows = nullptr) {
-  axe_context_params p = axe_context_default_params();
-  p.n_threads = 2;
-  p.acc_sim_inner_bits = acc_sim_bits;
-  axe_context* c = nullptr;
-  INFO(axe_last_error());
-  REQUIRE(axe_context_create(m, &p, &c) == AXE_OK);
-  th::Context ctx(c);
-  std::vector<int32_t> pos(toks.size());
-  for (size_t i = 0; i < pos.size(); ++i) pos[i] = static_cast<int32_t>(i);
-  std::vector<int8_t> want(toks.size(), 1);
-  REQUIRE(axe_decode(c, toks.data(), pos.data(), toks.size(), want.data()) == AXE_OK);
-  const int32_t V = th::n_vocab(m);
-  std::vector<float> out;
-  for (size_t i = 0; i < toks.size(); ++i) {
-    const float* l = axe_get_logits(c, static_cast<int32_t>(i));
-    out.insert(out.end(), l, l + V);
-  }
-  if (overflows) {
-    size_t n = 0;
-    REQUIRE(axe_context_overflows(c, nullptr, 0, &n) == AXE_ERR_BUFFER_TOO_SMALL);
-    std::vector<axe_overflow_report> r(n);
-    REQUIRE(axe_context_overflows(c, r.data(), r.size(), &n) == AXE_OK);
-    *overflows = 0;
-    for (const auto& e : r) *overflows += e.inner_overflows + e.outer_overflows;
-  }
-  return out;
-}
-
-double ppl(axe_model* m) {
-  std::ifstream in(test_paths::shared("data/tinystories/eval.txt"), std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  const std::string text = ss.str().substr(0, 40000);
-  auto c = th::context(m, nullptr, 2);
-  axe_perplexity_params p = axe_perplexity_default_params();
-  p.n_ctx = 128;
-  axe_perplexity_result r{};
-  r.struct_size = sizeof r;
-  REQUIRE(axe_perplexity(c.get(), text.data(), text.size(), &p, &r) == AXE_OK);
-  return r.ppl;
+  return th::quantize(m, out, p);
 }
 
 const std::vector<axe_token> kTokens{1, 403, 407, 261, 378, 290, 41, 5, 88, 199, 300, 301, 12, 99, 250, 7};
@@ -168,19 +122,10 @@ TEST_CASE("a rotated .axe: the plan proven on the rotated integers, every kernel
   auto mq = th::load(q);
   std::vector<float> reference;
   size_t compared = 0;
-  for (const char* kernel : {"reference-int64", "scalar-int32", "avx2-int32", "avx512-vnni-int32", "avx2-int16",
-                             "avx512-int16"}) {
-    const Int8Kernel* k = find_int8_kernel(kernel);
-    REQUIRE(k);
-    const std::vector<int8_t> codes(64 * 64, 0);
-    const std::vector<float> s(64, 1.0f);
-    if (!k->usable(pack_int8_weights(codes.data(), 64, 64, s.data(), 4, {TileKind::kLanes, 16, 14, 32},
-                                     ActivationRange::of(8, false)),
-                   ActivationRange::of(8, false)))
-      continue;
+  for (const std::string& kernel : th::forceable_int8_kernels({TileKind::kLanes, 16, 14, 32})) {
     CAPTURE(kernel);
-    setenv("AXE_INT8_KERNEL", kernel, 1);
-    const auto logits = api_logits(mq.get(), kTokens);
+    setenv("AXE_INT8_KERNEL", kernel.c_str(), 1);
+    const auto logits = th::decode_logits(mq.get(), kTokens);
     if (reference.empty()) reference = logits;
     else CHECK(logits == reference);
     ++compared;
@@ -189,7 +134,7 @@ TEST_CASE("a rotated .axe: the plan proven on the rotated integers, every kernel
   CHECK(compared >= 2);
   // The 14-bit datapath the plan promises: the same bits, no overflow.
   size_t overflows = 1;
-  CHECK(api_logits(mq.get(), kTokens, 14, &overflows) == reference);
+  CHECK(th::decode_logits(mq.get(), kTokens, 2, 14, &overflows) == reference);
   CHECK(overflows == 0);
 
   // The same seed gives the same bytes; another seed other codes.
@@ -206,9 +151,10 @@ TEST_CASE("a rotated .axe: the plan proven on the rotated integers, every kernel
 TEST_CASE("rotated W8A8 keeps the float perplexity, and bad rotation parameters are errors") {
   TempDir dir;
   auto m = th::load();
-  const double base = ppl(m.get());
+  const std::string text = th::eval_slice();
+  const double base = th::ppl(m.get(), text);
   auto mr = th::load(quantize_rotated(m.get(), dir.file("w8r.axe"), "hadamard", 3, 8, 32, false));
-  CHECK(std::abs(ppl(mr.get()) / base - 1) < 0.01);
+  CHECK(std::abs(th::ppl(mr.get(), text) / base - 1) < 0.01);
   auto mn = th::load(quantize_rotated(m.get(), dir.file("w8n.axe"), "none", 3, 8, 32, false));
   axe_verify_result v{};
   v.struct_size = sizeof v;
