@@ -6,7 +6,6 @@
 //   build/bench/axe_bench_kernels --benchmark_filter=hadamard
 #include <benchmark/benchmark.h>
 
-#include <cmath>
 #include <random>
 #include <vector>
 
@@ -59,13 +58,8 @@ void BM_hadamard(benchmark::State& state, axe::Target target) {
   std::vector<float> x(n), d(n);
   for (auto& v : x) v = dist(rng);
   // Signs over sqrt(block): orthonormal, so x keeps its norm over iterations.
-  size_t o = 0;
-  for (int bit = 30; bit >= 0; --bit) {
-    const size_t b = size_t{1} << bit;
-    if (!(n & b)) continue;
-    for (size_t k = o; k < o + b; ++k) d[k] = (rng() & 1 ? 1.0f : -1.0f) / std::sqrt(static_cast<float>(b));
-    o += b;
-  }
+  const std::vector<float> scale = axe::hadamard_scales(n);
+  for (size_t k = 0; k < n; ++k) d[k] = (rng() & 1 ? 1.0f : -1.0f) * scale[k];
   const axe::Ops& ops = axe::ops_for(target);
   for (auto _ : state) {
     ops.hadamard(x.data(), d.data(), n);

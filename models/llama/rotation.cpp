@@ -1,6 +1,5 @@
 #include "models/llama/rotation.h"
 
-#include <cmath>
 #include <cstring>
 
 #include <sys/mman.h>
@@ -41,15 +40,8 @@ HadamardRotation::HadamardRotation(const LlamaConfig& c, uint64_t seed) : seed_(
     for (BlockStage stage : kBlockStages) {
       const size_t K = stage_width(c, stage);
       std::vector<float> d = hadamard_signs(seed, l, stage, K);
-      // Block sizes: the set bits of K, largest first.
-      size_t o = 0;
-      for (int bit = 62; bit >= 0; --bit) {
-        const size_t b = size_t{1} << bit;
-        if (!(K & b)) continue;
-        const float inv = static_cast<float>(1.0 / std::sqrt(static_cast<double>(b)));
-        for (size_t k = o; k < o + b; ++k) d[k] *= inv;
-        o += b;
-      }
+      const std::vector<float> scale = hadamard_scales(K);
+      for (size_t k = 0; k < K; ++k) d[k] *= scale[k];
       factors_[l][static_cast<size_t>(stage)] = std::move(d);
     }
 }

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "runtime/cpu_target.h"
 
@@ -40,6 +41,10 @@ struct Ops {
   uint64_t (*emulate_steps)(const int32_t* q, const uint32_t* cols, size_t n_cols, const int32_t* xs_t, size_t ld,
                             size_t M, uint32_t bits, bool saturate, int32_t* acc);
 };
+
+// 1/sqrt(block size) for each of the n positions of Ops::hadamard's blocks:
+// times random signs, the d that makes the transform orthonormal.
+std::vector<float> hadamard_scales(size_t n);
 
 // The table of target t (which must be one of supported_targets()).
 const Ops& ops_for(Target t);

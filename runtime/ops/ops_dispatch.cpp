@@ -23,6 +23,9 @@ const Ops& GetOps(Target t) {
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
+#include <algorithm>
+#include <cmath>
+
 #include "runtime/error.h"
 
 namespace axe {
@@ -44,6 +47,19 @@ const Ops& ops_for(Target t) {
 }
 
 const Ops& best_ops() { return ops_for(supported_targets().back()); }
+
+std::vector<float> hadamard_scales(size_t n) {
+  std::vector<float> out(n);
+  size_t o = 0;
+  for (int bit = 62; bit >= 0; --bit) {  // the blocks: the set bits of n, largest first
+    const size_t b = size_t{1} << bit;
+    if (!(n & b)) continue;
+    const float inv = static_cast<float>(1.0 / std::sqrt(static_cast<double>(b)));
+    std::fill(out.begin() + static_cast<std::ptrdiff_t>(o), out.begin() + static_cast<std::ptrdiff_t>(o + b), inv);
+    o += b;
+  }
+  return out;
+}
 
 }  // namespace axe
 #endif
