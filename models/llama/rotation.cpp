@@ -18,8 +18,11 @@ uint64_t splitmix64(uint64_t& state) {
   return z ^ (z >> 31);
 }
 
+// The width of a stage's input: the columns of the linears reading it.
 size_t stage_width(const LlamaConfig& c, BlockStage s) {
-  return s == BlockStage::kFfnOut ? static_cast<size_t>(c.hidden_dim) : static_cast<size_t>(c.dim);
+  for (size_t i = 0; i < kLlamaLinears; ++i)
+    if (llama_linears()[i].input == s) return static_cast<size_t>(llama_linear_shape(c, i)[1]);
+  fail(AXE_ERR_INTERNAL, "no linear layer reads this block stage");
 }
 
 }  // namespace
