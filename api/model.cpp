@@ -1,10 +1,14 @@
 // C API: models, tokenization.
+#include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include "api/internal.h"
 #include "models/formats/axe.h"
 #include "models/formats/detect.h"
+#include "models/formats/hf_folder.h"
 #include "models/formats/llama2c.h"
+#include "runtime/chat_template.h"
 
 namespace axe {
 namespace {
@@ -31,7 +35,10 @@ AXE_API axe_status axe_model_load(const char* path, const axe_model_params* para
     const axe_model_params p = axe::read_params(params, axe_model_default_params());
     if (p.progress && !p.progress(0.0f, p.progress_user_data)) fail(AXE_ERR_ABORTED, "loading aborted");
     auto m = std::make_unique<axe_model>();
-    if (axe::detect_model_file(path) == axe::ModelFileKind::kAxe) {
+    if (axe::is_model_folder(path)) {
+      if (p.tokenizer_path) axe::log(AXE_LOG_WARN, std::string(path) + ": a model folder has its tokenizer; --tokenizer is ignored");
+      m->model = axe::load_hf_folder(path, p.use_mmap != 0);
+    } else if (axe::detect_model_file(path) == axe::ModelFileKind::kAxe) {
       if (p.tokenizer_path) axe::log(AXE_LOG_WARN, std::string(path) + ": a .axe file carries its tokenizer; --tokenizer is ignored");
       m->model = axe::load_axe(path, p.use_mmap != 0);
     } else {
@@ -82,18 +89,104 @@ AXE_API axe_status axe_model_get_info(const axe_model* model, axe_model_info* in
   return AXE_OK;
 }
 
-AXE_API axe_token axe_token_bos(const axe_model*) { return axe::Tokenizer::kBos; }
-AXE_API axe_token axe_token_eos(const axe_model*) { return axe::Tokenizer::kEos; }
+AXE_API axe_token axe_token_bos(const axe_model* model) { return model ? model->model->tokenizer->bos() : -1; }
+AXE_API axe_token axe_token_eos(const axe_model* model) { return model ? model->model->tokenizer->eos() : -1; }
+
+AXE_API int axe_model_adds_bos(const axe_model* model) { return model && model->model->tokenizer->adds_bos() ? 1 : 0; }
+
+AXE_API int axe_token_is_stop(const axe_model* model, axe_token token) {
+  if (!model) return 0;
+  const auto& s = model->model->stop_ids;
+  return std::binary_search(s.begin(), s.end(), token) ? 1 : 0;
+}
+
+AXE_API axe_status axe_model_stop_ids(const axe_model* model, axe_token* ids, size_t capacity, size_t* n_ids) {
+  if (!model) return AXE_ERR_INVALID_ARGUMENT;
+  if (!n_ids || (!ids && capacity)) {
+    model->error = "axe_model_stop_ids: NULL buffer or n_ids";
+    return AXE_ERR_INVALID_ARGUMENT;
+  }
+  const auto& s = model->model->stop_ids;
+  *n_ids = s.size();
+  if (s.size() > capacity) {
+    model->error = "axe_model_stop_ids: " + std::to_string(s.size()) + " ids do not fit in " + std::to_string(capacity);
+    return AXE_ERR_BUFFER_TOO_SMALL;
+  }
+  std::copy(s.begin(), s.end(), ids);
+  return AXE_OK;
+}
+
+AXE_API const char* axe_model_chat_template(const axe_model* model) {
+  return model ? model->model->chat_template.c_str() : "";
+}
+
+AXE_API const char* axe_chat_template_names(void) {
+  static const std::string names = [] {
+    std::string s;
+    for (std::string_view n : axe::chat_family_names()) {
+      if (!s.empty()) s += ',';
+      s.append(n);
+    }
+    return s;
+  }();
+  return names.c_str();
+}
+
+AXE_API axe_status axe_chat_apply_template(const axe_model* model, const char* tmpl, const axe_chat_message* messages,
+                                           size_t n_messages, int add_assistant, char* buf, size_t capacity,
+                                           size_t* n_bytes) {
+  if (!model) return AXE_ERR_INVALID_ARGUMENT;
+  axe_status result = AXE_OK;
+  const axe_status st = axe::guarded(&model->error, [&] {
+    if (!n_bytes || (!buf && capacity) || (!messages && n_messages))
+      fail(AXE_ERR_INVALID_ARGUMENT, "axe_chat_apply_template: NULL buffer, n_bytes or messages");
+    const std::string source = tmpl ? tmpl : model->model->chat_template;
+    if (source.empty())
+      fail(AXE_ERR_UNSUPPORTED, model->model->path + ": the model has no chat template; name one (" +
+                                    std::string(axe_chat_template_names()) + ")");
+    std::optional<axe::ChatFamily> family = axe::chat_family_by_name(source);
+    if (!family) family = axe::detect_chat_family(source);
+    if (!family)
+      fail(AXE_ERR_UNSUPPORTED, std::string(tmpl ? "the chat template given" : model->model->path + ": the chat template") +
+                                    " is not one axe recognises (" + axe::excerpt(source, 48) + "); name one of " +
+                                    axe_chat_template_names());
+    std::vector<axe::ChatMessage> msgs(n_messages);
+    for (size_t i = 0; i < n_messages; ++i) {
+      if (!messages[i].role || !messages[i].content)
+        fail(AXE_ERR_INVALID_ARGUMENT, "axe_chat_apply_template: message " + std::to_string(i) + " has a NULL role or content");
+      msgs[i] = {messages[i].role, messages[i].content};
+    }
+    const auto& tok = *model->model->tokenizer;
+    const std::string text = axe::apply_chat_template(*family, msgs, add_assistant != 0, tok.token_text(tok.bos()),
+                                                      tok.token_text(tok.eos()));
+    *n_bytes = text.size();
+    if (text.size() > capacity) {
+      model->error = "axe_chat_apply_template: " + std::to_string(text.size()) + " bytes do not fit in " +
+                     std::to_string(capacity);
+      result = AXE_ERR_BUFFER_TOO_SMALL;
+      return;
+    }
+    if (!text.empty()) std::memcpy(buf, text.data(), text.size());
+    if (text.size() < capacity) buf[text.size()] = '\0';
+  });
+  return st != AXE_OK ? st : result;
+}
 
 AXE_API axe_status axe_tokenize(const axe_model* model, const char* text, size_t text_len, int add_bos,
                                 axe_token* tokens, size_t capacity, size_t* n_tokens) {
+  return axe_tokenize_special(model, text, text_len, add_bos, 0, tokens, capacity, n_tokens);
+}
+
+AXE_API axe_status axe_tokenize_special(const axe_model* model, const char* text, size_t text_len, int add_bos,
+                                        int parse_special, axe_token* tokens, size_t capacity, size_t* n_tokens) {
   if (!model) return AXE_ERR_INVALID_ARGUMENT;
   axe_status result = AXE_OK;
   const axe_status st = axe::guarded(&model->error, [&] {
     if (!n_tokens) fail(AXE_ERR_INVALID_ARGUMENT, "axe_tokenize: n_tokens is NULL");
     if (!text && text_len) fail(AXE_ERR_INVALID_ARGUMENT, "axe_tokenize: text is NULL");
     if (!tokens && capacity) fail(AXE_ERR_INVALID_ARGUMENT, "axe_tokenize: tokens is NULL");
-    const auto ids = model->model->tokenizer->encode(std::string_view(text ? text : "", text_len), add_bos != 0);
+    const auto ids =
+        model->model->tokenizer->encode(std::string_view(text ? text : "", text_len), add_bos != 0, parse_special != 0);
     *n_tokens = ids.size();
     if (ids.size() > capacity) {
       model->error = "axe_tokenize: " + std::to_string(ids.size()) + " tokens do not fit in " +
@@ -125,6 +218,28 @@ AXE_API axe_status axe_token_to_piece(const axe_model* model, axe_token prev, ax
     return AXE_ERR_BUFFER_TOO_SMALL;
   }
   if (!p.empty()) std::memcpy(buf, p.data(), p.size());
+  return AXE_OK;
+}
+
+AXE_API axe_status axe_token_get_text(const axe_model* model, axe_token token, char* buf, size_t capacity,
+                                      size_t* n_bytes) {
+  if (!model) return AXE_ERR_INVALID_ARGUMENT;
+  if (!n_bytes || (!buf && capacity)) {
+    model->error = "axe_token_get_text: NULL buffer or n_bytes";
+    return AXE_ERR_INVALID_ARGUMENT;
+  }
+  if (token < 0 || token >= model->model->tokenizer->n_vocab()) {
+    model->error = "axe_token_get_text: token " + std::to_string(token) + " is outside the vocabulary";
+    return AXE_ERR_INVALID_ARGUMENT;
+  }
+  const std::string_view t = model->model->tokenizer->token_text(token);
+  *n_bytes = t.size();
+  if (t.size() > capacity) {
+    model->error = "axe_token_get_text: buffer too small";
+    return AXE_ERR_BUFFER_TOO_SMALL;
+  }
+  if (!t.empty()) std::memcpy(buf, t.data(), t.size());
+  if (t.size() < capacity) buf[t.size()] = '\0';
   return AXE_OK;
 }
 

@@ -4,8 +4,11 @@
 //   build/bench/axe_bench_kernels --benchmark_filter=matmul_f32
 //   build/bench/axe_bench_kernels --benchmark_filter=tokenize
 //   build/bench/axe_bench_kernels --benchmark_filter=hadamard
+//   build/bench/axe_bench_kernels --benchmark_filter=matmul_w
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <random>
 #include <vector>
 
@@ -36,13 +39,59 @@ void BM_matmul_f32(benchmark::State& state, axe::Target target) {
       benchmark::Counter(4.0 * N * K * state.iterations() / 1e9, benchmark::Counter::kIsRate);
 }
 
+// fp32 activations against fp32, bf16 or f16 weights (the 16-bit ones widened
+// in the kernel), weights from memory: the product cycles through copies of W
+// filling more than the last-level cache, so decode (M = 1) reads every byte
+// from DRAM as it does in a model. GB/s counts the weight bytes read.
+enum class WeightType { kF32, kBF16, kF16 };
+
+void BM_matmul_weights(benchmark::State& state, axe::Target target, WeightType type) {
+  const size_t M = state.range(0), K = state.range(1), N = state.range(2);
+  const size_t elem = type == WeightType::kF32 ? 4 : 2;
+  const size_t bytes = N * K * elem;
+  const size_t copies = std::max<size_t>(1, ((size_t{640} << 20) + bytes - 1) / bytes);  // > 480 MiB of L3 here
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> dist(-1, 1);
+  std::vector<float> x(M * K), y(M * N);
+  for (auto& v : x) v = dist(rng);
+  std::vector<float> wf;
+  std::vector<uint16_t> wh;
+  // One random copy, then duplicates (their bytes are what matters).
+  if (type == WeightType::kF32) {
+    wf.resize(copies * N * K);
+    for (size_t i = 0; i < N * K; ++i) wf[i] = dist(rng);
+    for (size_t c = 1; c < copies; ++c) std::copy_n(wf.begin(), N * K, wf.begin() + c * N * K);
+  } else {
+    wh.resize(copies * N * K);
+    // Values in about [-1, 1] in either format: sign, exponent, random mantissa.
+    for (size_t i = 0; i < N * K; ++i)
+      wh[i] = type == WeightType::kBF16 ? uint16_t((rng() & 0x807F) | ((118 + rng() % 9) << 7))
+                                        : uint16_t((rng() & 0x83FF) | ((6 + rng() % 9) << 10));
+    for (size_t c = 1; c < copies; ++c) std::copy_n(wh.begin(), N * K, wh.begin() + c * N * K);
+  }
+  const axe::Ops& ops = axe::ops_for(target);
+  size_t c = 0;
+  for (auto _ : state) {
+    if (type == WeightType::kF32)
+      ops.matmul_f32(x.data(), K, M, wf.data() + c * N * K, K, K, y.data(), N, 0, N, false);
+    else
+      (type == WeightType::kBF16 ? ops.matmul_bf16 : ops.matmul_f16)(x.data(), K, M, wh.data() + c * N * K, K, K,
+                                                                       y.data(), N, 0, N, false);
+    benchmark::DoNotOptimize(y.data());
+    c = (c + 1) % copies;
+  }
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * M * N * K * state.iterations() / 1e9, benchmark::Counter::kIsRate);
+  state.counters["GB/s"] = benchmark::Counter(double(bytes) * state.iterations() / 1e9, benchmark::Counter::kIsRate);
+}
+
 void BM_tokenize(benchmark::State& state, const char* tokenizer, int32_t vocab) {
   const std::string shared = AXE_SHARED_DIR;
   std::ifstream in(shared + "/data/tinystories/eval.txt", std::ios::binary);
   std::ostringstream ss;
   ss << in.rdbuf();
   const std::string text = ss.str();
-  const axe::Tokenizer tok(shared + "/models/" + tokenizer, vocab);
+  const axe::Llama2cTokenizer tok(shared + "/models/" + tokenizer, vocab);
   size_t n = 0;
   for (auto _ : state) n = tok.encode(text, true).size();
   state.counters["tokens"] = static_cast<double>(n);
@@ -90,6 +139,21 @@ int register_all() {
             ->UseRealTime();
       }
   }
+  // 16-bit weights against fp32, from memory: decode (M = 1) and a prefill
+  // block (M = 64) at TinyLlama's MLP shapes.
+  for (axe::Target t : axe::supported_targets())
+    for (auto [type, name] :
+         {std::pair{WeightType::kF32, "f32"}, {WeightType::kBF16, "bf16"}, {WeightType::kF16, "f16"}})
+      for (int64_t M : {1, 64})
+        for (auto [K, N] : {std::pair<int64_t, int64_t>{2048, 5632}, {5632, 2048}}) {
+          if (t == axe::Target::kScalar && M == 64) continue;
+          benchmark::RegisterBenchmark((std::string("matmul_w/") + name + "/" + axe::target_name(t)).c_str(),
+                                       BM_matmul_weights, t, type)
+              ->Args({M, K, N})
+              ->ArgNames({"M", "K", "N"})
+              ->Unit(benchmark::kMicrosecond)
+              ->UseRealTime();
+        }
   return 0;
 }
 const int registered = register_all();

@@ -43,13 +43,14 @@ ContextPtr make_context(axe_model* model, const ModelFlags& f, int32_t threads, 
   return ContextPtr(c);
 }
 
-std::vector<axe_token> tokenize(axe_model* model, const std::string& text, bool add_bos) {
+std::vector<axe_token> tokenize(axe_model* model, const std::string& text, bool add_bos, bool parse_special) {
   std::vector<axe_token> toks(text.size() + 2);
   size_t n = 0;
-  axe_status st = axe_tokenize(model, text.data(), text.size(), add_bos, toks.data(), toks.size(), &n);
+  axe_status st =
+      axe_tokenize_special(model, text.data(), text.size(), add_bos, parse_special, toks.data(), toks.size(), &n);
   if (st == AXE_ERR_BUFFER_TOO_SMALL) {
     toks.resize(n);
-    st = axe_tokenize(model, text.data(), text.size(), add_bos, toks.data(), toks.size(), &n);
+    st = axe_tokenize_special(model, text.data(), text.size(), add_bos, parse_special, toks.data(), toks.size(), &n);
   }
   if (st != AXE_OK) throw ApiError(axe_model_last_error(model));
   toks.resize(n);

@@ -39,7 +39,7 @@ using SamplerPtr = std::unique_ptr<axe_sampler, SamplerDeleter>;
 ModelPtr load_model(const ModelFlags& f);
 // With --acc-sim, the context emulates the datapath it asks for.
 ContextPtr make_context(axe_model* model, const ModelFlags& f, int32_t threads, uint32_t n_batch = 512);
-std::vector<axe_token> tokenize(axe_model* model, const std::string& text, bool add_bos);
+std::vector<axe_token> tokenize(axe_model* model, const std::string& text, bool add_bos, bool parse_special = false);
 std::string piece(axe_model* model, axe_token prev, axe_token tok);
 // With --acc-sim: the per-layer overflow table (to `out`) and the totals.
 void print_overflows(axe_context* ctx, std::FILE* out);

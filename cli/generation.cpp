@@ -5,10 +5,10 @@
 namespace cli {
 
 GenerationStats generate(axe_model* model, axe_context* ctx, axe_sampler* sampler, const std::vector<axe_token>& prompt,
-                         axe_token last, int64_t n_predict, Utf8Stream& out) {
+                         axe_token last, int64_t n_predict, Utf8Stream& out, int32_t pos0) {
   GenerationStats s;
   const uint32_t n_ctx = axe_context_n_ctx(ctx);
-  int32_t pos = static_cast<int32_t>(axe_context_n_past(ctx));
+  int32_t pos = pos0 >= 0 ? pos0 : static_cast<int32_t>(axe_context_n_past(ctx));
   if (pos + prompt.size() >= n_ctx) {
     s.context_full = true;
     return s;
@@ -22,7 +22,7 @@ GenerationStats generate(axe_model* model, axe_context* ctx, axe_sampler* sample
   pos += static_cast<int32_t>(prompt.size());
   last = prompt.empty() ? last : prompt.back();
 
-  const axe_token bos = axe_token_bos(model), eos = axe_token_eos(model);
+  const axe_token bos = axe_token_bos(model);
   axe_model_info info{};
   info.struct_size = sizeof info;
   check(axe_model_get_info(model, &info), model);
@@ -30,8 +30,11 @@ GenerationStats generate(axe_model* model, axe_context* ctx, axe_sampler* sample
   for (int64_t i = 0; n_predict < 0 || i < n_predict; ++i) {
     axe_token next = 0;
     check(axe_sampler_sample(sampler, axe_get_logits(ctx, -1), info.n_vocab, &next), sampler);
-    if (next == eos || next == bos) break;
-    out.write(piece(model, last, next));
+    if (next == bos || axe_token_is_stop(model, next)) break;
+    const std::string p = piece(model, last, next);
+    out.write(p);
+    s.text += p;
+    s.tokens.push_back(next);
     last = next;
     ++s.n_generated;
     if (static_cast<uint32_t>(pos) + 1 > n_ctx - 1) {

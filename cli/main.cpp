@@ -18,7 +18,8 @@ void print_usage(std::FILE* out) {
                "  bench        prompt processing and generation speed (llama-bench's table)\n"
                "  quantize     quantize a float model to a .axe file (optionally accumulator-aware)\n"
                "  verify       prove a .axe file's accumulation plan from its integers\n"
-               "  sweep        perplexity against accumulator width for AXE and the baselines (CSV, SVG)\n\n"
+               "  sweep        perplexity against accumulator width for AXE and the baselines (CSV, SVG)\n"
+               "  tokenize     print a text's token ids (as llama-tokenize does)\n\n"
                "'axe COMMAND --help' describes a command's options. axe %s\n",
                axe_version());
 }
@@ -47,6 +48,7 @@ int main(int argc, char** argv) {
     if (cmd == "quantize") return cli::cmd_quantize(argc, argv);
     if (cmd == "verify") return cli::cmd_verify(argc, argv);
     if (cmd == "sweep") return cli::cmd_sweep(argc, argv);
+    if (cmd == "tokenize") return cli::cmd_tokenize(argc, argv);
     std::fprintf(stderr, "axe: unknown command '%s' (see 'axe --help')\n", cmd.c_str());
     return 2;
   } catch (const cli::UsageError& e) {

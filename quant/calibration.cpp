@@ -20,7 +20,7 @@ std::vector<std::vector<int32_t>> calibration_windows(const Tokenizer& tokenizer
   for (auto& w : windows) {
     const size_t start = static_cast<size_t>(rng() % (tokens.size() - o.len + 1));
     w.assign(tokens.begin() + start, tokens.begin() + start + o.len);
-    w[0] = Tokenizer::kBos;
+    if (tokenizer.bos() >= 0) w[0] = tokenizer.bos();
   }
   return windows;
 }

@@ -342,6 +342,7 @@ QuantizeSummary quantize_model(const LlamaModel& model, const QuantizeOptions& o
   const std::string bad = qf.plan.invalid_reason();
   if (!bad.empty()) fail(AXE_ERR_INVALID_ARGUMENT, "accumulation plan: " + bad);
   if (model.quantized()) fail(AXE_ERR_INVALID_ARGUMENT, model.path + ": the model is already quantized");
+  if (has_half_weights(model)) return quantize_model(*with_f32_weights(model), o, out_path);
   check_finite_weights(model);
   check_output_path(out_path);  // before the work, not only when writing
   if (!o.rotate_seed) return Driver(model, o, qf).run(out_path);

@@ -55,6 +55,18 @@ std::string read_file_head(const std::string& path, size_t n) {
   return out;
 }
 
+std::string read_small_file(const std::string& path, size_t max_bytes) {
+  size_t size = 0;
+  const int fd = open_regular_file(path, &size);
+  ::close(fd);
+  if (size > max_bytes)
+    fail(AXE_ERR_FORMAT, path + ": " + std::to_string(size) + " bytes, more than the " + std::to_string(max_bytes) +
+                             " such a file may have");
+  std::string s = read_file_head(path, max_bytes);
+  if (s.size() != size) fail(AXE_ERR_IO, path + ": short read");
+  return s;
+}
+
 void check_output_path(const std::string& path) {
   struct stat st {};
   if (::lstat(path.c_str(), &st) == 0) {

@@ -15,6 +15,9 @@ int open_regular_file(const std::string& path, size_t* size);
 
 // Up to `n` bytes from the start of the regular file at `path`.
 std::string read_file_head(const std::string& path, size_t n);
+// The whole regular file at `path`; AXE_ERR_FORMAT naming it when it holds
+// more than `max_bytes` (a small settings file that is not small is damaged).
+std::string read_small_file(const std::string& path, size_t max_bytes);
 
 // Fails with AXE_ERR_IO when `path` exists and is not a regular file (a
 // device, FIFO, directory or symbolic link is never replaced), or when its

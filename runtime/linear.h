@@ -10,6 +10,7 @@
 namespace axe {
 
 class LinearF32;
+class LinearHalf;
 class LinearInt8;
 
 class Linear {
@@ -25,6 +26,7 @@ class Linear {
   // The concrete weight format, for code that needs the weights themselves
   // (views, emulation, quantization); null when the layer is another kind.
   virtual const LinearF32* as_f32() const { return nullptr; }
+  virtual const LinearHalf* as_half() const { return nullptr; }
   virtual const LinearInt8* as_int8() const { return nullptr; }
 
  protected:
@@ -46,6 +48,28 @@ class LinearF32 final : public Linear {
 
  private:
   const float* w_;
+};
+
+// 16-bit weights (bf16 or IEEE f16), row-major [rows][cols] of raw values, not
+// owned (usually a mapped file): kept 16-bit in memory and widened exactly to
+// fp32 inside the kernel (Ops::matmul_bf16, Ops::matmul_f16); activations
+// stay fp32.
+class LinearHalf final : public Linear {
+ public:
+  enum class HalfType { kBF16, kF16 };
+  LinearHalf(HalfType t, const uint16_t* w, size_t rows, size_t cols) : Linear(rows, cols), type_(t), w_(w) {}
+  uint64_t weight_bytes() const override { return uint64_t{2} * rows() * cols(); }
+  void forward(const Ops& ops, const float* x, size_t ldx, size_t n_tokens, float* y, size_t ldy, bool accumulate,
+               bool parallel) const override;
+  const LinearHalf* as_half() const override { return this; }
+  HalfType type() const { return type_; }
+  const uint16_t* data() const { return w_; }
+  // out[0..cols) = row r widened exactly to fp32 (NaNs stay NaN).
+  void widen_row(size_t r, float* out) const;
+
+ private:
+  HalfType type_;
+  const uint16_t* w_;
 };
 
 }  // namespace axe

@@ -5,6 +5,7 @@
 
 #include "runtime/error.h"
 #include "runtime/mapped_file.h"
+#include "runtime/tokenizer_json.h"
 
 namespace axe {
 namespace {
@@ -34,17 +35,18 @@ size_t utf8_len(unsigned char c) {
 
 }  // namespace
 
-Tokenizer::Tokenizer(const std::string& path, int32_t n_vocab) {
+Llama2cTokenizer::Llama2cTokenizer(const std::string& path, int32_t n_vocab) {
   MappedFile f(path);
   bytes_.assign(reinterpret_cast<const char*>(f.at(0, f.size(), "the tokenizer")), f.size());
   parse(path, n_vocab);
 }
 
-Tokenizer::Tokenizer(std::string_view bytes, const std::string& name, int32_t n_vocab) : bytes_(bytes) {
+Llama2cTokenizer::Llama2cTokenizer(std::string_view bytes, const std::string& name, int32_t n_vocab)
+    : bytes_(bytes) {
   parse(name, n_vocab);
 }
 
-void Tokenizer::parse(const std::string& path, int32_t n_vocab) {
+void Llama2cTokenizer::parse(const std::string& path, int32_t n_vocab) {
   if (n_vocab <= 2) fail(AXE_ERR_FORMAT, path + ": vocabulary size " + std::to_string(n_vocab) + " is too small");
   // Bounds-checked reads over the bytes.
   auto need = [&](size_t off, size_t n, const char* what) {
@@ -92,10 +94,42 @@ void Tokenizer::parse(const std::string& path, int32_t n_vocab) {
   }
 }
 
-std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos) const {
+std::vector<int32_t> Llama2cTokenizer::encode(std::string_view text, bool add_bos, bool parse_special) const {
   std::vector<int32_t> out;
   if (add_bos) out.push_back(kBos);
-  if (text.empty()) return out;
+  if (!parse_special) {
+    encode_plain(text, out);
+    return out;
+  }
+  // "<s>" and "</s>" become BOS and EOS; the text between them is encoded
+  // as separate texts (each with its dummy prefix), as SentencePiece does
+  // for pieces around control symbols.
+  size_t start = 0;
+  for (size_t i = 0; i < text.size();) {
+    const std::string_view rest = text.substr(i);
+    const int32_t id = rest.starts_with("<s>") ? kBos : rest.starts_with("</s>") ? kEos : -1;
+    if (id < 0) {
+      ++i;
+      continue;
+    }
+    encode_plain(text.substr(start, i - start), out);
+    out.push_back(id);
+    i += id == kBos ? 3 : 4;
+    start = i;
+  }
+  encode_plain(text.substr(start), out);
+  return out;
+}
+
+std::string_view Llama2cTokenizer::token_text(int32_t token) const {
+  if (token < 0 || token >= n_vocab()) return {};
+  if (token == kBos) return "<s>";
+  if (token == kEos) return "</s>";
+  return pieces_[token];
+}
+
+void Llama2cTokenizer::encode_plain(std::string_view text, std::vector<int32_t>& out) const {
+  if (text.empty()) return;
 
   std::string s;
   s.reserve(text.size() + 1);
@@ -160,10 +194,9 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos) cons
       out.push_back(id >= 0 ? id : kUnk);
     }
   }
-  return out;
 }
 
-std::string_view Tokenizer::piece(int32_t prev, int32_t token, char* byte_buf) const {
+std::string_view Llama2cTokenizer::piece(int32_t prev, int32_t token, char* byte_buf, bool) const {
   if (token < 0 || token >= n_vocab()) return {};
   if (token == kBos || token == kEos) return {};
   if (byte_of_token_[token] >= 0) {
@@ -173,6 +206,20 @@ std::string_view Tokenizer::piece(int32_t prev, int32_t token, char* byte_buf) c
   std::string_view p = pieces_[token];
   if (prev == kBos && !p.empty() && p[0] == ' ') p.remove_prefix(1);
   return p;
+}
+
+}  // namespace axe
+
+namespace axe {
+
+std::unique_ptr<Tokenizer> make_tokenizer(std::string_view kind, std::string_view bytes, std::string_view settings,
+                                          const std::string& name, int32_t n_vocab) {
+  if (kind == "llama2c") {
+    if (!settings.empty()) fail(AXE_ERR_FORMAT, name + ": a llama2.c tokenizer takes no settings");
+    return std::make_unique<Llama2cTokenizer>(bytes, name, n_vocab);
+  }
+  if (kind == "tokenizer.json") return std::make_unique<JsonTokenizer>(bytes, settings, name, n_vocab);
+  fail(AXE_ERR_FORMAT, name + ": unknown tokenizer kind '" + std::string(kind) + "'");
 }
 
 }  // namespace axe

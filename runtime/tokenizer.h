@@ -1,9 +1,14 @@
-// SentencePiece-style BPE over a llama2.c tokenizer.bin vocabulary: a dummy
-// prefix space, UTF-8 codepoints as initial symbols, repeated merges of the
-// adjacent pair whose merged piece has the best score (leftmost on ties), and
-// byte fallback (<0xNN>) for symbols not in the vocabulary. O(n log n).
+// Tokenizers: the interface the runtime sees, and the llama2.c one.
+//
+// Llama2cTokenizer is SentencePiece-style BPE over a llama2.c tokenizer.bin
+// vocabulary: a dummy prefix space, UTF-8 codepoints as initial symbols,
+// repeated merges of the adjacent pair whose merged piece has the best score
+// (leftmost on ties), and byte fallback (<0xNN>) for symbols not in the
+// vocabulary. O(n log n). Hugging Face tokenizer.json files are read by
+// runtime/tokenizer_json.h.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -13,21 +18,64 @@ namespace axe {
 
 class Tokenizer {
  public:
+  virtual ~Tokenizer() = default;
+  // What rebuilds this tokenizer (make_tokenizer): its kind ("llama2c",
+  // "tokenizer.json"), the file's bytes, and the settings that came from
+  // beside it (tokenizer_config.json for "tokenizer.json"; empty otherwise).
+  virtual std::string_view kind() const = 0;
+  virtual const std::string& file_bytes() const = 0;
+  virtual const std::string& settings_bytes() const { return empty_; }
+
+  virtual int32_t n_vocab() const = 0;
+  // -1 when the vocabulary has none.
+  virtual int32_t bos() const = 0;
+  virtual int32_t eos() const = 0;
+  // Whether the model's text starts with BOS (tokenizer_config.json's
+  // add_bos_token; always for llama2.c).
+  virtual bool adds_bos() const { return true; }
+  // Ids of text; BOS first when add_bos and the vocabulary has one. With
+  // parse_special, special tokens written in the text (e.g. "<|eot_id|>")
+  // become their ids; otherwise they are plain text.
+  virtual std::vector<int32_t> encode(std::string_view text, bool add_bos, bool parse_special = false) const = 0;
+  // The bytes token `token` contributes after `prev` (see axe_token_to_piece);
+  // byte_buf holds at least one byte. Special tokens give their text only
+  // when `special` (BOS/EOS of a llama2.c vocabulary give nothing).
+  virtual std::string_view piece(int32_t prev, int32_t token, char* byte_buf, bool special = true) const = 0;
+  // The token's text as the vocabulary spells it ("<s>", "<|eot_id|>").
+  virtual std::string_view token_text(int32_t token) const = 0;
+  // Ids that end a turn besides eos() (e.g. "<|eot_id|>"), ascending.
+  virtual std::vector<int32_t> end_of_turn_ids() const { return {}; }
+
+ private:
+  static inline const std::string empty_;
+};
+
+// Rebuilds a tokenizer from what kind()/file_bytes()/settings_bytes() gave;
+// `name` is used in errors; n_vocab is the model's vocabulary size.
+std::unique_ptr<Tokenizer> make_tokenizer(std::string_view kind, std::string_view bytes, std::string_view settings,
+                                          const std::string& name, int32_t n_vocab);
+
+class Llama2cTokenizer final : public Tokenizer {
+ public:
   static constexpr int32_t kUnk = 0, kBos = 1, kEos = 2;
 
   // Reads a llama2.c tokenizer.bin holding exactly `n_vocab` entries.
-  Tokenizer(const std::string& path, int32_t n_vocab);
+  Llama2cTokenizer(const std::string& path, int32_t n_vocab);
   // The same from the file's bytes; `name` is used in error messages.
-  Tokenizer(std::string_view bytes, const std::string& name, int32_t n_vocab);
-  // The tokenizer.bin bytes this was read from (to embed in other files).
-  const std::string& file_bytes() const { return bytes_; }
+  Llama2cTokenizer(std::string_view bytes, const std::string& name, int32_t n_vocab);
 
-  int32_t n_vocab() const { return static_cast<int32_t>(pieces_.size()); }
-  std::vector<int32_t> encode(std::string_view text, bool add_bos) const;
-  // The bytes token `token` contributes after `prev` (see axe_token_to_piece).
-  std::string_view piece(int32_t prev, int32_t token, char* byte_buf) const;
+  std::string_view kind() const override { return "llama2c"; }
+  const std::string& file_bytes() const override { return bytes_; }
+  int32_t n_vocab() const override { return static_cast<int32_t>(pieces_.size()); }
+  int32_t bos() const override { return kBos; }
+  int32_t eos() const override { return kEos; }
+  // parse_special recognises "<s>" and "</s>".
+  std::vector<int32_t> encode(std::string_view text, bool add_bos, bool parse_special = false) const override;
+  std::string_view piece(int32_t prev, int32_t token, char* byte_buf, bool special = true) const override;
+  std::string_view token_text(int32_t token) const override;
 
  private:
+  void encode_plain(std::string_view text, std::vector<int32_t>& out) const;
   void parse(const std::string& name, int32_t n_vocab);
   std::string bytes_;
   std::vector<std::string> pieces_;

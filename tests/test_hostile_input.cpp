@@ -107,7 +107,7 @@ TEST_CASE("inputs that are not regular files are refused at once") {
   CHECK(st == AXE_ERR_IO);
   CHECK(msg.find("not a regular file (a FIFO)") != std::string::npos);
   CHECK(verify_status(fifo).first == AXE_ERR_IO);
-  CHECK(load_status(dir.path.string()).second.find("a directory") != std::string::npos);
+  CHECK(load_status(dir.path.string()).second.find("a directory without config.json") != std::string::npos);
   CHECK(load_status("/dev/zero").second.find("a device") != std::string::npos);
   // A FIFO as the tokenizer.
   axe_model_params p = axe_model_default_params();

@@ -38,7 +38,7 @@ std::string decode(const axe::Tokenizer& t, const std::vector<int32_t>& ids) {
 }  // namespace
 
 TEST_CASE("tokenizer reproduces llama.cpp's SentencePiece test vectors with the Llama 2 vocabulary") {
-  const axe::Tokenizer tok(test_paths::llama2_tokenizer(), 32000);
+  const axe::Llama2cTokenizer tok(test_paths::llama2_tokenizer(), 32000);
   const std::string dir = test_paths::shared("data/tokenizer-tests/");
   auto inputs = split(slurp(dir + "ggml-vocab-llama-spm.gguf.inp"), "\n__ggml_vocab_test__\n");
   auto outputs = split(slurp(dir + "ggml-vocab-llama-spm.gguf.out"), "\n");
@@ -59,7 +59,7 @@ TEST_CASE("tokenizer reproduces llama.cpp's SentencePiece test vectors with the 
 }
 
 TEST_CASE("tokenizer: BOS, empty text, byte fallback and decoding") {
-  const axe::Tokenizer tok(test_paths::llama2_tokenizer(), 32000);
+  const axe::Llama2cTokenizer tok(test_paths::llama2_tokenizer(), 32000);
   CHECK(tok.encode("", true) == std::vector<int32_t>{1});
   CHECK(tok.encode("", false).empty());
   const auto ids = tok.encode("Hello world", true);
@@ -72,7 +72,7 @@ TEST_CASE("tokenizer: BOS, empty text, byte fallback and decoding") {
 }
 
 TEST_CASE("tokenizer round-trips the TinyStories evaluation text with the 512-token vocabulary") {
-  const axe::Tokenizer tok(test_paths::tok512(), 512);
+  const axe::Llama2cTokenizer tok(test_paths::tok512(), 512);
   const std::string text = slurp(test_paths::shared("data/tinystories/eval.txt"));
   auto ids = tok.encode(text, true);
   CHECK(ids.size() > 100000);
@@ -81,10 +81,10 @@ TEST_CASE("tokenizer round-trips the TinyStories evaluation text with the 512-to
 }
 
 TEST_CASE("tokenizer rejects a vocabulary of the wrong size") {
-  CHECK_THROWS_AS(axe::Tokenizer(test_paths::tok512(), 32000), axe::Error);
-  CHECK_THROWS_AS(axe::Tokenizer(test_paths::llama2_tokenizer(), 512), axe::Error);
+  CHECK_THROWS_AS(axe::Llama2cTokenizer(test_paths::tok512(), 32000), axe::Error);
+  CHECK_THROWS_AS(axe::Llama2cTokenizer(test_paths::llama2_tokenizer(), 512), axe::Error);
   try {
-    axe::Tokenizer(test_paths::tok512(), 600);
+    axe::Llama2cTokenizer(test_paths::tok512(), 600);
   } catch (const axe::Error& e) {
     CHECK(e.status() == AXE_ERR_FORMAT);
     CHECK(std::string(e.what()).find("tok512.bin") != std::string::npos);

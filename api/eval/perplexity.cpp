@@ -172,7 +172,7 @@ void perplexity(const LlamaModel& model, const Tokenizer& tokenizer, const Ops& 
         // llama.cpp's protocol puts BOS in place of each chunk's first token;
         // GPTQ's scores each window from its own prefix as the text has it
         // (BOS only where the text starts).
-        if (params.score == AXE_SCORE_HALF) toks[0] = Tokenizer::kBos;
+        if (params.score == AXE_SCORE_HALF && tokenizer.bos() >= 0) toks[0] = tokenizer.bos();
         llama_forward(model, ops, *st, toks.data(), n_ctx, 0, want.data(), false);
         ChunkScore s;
         const size_t rows = n_ctx - 1 - first;

@@ -112,21 +112,67 @@ typedef struct axe_model_info {
 } axe_model_info;
 AXE_API axe_status axe_model_get_info(const axe_model *model, axe_model_info *info);
 
+/* BOS and EOS of the model's vocabulary (-1 when it has none). */
 AXE_API axe_token axe_token_bos(const axe_model *model);
 AXE_API axe_token axe_token_eos(const axe_model *model);
+/* 1 when the model's text starts with BOS (tokenizer_config.json's
+ * add_bos_token; always for llama2.c models), else 0. */
+AXE_API int axe_model_adds_bos(const axe_model *model);
+/* 1 when `token` ends a turn: EOS, every eos_token_id of the model's folder,
+ * end-of-turn tokens such as <|eot_id|>. */
+AXE_API int axe_token_is_stop(const axe_model *model, axe_token token);
+/* The ids that end a turn, ascending; on AXE_ERR_BUFFER_TOO_SMALL *n_ids
+ * holds the count needed. */
+AXE_API axe_status axe_model_stop_ids(const axe_model *model, axe_token *ids, size_t capacity, size_t *n_ids);
 
-/* Tokenizes `text_len` bytes (SentencePiece BPE with byte fallback). On
- * AXE_ERR_BUFFER_TOO_SMALL, *n_tokens holds the count needed. */
+/* Tokenizes `text_len` bytes with the model's tokenizer (SentencePiece BPE
+ * with byte fallback, or a tokenizer.json BPE). Special tokens written in the
+ * text are plain text. On AXE_ERR_BUFFER_TOO_SMALL, *n_tokens holds the count
+ * needed. */
 AXE_API axe_status axe_tokenize(const axe_model *model, const char *text, size_t text_len, int add_bos,
                                 axe_token *tokens, size_t capacity, size_t *n_tokens);
+/* axe_tokenize, and with parse_special != 0 special tokens written in the text
+ * ("<|eot_id|>", "<s>") become their ids, as a chat template needs. */
+AXE_API axe_status axe_tokenize_special(const axe_model *model, const char *text, size_t text_len, int add_bos,
+                                        int parse_special, axe_token *tokens, size_t capacity, size_t *n_tokens);
 /* The bytes of one token as they follow `prev` (prev = BOS strips a leading
  * space; byte tokens <0xNN> give the byte). Not NUL-terminated. */
 AXE_API axe_status axe_token_to_piece(const axe_model *model, axe_token prev, axe_token token, char *buf,
                                       size_t capacity, size_t *n_bytes);
+/* The token's text as its vocabulary spells it ("<s>", "<|eot_id|>", "\xe2\x96\x81the"),
+ * NUL-terminated when room allows; *n_bytes is its length. */
+AXE_API axe_status axe_token_get_text(const axe_model *model, axe_token token, char *buf, size_t capacity,
+                                      size_t *n_bytes);
 /* Decodes a whole sequence to bytes (NUL-terminated when room allows; the
  * count excludes the NUL). */
 AXE_API axe_status axe_detokenize(const axe_model *model, const axe_token *tokens, size_t n_tokens, char *buf,
                                   size_t capacity, size_t *n_bytes);
+
+/* ---- Chat templates -------------------------------------------------------- */
+typedef struct axe_chat_message {
+  const char *role; /* "system", "user" or "assistant" */
+  const char *content;
+} axe_chat_message;
+
+/* The model's own chat template (its Jinja source from tokenizer_config.json),
+ * or "" when it has none. Valid while the model lives. */
+AXE_API const char *axe_model_chat_template(const axe_model *model);
+/* Formats messages as the template would (as llama_chat_apply_template does,
+ * without a Jinja engine: the template's family is recognised and rendered
+ * exactly). `tmpl`: NULL for the model's template, a family name ("llama3",
+ * "chatml", "llama2", "mistral-v1", "mistral-v3", "mistral-v7", "zephyr",
+ * "gemma", "phi3", ...) or a Jinja source. add_assistant != 0 appends the
+ * start of the assistant's turn. Writes the text (NUL-terminated when room
+ * allows); *n_bytes is its length, also on AXE_ERR_BUFFER_TOO_SMALL.
+ * AXE_ERR_UNSUPPORTED when the template is not one axe recognises. The text
+ * holds the template's special tokens (and BOS when the template writes it):
+ * tokenize it with axe_tokenize_special(..., add_bos = 0 when the text
+ * already starts with BOS, parse_special = 1). */
+AXE_API axe_status axe_chat_apply_template(const axe_model *model, const char *tmpl, const axe_chat_message *messages,
+                                           size_t n_messages, int add_assistant, char *buf, size_t capacity,
+                                           size_t *n_bytes);
+/* The names axe_chat_apply_template accepts, comma-separated. */
+AXE_API const char *axe_chat_template_names(void);
 
 /* ---- Context (KV cache, scratch, threads) -------------------------------- */
 typedef struct axe_context axe_context;

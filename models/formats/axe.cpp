@@ -13,10 +13,23 @@ std::string axe_codes_name(const std::string& linear) { return linear + ".codes"
 std::string axe_scales_name(const std::string& linear) { return linear + ".scales"; }
 
 nlohmann::json config_to_json(const LlamaConfig& c) {
-  return {{"dim", c.dim},           {"hidden_dim", c.hidden_dim}, {"n_layers", c.n_layers},
-          {"n_heads", c.n_heads},   {"n_kv_heads", c.n_kv_heads}, {"vocab_size", c.vocab},
-          {"seq_len", c.seq_len},   {"shared_classifier", c.shared_classifier},
-          {"norm_eps", c.norm_eps}, {"rope_base", c.rope_base}};
+  nlohmann::json j = {{"dim", c.dim},           {"hidden_dim", c.hidden_dim}, {"n_layers", c.n_layers},
+                      {"n_heads", c.n_heads},   {"n_kv_heads", c.n_kv_heads}, {"vocab_size", c.vocab},
+                      {"seq_len", c.seq_len},   {"shared_classifier", c.shared_classifier},
+                      {"norm_eps", c.norm_eps}, {"rope_base", c.rope_base}};
+  // Optional fields, written only when they differ from llama2.c's (so its
+  // files keep their bytes): docs/FORMAT.md.
+  if (c.head_size) j["head_dim"] = c.head_size;
+  if (c.rope_halves) j["rope_pairs"] = "halves";
+  const RopeScaling& r = c.rope_scaling;
+  if (r.kind == RopeScaling::Kind::kLinear) j["rope_scaling"] = {{"type", "linear"}, {"factor", r.factor}};
+  if (r.kind == RopeScaling::Kind::kLlama3)
+    j["rope_scaling"] = {{"type", "llama3"},
+                         {"factor", r.factor},
+                         {"low_freq_factor", r.low_freq_factor},
+                         {"high_freq_factor", r.high_freq_factor},
+                         {"original_max_position_embeddings", r.original_max_position}};
+  return j;
 }
 
 namespace {
@@ -117,6 +130,24 @@ LlamaConfig config_from_json(const std::string& text, const std::string& source)
   c.shared_classifier = f.boolean("shared_classifier");
   c.norm_eps = f.positive_float("norm_eps");
   c.rope_base = f.positive_float("rope_base");
+  if (f.optional("head_dim")) c.head_size = static_cast<int32_t>(f.integer("head_dim", 2, 1 << 14));
+  if (f.optional("rope_pairs")) c.rope_halves = f.one_of("rope_pairs", {"adjacent", "halves"}) == std::string("halves");
+  if (const nlohmann::json* rs = f.optional("rope_scaling")) {
+    if (!rs->is_object()) fail(AXE_ERR_FORMAT, source + ": metadata 'config': field 'rope_scaling' is not an object");
+    Fields r(*rs, source + ": metadata 'config': rope_scaling");
+    RopeScaling& s = c.rope_scaling;
+    if (r.one_of("type", {"linear", "llama3"}) == std::string("linear")) {
+      s.kind = RopeScaling::Kind::kLinear;
+      s.factor = r.positive_float("factor");
+    } else {
+      s.kind = RopeScaling::Kind::kLlama3;
+      s.factor = r.positive_float("factor");
+      s.low_freq_factor = r.positive_float("low_freq_factor");
+      s.high_freq_factor = r.positive_float("high_freq_factor");
+      s.original_max_position = static_cast<int32_t>(r.integer("original_max_position_embeddings", 1, 1 << 22));
+    }
+    r.no_others();
+  }
   f.no_others();
   c.validate(source);
   return c;
@@ -235,7 +266,8 @@ AxeFile::AxeFile(const std::string& path, MappedFile::Mode mode)
     fail(AXE_ERR_FORMAT, path + ": unsupported .axe version " + excerpt(f.meta(kAxeMetaVersion)));
   for (const auto& [key, value] : f.metadata())
     if (key != kAxeMetaFormat && key != kAxeMetaVersion && key != kAxeMetaConfig && key != kAxeMetaPlan &&
-        key != kAxeMetaQuantization && key != kAxeMetaCertificate && key != kAxeMetaRotation)
+        key != kAxeMetaQuantization && key != kAxeMetaCertificate && key != kAxeMetaRotation &&
+        key != kAxeMetaTokenizer && key != kAxeMetaChat)
       fail(AXE_ERR_FORMAT, path + ": unknown metadata '" + excerpt(key) + "'");
   // The writer pads the header so that every tensor is 64-byte aligned; a
   // file whose data section moved (a changed header length) is damaged.
@@ -250,6 +282,34 @@ AxeFile::AxeFile(const std::string& path, MappedFile::Mode mode)
     r.one_of("kind", {"hadamard"});
     rotation_seed_ = static_cast<uint64_t>(r.integer("seed", 0, INT64_MAX));
     r.no_others();
+  }
+  if (f.metadata().count(kAxeMetaTokenizer)) {
+    const auto j = parse_json(f.meta(kAxeMetaTokenizer), path, kAxeMetaTokenizer);
+    Fields t(j, path + ": metadata 'tokenizer'");
+    tokenizer_kind_ = t.one_of("kind", {"tokenizer.json"});
+    if (const nlohmann::json* s = t.optional("settings")) {
+      if (!s->is_string()) fail(AXE_ERR_FORMAT, path + ": metadata 'tokenizer': field 'settings' is not a string");
+      tokenizer_settings_ = s->get<std::string>();
+    }
+    t.no_others();
+  }
+  if (f.metadata().count(kAxeMetaChat)) {
+    const auto j = parse_json(f.meta(kAxeMetaChat), path, kAxeMetaChat);
+    Fields t(j, path + ": metadata 'chat'");
+    if (const nlohmann::json* s = t.optional("template")) {
+      if (!s->is_string()) fail(AXE_ERR_FORMAT, path + ": metadata 'chat': field 'template' is not a string");
+      chat_template_ = s->get<std::string>();
+    }
+    const nlohmann::json* ids = t.optional("stop_ids");
+    if (!ids || !ids->is_array() || ids->size() > 1024)
+      fail(AXE_ERR_FORMAT, path + ": metadata 'chat': field 'stop_ids' is not a list of token ids");
+    for (const auto& id : *ids) {
+      if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() >= config_.vocab)
+        fail(AXE_ERR_FORMAT, path + ": metadata 'chat': stop id " + excerpt(id.dump()) + " is not a token id below " +
+                                 std::to_string(config_.vocab));
+      stop_ids_.push_back(static_cast<int32_t>(id.get<int64_t>()));
+    }
+    t.no_others();
   }
   // The tensors are exactly the ones the schema names for this config, each
   // with its dtype and shape (checked here, once, for load and verify alike;
@@ -462,7 +522,11 @@ std::unique_ptr<LlamaModel> load_axe(const std::string& path, bool use_mmap) {
   } else {
     m->classifier = std::make_unique<LinearF32>(c.shared_classifier ? m->embedding : f.f32(kTensorClassifier, {V, D}), V, D);
   }
-  m->tokenizer = std::make_unique<Tokenizer>(f.tokenizer_bytes(), path + " (embedded tokenizer)", c.vocab);
+  m->tokenizer = make_tokenizer(f.tokenizer_kind(), f.tokenizer_bytes(), f.tokenizer_settings(),
+                                path + " (embedded tokenizer)", c.vocab);
+  m->chat_template = f.chat_template();
+  m->stop_ids = f.stop_ids();
+  if (m->stop_ids.empty() && m->tokenizer->eos() >= 0) m->stop_ids = {m->tokenizer->eos()};
   m->quant = qf;
   if (f.rotation_seed()) m->rotation = std::make_shared<const HadamardRotation>(c, *f.rotation_seed());
   return m;
@@ -545,6 +609,16 @@ AxeCertificate AxeWriter::write(const std::string& path, const QuantFormat& qf, 
   out.set_metadata(kAxeMetaConfig, config_to_json(c).dump());
   out.set_metadata(kAxeMetaPlan, plan_to_json(qf).dump());
   out.set_metadata(kAxeMetaQuantization, settings.dump());
+  if (model.tokenizer->kind() != "llama2c")
+    out.set_metadata(kAxeMetaTokenizer, nlohmann::json{{"kind", model.tokenizer->kind()},
+                                                       {"settings", model.tokenizer->settings_bytes()}}
+                                            .dump());
+  const std::vector<int32_t> eos_only = {model.tokenizer->eos()};
+  if (!model.chat_template.empty() || (!model.stop_ids.empty() && model.stop_ids != eos_only)) {
+    nlohmann::json chat = {{"stop_ids", model.stop_ids}};
+    if (!model.chat_template.empty()) chat["template"] = model.chat_template;
+    out.set_metadata(kAxeMetaChat, chat.dump());
+  }
   if (model.rotation)
     out.set_metadata(kAxeMetaRotation, nlohmann::json{{"kind", "hadamard"}, {"seed", model.rotation->seed()}}.dump());
   out.set_metadata(kAxeMetaCertificate,

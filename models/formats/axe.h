@@ -35,6 +35,12 @@ inline constexpr const char* kAxeMetaCertificate = "certificate";
 // Optional: {"kind": "hadamard", "seed": S} when every linear layer's input
 // is rotated (models/llama/rotation.h); the codes are of the rotated weights.
 inline constexpr const char* kAxeMetaRotation = "rotation";
+// Optional: {"kind": "tokenizer.json", "settings": "<tokenizer_config.json>"}
+// when the embedded tokenizer is not a llama2.c one.
+inline constexpr const char* kAxeMetaTokenizer = "tokenizer";
+// Optional: {"template": "<Jinja source>", "stop_ids": [ids]} from the
+// model's folder (when absent: no template, and EOS ends a turn).
+inline constexpr const char* kAxeMetaChat = "chat";
 // Tensors beside the architecture's: a linear layer's "<name>.codes" and
 // "<name>.scales", and the embedded llama2.c tokenizer.
 inline constexpr const char* kAxeTensorTokenizer = "tokenizer";
@@ -88,6 +94,12 @@ class AxeFile {
   const int8_t* embedding_codes() const;  // [vocab][dim], each in [-127, 127]
   const float* embedding_scales() const;  // [vocab], finite and >= 0
   std::string_view tokenizer_bytes() const;
+  // The embedded tokenizer's kind and settings (make_tokenizer), the chat
+  // template and the stop ids (empty when the file has none).
+  const std::string& tokenizer_kind() const { return tokenizer_kind_; }
+  const std::string& tokenizer_settings() const { return tokenizer_settings_; }
+  const std::string& chat_template() const { return chat_template_; }
+  const std::vector<int32_t>& stop_ids() const { return stop_ids_; }
 
   // The certificate as stored (read strictly: every field typed and known).
   struct StoredCertificate {
@@ -102,6 +114,8 @@ class AxeFile {
   LlamaConfig config_;
   QuantFormat format_;
   std::optional<uint64_t> rotation_seed_;
+  std::string tokenizer_kind_ = "llama2c", tokenizer_settings_, chat_template_;
+  std::vector<int32_t> stop_ids_;
   bool quantized_classifier_ = false, compact_embedding_ = false;
   StoredCertificate certificate_;
 };

@@ -145,7 +145,8 @@ std::unique_ptr<LlamaModel> load_llama2c(const std::string& path, const std::str
   }
   m->classifier = std::make_unique<LinearF32>(wcls, V, D);
   m->tokenizer =
-      std::make_unique<Tokenizer>(tokenizer_path.empty() ? find_tokenizer(path) : tokenizer_path, c.vocab);
+      std::make_unique<Llama2cTokenizer>(tokenizer_path.empty() ? find_tokenizer(path) : tokenizer_path, c.vocab);
+  m->stop_ids = {Llama2cTokenizer::kEos};
   return m;
 }
 

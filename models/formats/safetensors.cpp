@@ -15,6 +15,7 @@ namespace {
 
 uint64_t dtype_size(const std::string& dtype) {
   if (dtype == "F32" || dtype == "I32") return 4;
+  if (dtype == "F16" || dtype == "BF16") return 2;
   if (dtype == "I8" || dtype == "U8") return 1;
   return 0;
 }

@@ -18,8 +18,8 @@ const std::array<LlamaLinearInfo, kLlamaLinears>& llama_linears() {
 }
 
 std::array<uint64_t, 2> llama_linear_shape(const LlamaConfig& c, size_t i) {
-  const uint64_t D = c.dim, H = c.hidden_dim, KV = c.kv_dim();
-  const std::array<uint64_t, 2> shapes[kLlamaLinears] = {{D, D}, {KV, D}, {KV, D}, {D, D}, {H, D}, {D, H}, {H, D}};
+  const uint64_t D = c.dim, H = c.hidden_dim, Q = c.q_dim(), KV = c.kv_dim();
+  const std::array<uint64_t, 2> shapes[kLlamaLinears] = {{Q, D}, {KV, D}, {KV, D}, {D, Q}, {H, D}, {D, H}, {H, D}};
   return shapes[i];
 }
 

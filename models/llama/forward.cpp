@@ -1,5 +1,6 @@
 #include "models/llama/forward.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -17,18 +18,18 @@ LlamaState::LlamaState(const LlamaModel& model, size_t n_ctx, size_t n_batch)
       kv_(model.config.n_layers, model.config.kv_dim(), n_ctx) {
   const LlamaConfig& c = model.config;
   const size_t half = c.head_dim() / 2;
+  const std::vector<float> inv_freq = c.rope_inv_freq();
   rope_cos_.resize(n_ctx * half);
   rope_sin_.resize(n_ctx * half);
   for (size_t p = 0; p < n_ctx; ++p)
     for (size_t j = 0; j < half; ++j) {
-      const float freq = 1.0f / std::pow(c.rope_base, static_cast<float>(2 * j) / static_cast<float>(c.head_dim()));
-      const float angle = static_cast<float>(p) * freq;
+      const float angle = static_cast<float>(p) * inv_freq[j];
       rope_cos_[p * half + j] = std::cos(angle);
       rope_sin_[p * half + j] = std::sin(angle);
     }
   x_.resize(n_batch * c.dim);
-  xb_.resize(n_batch * c.dim);
-  q_.resize(n_batch * c.dim);
+  xb_.resize(n_batch * std::max(c.dim, c.q_dim()));
+  q_.resize(n_batch * c.q_dim());
   k_.resize(n_batch * c.kv_dim());
   v_.resize(n_batch * c.kv_dim());
   hb_.resize(n_batch * c.hidden_dim);
@@ -42,19 +43,24 @@ uint64_t LlamaState::kv_bytes(const LlamaConfig& c, size_t n_ctx) {
 
 uint64_t LlamaState::scratch_bytes(const LlamaConfig& c, size_t n_ctx, size_t n_batch) {
   const uint64_t rope = uint64_t{n_ctx} * static_cast<uint64_t>(c.head_dim());  // cos and sin, half each
-  const uint64_t per_token = 3 * uint64_t(c.dim) + 2 * uint64_t(c.kv_dim()) + 2 * uint64_t(c.hidden_dim) + uint64_t(c.vocab);
+  const uint64_t per_token = uint64_t(c.dim) + uint64_t(std::max(c.dim, c.q_dim())) + uint64_t(c.q_dim()) + 2 * uint64_t(c.kv_dim()) + 2 * uint64_t(c.hidden_dim) + uint64_t(c.vocab);
   return 4 * (rope + per_token * n_batch);
 }
 
 namespace {
 
-// Rotates adjacent pairs (v[2j], v[2j+1]) of each head by the angles of pos.
-void rope(float* v, size_t n, size_t head_dim, const float* cos_row, const float* sin_row) {
+// Rotates pair j of each head by the angles of pos: the adjacent elements
+// (2j, 2j+1), or with `halves` the elements (j, j + head_dim/2).
+void rope(float* v, size_t n, size_t head_dim, const float* cos_row, const float* sin_row, bool halves) {
+  const size_t half = head_dim / 2;
+  const size_t step = halves ? 1 : 2, other = halves ? half : 1;
   for (size_t h = 0; h < n; h += head_dim)
-    for (size_t j = 0; j < head_dim / 2; ++j) {
-      const float a = v[h + 2 * j], b = v[h + 2 * j + 1];
-      v[h + 2 * j] = a * cos_row[j] - b * sin_row[j];
-      v[h + 2 * j + 1] = a * sin_row[j] + b * cos_row[j];
+    for (size_t j = 0; j < half; ++j) {
+      float* a = v + h + j * step;
+      float* b = a + other;
+      const float x = *a, y = *b;
+      *a = x * cos_row[j] - y * sin_row[j];
+      *b = x * sin_row[j] + y * cos_row[j];
     }
 }
 
@@ -92,6 +98,10 @@ void llama_embed(const LlamaModel& model, LlamaState& s, const int32_t* tokens, 
     }
     return;
   }
+  if (model.embedding_half) {
+    for (size_t i = 0; i < n; ++i) model.embedding_half->widen_row(static_cast<size_t>(tokens[i]), &s.x_[i * D]);
+    return;
+  }
   for (size_t i = 0; i < n; ++i) std::memcpy(&s.x_[i * D], model.embedding + size_t(tokens[i]) * D, D * sizeof(float));
 }
 
@@ -103,7 +113,7 @@ void llama_block(const LlamaModel& model, const Ops& ops, LlamaState& s, size_t 
 StageInput llama_block_until(const LlamaModel& model, const Ops& ops, LlamaState& s, size_t l, size_t n,
                              size_t pos0, bool parallel, BlockStage stop) {
   const LlamaConfig& c = model.config;
-  const size_t D = c.dim, H = c.hidden_dim, KV = c.kv_dim(), HD = c.head_dim(), half = HD / 2;
+  const size_t D = c.dim, H = c.hidden_dim, Q = c.q_dim(), KV = c.kv_dim(), HD = c.head_dim(), half = HD / 2;
   const size_t n_heads = c.n_heads, kv_mul = c.n_heads / c.n_kv_heads;
   float* x = s.x_.data();
   float* xb = s.xb_.data();
@@ -130,13 +140,13 @@ StageInput llama_block_until(const LlamaModel& model, const Ops& ops, LlamaState
   rotate_rows(xb, D, BlockStage::kAttentionIn);
   check_finite(model, xb, n, D, D, pos0, l, "the input of attention.wq/wk/wv");
   if (stop == BlockStage::kAttentionIn) return {xb, D};
-  ly.wq->forward(ops, xb, D, n, q, D, false, parallel);
+  ly.wq->forward(ops, xb, D, n, q, Q, false, parallel);
   ly.wk->forward(ops, xb, D, n, s.k_.data(), KV, false, parallel);
   ly.wv->forward(ops, xb, D, n, s.v_.data(), KV, false, parallel);
   for (size_t i = 0; i < n; ++i) {
     const size_t p = pos0 + i;
-    rope(q + i * D, D, HD, &s.rope_cos_[p * half], &s.rope_sin_[p * half]);
-    rope(&s.k_[i * KV], KV, HD, &s.rope_cos_[p * half], &s.rope_sin_[p * half]);
+    rope(q + i * Q, Q, HD, &s.rope_cos_[p * half], &s.rope_sin_[p * half], c.rope_halves);
+    rope(&s.k_[i * KV], KV, HD, &s.rope_cos_[p * half], &s.rope_sin_[p * half], c.rope_halves);
   }
   s.kv_.store(l, pos0, n, s.k_.data(), s.v_.data());
   // Attention: every (token, head) pair is independent.
@@ -144,14 +154,14 @@ StageInput llama_block_until(const LlamaModel& model, const Ops& ops, LlamaState
     std::vector<float> scratch(pos0 + n);
     for (size_t job = a; job < b; ++job) {
       const size_t i = job / n_heads, h = job % n_heads, kvh = h / kv_mul;
-      ops.attention(q + i * D + h * HD, kc + kvh * HD * ld, vc + kvh * HD * ld, ld, pos0 + i + 1, HD,
-                    scratch.data(), xb + i * D + h * HD);
+      ops.attention(q + i * Q + h * HD, kc + kvh * HD * ld, vc + kvh * HD * ld, ld, pos0 + i + 1, HD,
+                    scratch.data(), xb + i * Q + h * HD);
     }
   });
-  rotate_rows(xb, D, BlockStage::kAttentionOut);
-  check_finite(model, xb, n, D, D, pos0, l, "the attention output (the input of attention.wo)");
-  if (stop == BlockStage::kAttentionOut) return {xb, D};
-  ly.wo->forward(ops, xb, D, n, x, D, true, parallel);
+  rotate_rows(xb, Q, BlockStage::kAttentionOut);
+  check_finite(model, xb, n, Q, Q, pos0, l, "the attention output (the input of attention.wo)");
+  if (stop == BlockStage::kAttentionOut) return {xb, Q};
+  ly.wo->forward(ops, xb, Q, n, x, D, true, parallel);
 
   norm_rows(ly.rms_ffn);
   rotate_rows(xb, D, BlockStage::kFfnIn);

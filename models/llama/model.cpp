@@ -19,11 +19,13 @@ uint64_t LlamaModel::n_params() const {
 
 uint64_t LlamaModel::weight_bytes() const {
   const auto& c = config;
-  const uint64_t table = embedding_codes ? uint64_t(c.vocab) * c.dim + 4 * uint64_t(c.vocab) : 4 * uint64_t(c.vocab) * c.dim;
+  const uint64_t table = embedding_codes  ? uint64_t(c.vocab) * c.dim + 4 * uint64_t(c.vocab)
+                         : embedding_half ? 2 * uint64_t(c.vocab) * c.dim
+                                          : 4 * uint64_t(c.vocab) * c.dim;
   uint64_t b = table + 4 * (c.dim + 2 * uint64_t(c.dim) * layers.size());
   for (const auto& l : layers)
     for (size_t i = 0; i < kLlamaLinears; ++i) b += l.linear(i).weight_bytes();
-  if (!c.shared_classifier || !classifier->as_f32()) b += classifier->weight_bytes();
+  if (!c.shared_classifier || !(classifier->as_f32() || classifier->as_half())) b += classifier->weight_bytes();
   return b;
 }
 
@@ -37,6 +39,9 @@ std::unique_ptr<LlamaModel> with_replaced_linears(const LlamaModel& m, const Lin
   v->embedding = m.embedding;
   v->embedding_codes = m.embedding_codes;
   v->embedding_scales = m.embedding_scales;
+  v->embedding_half = m.embedding_half;
+  v->chat_template = m.chat_template;
+  v->stop_ids = m.stop_ids;
   v->rms_final = m.rms_final;
   v->layers.resize(m.layers.size());
   for (size_t l = 0; l < m.layers.size(); ++l) {
@@ -48,9 +53,48 @@ std::unique_ptr<LlamaModel> with_replaced_linears(const LlamaModel& m, const Lin
   if (m.classifier) {
     if (const LinearF32* cls = m.classifier->as_f32())
       v->classifier = std::make_unique<LinearF32>(cls->data(), cls->rows(), cls->cols());
+    else if (const LinearHalf* h = m.classifier->as_half())
+      v->classifier = std::make_unique<LinearHalf>(h->type(), h->data(), h->rows(), h->cols());
     else
       v->classifier = make(SIZE_MAX, kClassifierLinear, *m.classifier);
   }
+  return v;
+}
+
+bool has_half_weights(const LlamaModel& m) {
+  if (m.embedding_half || (m.classifier && m.classifier->as_half())) return true;
+  for (const LlamaLayer& ly : m.layers)
+    for (size_t i = 0; i < kLlamaLinears; ++i)
+      if (ly.linear(i).as_half()) return true;
+  return false;
+}
+
+std::unique_ptr<LlamaModel> with_f32_weights(const LlamaModel& m) {
+  std::vector<std::shared_ptr<const void>> owned;
+  auto widen = [&](const LinearHalf& h) {
+    auto v = std::make_shared<std::vector<float>>(h.rows() * h.cols());
+    for (size_t r = 0; r < h.rows(); ++r) h.widen_row(r, v->data() + r * h.cols());
+    owned.push_back(v);
+    return static_cast<const float*>(v->data());
+  };
+  auto widened = [&](const Linear& orig) -> std::unique_ptr<Linear> {
+    if (const LinearHalf* h = orig.as_half()) return std::make_unique<LinearF32>(widen(*h), h->rows(), h->cols());
+    if (const LinearF32* f = orig.as_f32()) return std::make_unique<LinearF32>(f->data(), f->rows(), f->cols());
+    fail(AXE_ERR_INVALID_ARGUMENT, m.path + ": the model has integer layers; it is already quantized");
+  };
+  auto v = with_replaced_linears(m, [&](size_t, const std::string&, const Linear& orig) { return widened(orig); });
+  if (m.embedding_half) {
+    v->embedding = widen(*m.embedding_half);
+    v->embedding_half.reset();
+  }
+  if (m.classifier->as_half())
+    v->classifier = m.config.shared_classifier && v->embedding
+                        ? std::make_unique<LinearF32>(v->embedding, m.classifier->rows(), m.classifier->cols())
+                        : widened(*m.classifier);
+  v->storage = m.storage;
+  for (auto& o : owned) v->storage.push_back(std::move(o));
+  v->tokenizer = make_tokenizer(m.tokenizer->kind(), m.tokenizer->file_bytes(), m.tokenizer->settings_bytes(), m.path,
+                                m.config.vocab);
   return v;
 }
 

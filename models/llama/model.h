@@ -39,12 +39,19 @@ struct LlamaModel {
   const float* embedding = nullptr;
   const int8_t* embedding_codes = nullptr;
   const float* embedding_scales = nullptr;
+  // Or (a 16-bit Hugging Face folder) 16-bit rows [vocab][dim], widened at lookup.
+  std::shared_ptr<const LinearHalf> embedding_half;
   const float* rms_final = nullptr;  // [dim]
   std::vector<LlamaLayer> layers;
   std::unique_ptr<Linear> classifier;  // [vocab][dim], fp32 or integer
   std::unique_ptr<Tokenizer> tokenizer;
   // Set when the linear layers' inputs are rotated (models/llama/rotation.h).
   std::shared_ptr<const HadamardRotation> rotation;
+  // What the model's folder said about chat: its Jinja chat_template (empty
+  // when none) and every id that ends a turn (eos_token_id, which may be a
+  // list, and the tokenizer's end-of-turn tokens), ascending.
+  std::string chat_template;
+  std::vector<int32_t> stop_ids;
 
   bool quantized() const { return quant.has_value(); }
   // "F32", or the bits of a quantized model ("W4A8").
@@ -61,5 +68,11 @@ struct LlamaModel {
 // outlive the result.
 using LinearFactory = std::function<std::unique_ptr<Linear>(size_t, const std::string&, const Linear&)>;
 std::unique_ptr<LlamaModel> with_replaced_linears(const LlamaModel& m, const LinearFactory& make);
+
+// Whether any weight of `m` is 16-bit (a LinearHalf or 16-bit embedding rows).
+bool has_half_weights(const LlamaModel& m);
+// A model like `m` whose 16-bit weights are widened to fp32 copies it owns
+// (for the quantizer, which reads fp32); tokenizer copied, other weights shared.
+std::unique_ptr<LlamaModel> with_f32_weights(const LlamaModel& m);
 
 }  // namespace axe

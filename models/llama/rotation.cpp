@@ -90,7 +90,8 @@ RotatedModel::RotatedModel(const LlamaModel& m, uint64_t seed, const Ops& ops) :
   model_->storage.push_back(ones);
   for (const auto& b : blocks_) model_->storage.push_back(b);
   model_->rotation = std::make_shared<const HadamardRotation>(m.config, seed);
-  model_->tokenizer = std::make_unique<Tokenizer>(m.tokenizer->file_bytes(), m.path, m.config.vocab);
+  model_->tokenizer = make_tokenizer(m.tokenizer->kind(), m.tokenizer->file_bytes(), m.tokenizer->settings_bytes(), m.path,
+                                     m.config.vocab);
 }
 
 void RotatedModel::prepare(size_t l) {

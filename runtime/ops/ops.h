@@ -19,6 +19,16 @@ struct Ops {
   // is split across threads or batched.
   void (*matmul_f32)(const float* x, size_t ldx, size_t M, const float* w, size_t ldw, size_t K, float* y,
                      size_t ldy, size_t n_begin, size_t n_end, bool accumulate);
+  // matmul_f32 with 16-bit weights: w holds raw bf16 (matmul_bf16) or IEEE
+  // f16 (matmul_f16) values, row-major [N][K] with row stride ldw elements,
+  // widened exactly to fp32 on the fly; x stays fp32 (never rounded to 16
+  // bits). Same contract as matmul_f32: every element's result is independent
+  // of M, of the row range and of the tile shape, and equals matmul_f32's on
+  // the widened weights for the same target.
+  void (*matmul_bf16)(const float* x, size_t ldx, size_t M, const uint16_t* w, size_t ldw, size_t K, float* y,
+                      size_t ldy, size_t n_begin, size_t n_end, bool accumulate);
+  void (*matmul_f16)(const float* x, size_t ldx, size_t M, const uint16_t* w, size_t ldw, size_t K, float* y,
+                     size_t ldy, size_t n_begin, size_t n_end, bool accumulate);
   // out[i] = x[i] * w[i] / sqrt(mean(x^2) + eps)
   void (*rmsnorm)(const float* x, const float* w, float* out, size_t n, float eps);
   // Attention of one query head over positions [0, n_pos) of a cache stored

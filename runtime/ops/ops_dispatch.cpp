@@ -6,6 +6,7 @@
 #include "hwy/highway.h"
 #include "runtime/kernels/emulate_steps-inl.h"
 #include "runtime/kernels/matmul_f32-inl.h"
+#include "runtime/kernels/matmul_half-inl.h"
 #include "runtime/ops/ops.h"
 #include "runtime/ops/vector_ops-inl.h"
 
@@ -14,7 +15,8 @@ namespace axe {
 namespace HWY_NAMESPACE {
 
 const Ops& GetOps(Target t) {
-  static const Ops ops{t, &MatMulF32, &RmsNorm, &Attention, &SiluMul, &Softmax, &Hadamard, &EmulateSteps};
+  static const Ops ops{t, &MatMulF32, &MatMulBF16, &MatMulF16, &RmsNorm, &Attention,
+                       &SiluMul, &Softmax, &Hadamard, &EmulateSteps};
   return ops;
 }
 
