@@ -1,5 +1,7 @@
 #include "runtime/tokenizer.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <queue>
 
@@ -211,6 +213,123 @@ std::string_view Llama2cTokenizer::piece(int32_t prev, int32_t token, char* byte
 }  // namespace axe
 
 namespace axe {
+
+namespace {
+
+// A bounds-checked reader of protobuf's wire format.
+class ProtoReader {
+ public:
+  ProtoReader(std::string_view bytes, size_t base, const std::string& name) : b_(bytes), base_(base), name_(name) {}
+  bool done() const { return pos_ >= b_.size(); }
+  uint64_t varint() {
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (pos_ >= b_.size()) bad("a truncated varint");
+      const uint8_t c = static_cast<uint8_t>(b_[pos_++]);
+      v |= uint64_t{c & 0x7fu} << shift;
+      if (!(c & 0x80)) return v;
+    }
+    bad("a varint longer than 10 bytes");
+  }
+  std::string_view bytes(size_t n) {
+    if (n > b_.size() - pos_) bad("a field of " + std::to_string(n) + " bytes past the end");
+    const std::string_view s = b_.substr(pos_, n);
+    pos_ += n;
+    return s;
+  }
+  // Skips a field of wire type `wt`.
+  void skip(uint64_t wt) {
+    if (wt == 0) varint();
+    else if (wt == 1) bytes(8);
+    else if (wt == 2) bytes(varint());
+    else if (wt == 5) bytes(4);
+    else bad("wire type " + std::to_string(wt));
+  }
+  size_t offset() const { return base_ + pos_; }
+  [[noreturn]] void bad(const std::string& what) const {
+    fail(AXE_ERR_FORMAT, name_ + ": not a SentencePiece model: " + what + " at offset " + std::to_string(base_ + pos_));
+  }
+
+ private:
+  std::string_view b_;
+  size_t base_, pos_ = 0;
+  const std::string& name_;
+};
+
+}  // namespace
+
+std::string llama2c_bytes_from_sentencepiece(std::string_view proto, const std::string& name) {
+  struct Piece {
+    std::string text;
+    float score = 0;
+    uint64_t type = 1;
+  };
+  std::vector<Piece> pieces;
+  int64_t unk_id = 0, bos_id = 1, eos_id = 2;
+  ProtoReader r(proto, 0, name);
+  while (!r.done()) {
+    const uint64_t key = r.varint(), field = key >> 3, wt = key & 7;
+    if (field == 1 && wt == 2) {  // ModelProto.pieces
+      const size_t at = r.offset();
+      ProtoReader p(r.bytes(r.varint()), at, name);
+      Piece piece;
+      while (!p.done()) {
+        const uint64_t k = p.varint();
+        if (k == (1 << 3 | 2)) {
+          piece.text = std::string(p.bytes(p.varint()));
+        } else if (k == (2 << 3 | 5)) {
+          std::memcpy(&piece.score, p.bytes(4).data(), 4);
+          if (!std::isfinite(piece.score)) p.bad("a score that is not finite");
+        } else if (k == (3 << 3 | 0)) {
+          piece.type = p.varint();
+        } else {
+          p.skip(k & 7);
+        }
+      }
+      pieces.push_back(std::move(piece));
+      if (pieces.size() > (1u << 22)) r.bad("more than 2^22 pieces");
+    } else if (field == 2 && wt == 2) {  // TrainerSpec: the special ids
+      const size_t at = r.offset();
+      ProtoReader t(r.bytes(r.varint()), at, name);
+      while (!t.done()) {
+        const uint64_t k = t.varint();
+        if (k == (40 << 3 | 0)) unk_id = static_cast<int32_t>(t.varint());
+        else if (k == (41 << 3 | 0)) bos_id = static_cast<int32_t>(t.varint());
+        else if (k == (42 << 3 | 0)) eos_id = static_cast<int32_t>(t.varint());
+        else t.skip(k & 7);
+      }
+    } else {
+      r.skip(wt);
+    }
+  }
+  if (pieces.size() < 3) fail(AXE_ERR_FORMAT, name + ": a SentencePiece model with " + std::to_string(pieces.size()) + " pieces");
+  if (unk_id != Llama2cTokenizer::kUnk || bos_id != Llama2cTokenizer::kBos || eos_id != Llama2cTokenizer::kEos)
+    fail(AXE_ERR_FORMAT, name + ": unknown, BOS and EOS ids are " + std::to_string(unk_id) + ", " +
+                             std::to_string(bos_id) + ", " + std::to_string(eos_id) +
+                             "; axe reads SentencePiece models with 0, 1, 2");
+  std::string out(4, '\0');
+  int32_t max_len = 1;
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    std::string t = pieces[i].text;
+    if (static_cast<int64_t>(i) == bos_id) t = "\n<s>\n";
+    if (static_cast<int64_t>(i) == eos_id) t = "\n</s>\n";
+    std::string spaced;
+    for (size_t j = 0; j < t.size(); ++j) {
+      if (t.compare(j, 3, "\xe2\x96\x81") == 0) spaced += ' ', j += 2;
+      else spaced += t[j];
+    }
+    t = std::move(spaced);
+    if (t.size() > (1u << 16)) fail(AXE_ERR_FORMAT, name + ": piece " + std::to_string(i) + " is longer than 65536 bytes");
+    const int32_t len = static_cast<int32_t>(t.size());
+    max_len = std::max(max_len, len);
+    char head[8];
+    std::memcpy(head, &pieces[i].score, 4);
+    std::memcpy(head + 4, &len, 4);
+    out.append(head, 8).append(t);
+  }
+  std::memcpy(out.data(), &max_len, 4);
+  return out;
+}
 
 std::unique_ptr<Tokenizer> make_tokenizer(std::string_view kind, std::string_view bytes, std::string_view settings,
                                           const std::string& name, int32_t n_vocab) {

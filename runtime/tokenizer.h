@@ -55,6 +55,13 @@ class Tokenizer {
 std::unique_ptr<Tokenizer> make_tokenizer(std::string_view kind, std::string_view bytes, std::string_view settings,
                                           const std::string& name, int32_t n_vocab);
 
+// The llama2.c tokenizer.bin bytes of a SentencePiece model (its protobuf
+// tokenizer.model), as llama2.c's tokenizer.py exports it: every piece with
+// its score, '\xe2\x96\x81' as a space, BOS and EOS as "\n<s>\n" and
+// "\n</s>\n". The model must use ids 0, 1, 2 for unknown, BOS and EOS, as
+// Llama2cTokenizer does. Errors name `name` and the byte offset.
+std::string llama2c_bytes_from_sentencepiece(std::string_view proto, const std::string& name);
+
 class Llama2cTokenizer final : public Tokenizer {
  public:
   static constexpr int32_t kUnk = 0, kBos = 1, kEos = 2;

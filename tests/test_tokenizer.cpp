@@ -90,3 +90,23 @@ TEST_CASE("tokenizer rejects a vocabulary of the wrong size") {
     CHECK(std::string(e.what()).find("tok512.bin") != std::string::npos);
   }
 }
+
+TEST_CASE("a SentencePiece tokenizer.model reads as llama2.c's export of it") {
+  const std::string proto = slurp(test_paths::shared("models/llama2-tokenizer/tokenizer.model"));
+  const std::string bin = slurp(test_paths::llama2_tokenizer());
+  // llama2.c's tokenizer.bin is tokenizer.py's export of this very model:
+  // the same pieces, scores and maximum length, byte for byte.
+  CHECK(axe::llama2c_bytes_from_sentencepiece(proto, "tokenizer.model") == bin);
+  // Hostile protobufs: truncated inside a piece, a bad wire type, a length past the end.
+  for (size_t cut : {size_t{1}, size_t{7}, proto.size() / 2}) {
+    try {
+      axe::llama2c_bytes_from_sentencepiece(std::string_view(proto).substr(0, cut), "cut.model");
+      FAIL("a truncated model was accepted at " << cut);
+    } catch (const axe::Error& e) {
+      CHECK(e.status() == AXE_ERR_FORMAT);
+      CHECK(std::string(e.what()).find("cut.model") != std::string::npos);
+    }
+  }
+  CHECK_THROWS_AS(axe::llama2c_bytes_from_sentencepiece(std::string("\x0f\x01", 2), "x"), axe::Error);
+  CHECK_THROWS_AS(axe::llama2c_bytes_from_sentencepiece(std::string("\x0a\xff\xff\xff\x0f", 5), "x"), axe::Error);
+}

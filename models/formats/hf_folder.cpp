@@ -328,8 +328,12 @@ std::unique_ptr<LlamaModel> load_hf_folder(const std::string& dir, bool use_mmap
   if (fs::exists(tok_json, ec)) {
     m->tokenizer = make_tokenizer("tokenizer.json", read_small_file(tok_json, kMaxSettingsBytes), cfg_bytes, tok_json,
                                   c.vocab);
+  } else if (const std::string spm = (d / "tokenizer.model").string(); fs::exists(spm, ec)) {
+    // SentencePiece's protobuf, read as llama2.c's export of it.
+    m->tokenizer = std::make_unique<Llama2cTokenizer>(
+        llama2c_bytes_from_sentencepiece(read_small_file(spm, kMaxSettingsBytes), spm), spm, c.vocab);
   } else {
-    fail(AXE_ERR_IO, dir + ": no tokenizer.json in the folder");
+    fail(AXE_ERR_IO, dir + ": no tokenizer.json or tokenizer.model in the folder");
   }
 
   // Stop ids: generation_config.json's and config.json's eos_token_id (one
