@@ -196,6 +196,7 @@ class Shards {
     if (!fs::exists(index, ec))
       fail(AXE_ERR_IO, dir + ": no model.safetensors or model.safetensors.index.json (axe reads safetensors weights; "
                              "convert PyTorch .bin files first)");
+    index_ = index;
     const nlohmann::json j = parse_json_file(index);
     if (!j.contains("weight_map") || !j["weight_map"].is_object() || j["weight_map"].empty())
       fail(AXE_ERR_FORMAT, index + ": field 'weight_map' is missing or not an object of tensor names");
@@ -238,7 +239,9 @@ class Shards {
   // The tensor, checked for shape and for a float dtype; marked as used.
   std::pair<const SafetensorsFile*, const TensorView*> get(const std::string& name, const std::vector<uint64_t>& shape) {
     auto it = where_.find(name);
-    if (it == where_.end()) fail(AXE_ERR_FORMAT, first_path() + ": tensor '" + name + "' is missing");
+    if (it == where_.end())
+      fail(AXE_ERR_FORMAT, index_.empty() ? first_path() + ": tensor '" + name + "' is missing"
+                                          : index_ + ": tensor '" + name + "' is missing from the weight_map");
     const auto [file, t] = it->second;
     if (t->dtype != "F32" && t->dtype != "F16" && t->dtype != "BF16")
       fail(AXE_ERR_FORMAT, file->path() + ": tensor '" + name + "' is " + t->dtype + "; axe reads F32, F16 and BF16");
@@ -265,6 +268,7 @@ class Shards {
 
  private:
   std::string first_path() const { return files_.empty() ? std::string() : files_[0]->path(); }
+  std::string index_;  // model.safetensors.index.json, when the weights are sharded
   std::vector<std::shared_ptr<const SafetensorsFile>> files_;
   std::map<std::string, std::pair<const SafetensorsFile*, const TensorView*>> where_;
   std::set<std::string> used_;
