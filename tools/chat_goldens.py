@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Golden chat prompts for tests/test_chat_template.cpp, rendered by Jinja.
 
 Renders real chat templates (the Jinja `chat_template` of Hugging Face
