@@ -169,3 +169,40 @@ TEST_CASE("a progress callback can abort loading") {
   CHECK(axe_model_load(test_paths::stories260k().c_str(), &p, &m) == AXE_ERR_ABORTED);
   CHECK(m == nullptr);
 }
+
+TEST_CASE("chat templates through the C API: named families, sizes, errors") {
+  th::Model m = th::load(test_paths::stories260k_hf(""));
+  const axe_chat_message msgs[] = {{"system", "Be brief."}, {"user", "Hi"}};
+  size_t n = 0;
+  // Size first, then the text; the family by name.
+  REQUIRE(axe_chat_apply_template(m.get(), "chatml", msgs, 2, 1, nullptr, 0, &n) == AXE_ERR_BUFFER_TOO_SMALL);
+  std::string buf(n + 1, '\0');
+  REQUIRE(axe_chat_apply_template(m.get(), "chatml", msgs, 2, 1, buf.data(), buf.size(), &n) == AXE_OK);
+  CHECK(buf.substr(0, n) ==
+        "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+  CHECK(buf[n] == '\0');
+  // Llama 2's family writes the model's own BOS/EOS texts.
+  REQUIRE(axe_chat_apply_template(m.get(), "llama2", msgs + 1, 1, 1, buf.data(), buf.size(), &n) == AXE_OK);
+  CHECK(buf.substr(0, n).rfind("<s>", 0) == 0);
+  // A Jinja source is recognised by its markers.
+  const char* jinja = "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}";
+  REQUIRE(axe_chat_apply_template(m.get(), jinja, msgs, 2, 1, buf.data(), buf.size(), &n) == AXE_OK);
+  CHECK(buf.substr(0, n).rfind("<|im_start|>system", 0) == 0);
+  // Unknown templates and a model without one are AXE_ERR_UNSUPPORTED with a message; bad roles are refused.
+  CHECK(axe_chat_apply_template(m.get(), "{{ frob }}", msgs, 2, 1, buf.data(), buf.size(), &n) == AXE_ERR_UNSUPPORTED);
+  CHECK(std::string(axe_model_last_error(m.get())).find("not one axe recognises") != std::string::npos);
+  CHECK(axe_chat_apply_template(m.get(), nullptr, msgs, 2, 1, buf.data(), buf.size(), &n) == AXE_ERR_UNSUPPORTED);
+  const axe_chat_message bad[] = {{"wizard", "x"}};
+  CHECK(axe_chat_apply_template(m.get(), "chatml", bad, 1, 1, buf.data(), buf.size(), &n) == AXE_ERR_INVALID_ARGUMENT);
+  CHECK(std::string(axe_chat_template_names()).find("llama3") != std::string::npos);
+  // Stop ids: the folder's EOS; BOS is added as tokenizer_config.json says.
+  axe_token ids[4];
+  REQUIRE(axe_model_stop_ids(m.get(), ids, 4, &n) == AXE_OK);
+  CHECK(n == 1);
+  CHECK(ids[0] == 2);
+  CHECK(axe_token_is_stop(m.get(), 2) == 1);
+  CHECK(axe_token_is_stop(m.get(), 1) == 0);
+  CHECK(axe_model_adds_bos(m.get()) == 1);
+  REQUIRE(axe_token_get_text(m.get(), 1, buf.data(), buf.size(), &n) == AXE_OK);
+  CHECK(buf.substr(0, n) == "<s>");
+}
