@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 PACKAGES=(cmake ninja-build g++ pkg-config libtbb-dev libhwy-dev libxsimd-dev doctest-dev libbenchmark-dev
-  libeigen3-dev nlohmann-json3-dev clang libclang-rt-14-dev)
+  libeigen3-dev nlohmann-json3-dev libpcre2-dev clang libclang-rt-14-dev)
 
 install_dependencies() {
   local missing=()

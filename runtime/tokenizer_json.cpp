@@ -150,6 +150,30 @@ int byte_fallback_value(std::string_view p) {
   return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
 }
 
+// A value from the file as a message quotes it: at most 64 bytes of whole
+// characters, other bytes below 0x20 or not UTF-8 as \xNN, so that a message
+// stays one line.
+std::string quote(std::string_view s) {
+  std::string out = "'";
+  size_t i = 0;
+  while (i < s.size() && i < 64) {
+    const size_t n = utf8_seq(s, i);
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (n == 0 || c < 0x20 || c == 0x7F) {
+      static const char* kHex = "0123456789ABCDEF";
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+      ++i;
+    } else {
+      out.append(s.substr(i, n));
+      i += n;
+    }
+  }
+  if (i < s.size()) out += "...";
+  return out + "'";
+}
+
 // ---------------------------------------------------------------- PCRE2
 
 struct CodeFree {
@@ -167,14 +191,63 @@ std::string pcre2_message(int code) {
   return n < 0 ? "PCRE2 error " + std::to_string(code) : std::string(reinterpret_cast<const char*>(buf));
 }
 
+// PCRE2's \s (with Unicode properties) still counts U+180E, which left
+// White_Space in Unicode 6.3; Oniguruma's, which Hugging Face runs, does not.
+// So \s and \S are spelled out as today's White_Space (\S only outside
+// character classes, where it can be). Patterns quoting text (\Q) are left as
+// they are.
+std::string spell_out_white_space(std::string_view p) {
+  static const std::string kWs =
+      "\\x{9}-\\x{D}\\x{20}\\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}";
+  if (p.find("\\Q") != std::string_view::npos) return std::string(p);
+  std::string out;
+  bool in_class = false;
+  for (size_t i = 0; i < p.size(); ++i) {
+    const char c = p[i];
+    if (c == '\\' && i + 1 < p.size()) {
+      const char n = p[++i];
+      if (n == 's') {
+        out += in_class ? kWs : "[" + kWs + "]";
+      } else if (n == 'S' && !in_class) {
+        out += "[^" + kWs + "]";
+      } else {
+        out += c;
+        out += n;
+        if (n == 'c' && i + 1 < p.size()) out += p[++i];  // \cX: X is not syntax
+      }
+      continue;
+    }
+    out += c;
+    if (!in_class && c == '[') {
+      in_class = true;
+      if (i + 1 < p.size() && p[i + 1] == '^') out += p[++i];
+      if (i + 1 < p.size() && p[i + 1] == ']') out += p[++i];  // a leading ']' is literal
+    } else if (in_class && c == '[' && i + 1 < p.size() && p[i + 1] == ':') {
+      const size_t end = p.find(":]", i + 2);  // [:alpha:]
+      if (end != std::string_view::npos) {
+        out.append(p.substr(i + 1, end + 1 - i));
+        i = end + 1;
+      }
+    } else if (in_class && c == ']') {
+      in_class = false;
+    }
+  }
+  return out;
+}
+
 // Compiled with Unicode properties, and for subjects that may hold invalid
 // UTF-8 (invalid bytes are never part of a match); JIT when available.
 // Returns null with `error` set when the pattern does not compile.
 Code compile_regex(std::string_view pattern, std::string& error) {
+  constexpr uint32_t kOptions = PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF;
   int code = 0;
   PCRE2_SIZE offset = 0;
-  Code re(pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
-                        PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &code, &offset, nullptr));
+  const std::string spelled = spell_out_white_space(pattern);
+  Code re(pcre2_compile(reinterpret_cast<PCRE2_SPTR>(spelled.data()), spelled.size(), kOptions, &code, &offset,
+                        nullptr));
+  if (!re)  // the rewriting misread the pattern: the pattern as given, and its errors
+    re.reset(pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), kOptions, &code, &offset,
+                           nullptr));
   if (!re) {
     error = pcre2_message(code) + " at offset " + std::to_string(offset);
     return nullptr;
@@ -183,12 +256,15 @@ Code compile_regex(std::string_view pattern, std::string& error) {
   return re;
 }
 
-// \w of a UTF-8 character (PCRE2's with Unicode properties: letters, digits
-// and '_'; Rust's \w, which Hugging Face uses, also counts marks).
+// Whether a UTF-8 character is a word character as Rust's regex \w (which
+// Hugging Face's single_word uses) has it: alphabetic, a mark, a connector
+// punctuation, a decimal digit or a joiner. (PCRE2's \w differs: it counts
+// every number, '²' too, and no marks.)
 bool is_word_char(std::string_view ch) {
   static const Code re = [] {
     std::string error;
-    return compile_regex("\\w", error);
+    Code c = compile_regex("[\\p{Alphabetic}\\p{M}\\p{Pc}\\p{Nd}\\p{Join_Control}]", error);
+    return c ? std::move(c) : compile_regex("\\w", error);  // a PCRE2 without binary properties
   }();
   if (!re || ch.empty()) return false;
   MatchData md(pcre2_match_data_create_from_pattern(re.get(), nullptr));
@@ -660,14 +736,14 @@ void JsonTokenizer::Impl::read_model(const Fields& f, const json& model, PieceMa
   f.object(model, "model");
   if (const json* t = Fields::find(model, "type")) {
     const std::string& type = f.string(*t, "model.type");
-    if (type != "BPE") f.unsupported("model.type", "'" + excerpt(type) + "' is not supported (only BPE)");
+    if (type != "BPE") f.unsupported("model.type", quote(type) + " is not supported (only BPE)");
   } else if (!model.contains("merges")) {
     f.bad("model.type", "missing");
   }
   for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"}) {
     const json* v = Fields::find(model, key);
     if (v && !f.string(*v, Fields::join("model", key)).empty())
-      f.unsupported(Fields::join("model", key), "'" + excerpt(v->get<std::string>()) + "' is not supported");
+      f.unsupported(Fields::join("model", key), quote(v->get<std::string>()) + " is not supported");
   }
   if (const json* d = Fields::find(model, "dropout"); d && !d->is_number()) f.wrong_type("model.dropout", "a number", *d);
   // A dropout is ignored: inference tokenizes deterministically.
@@ -682,7 +758,7 @@ void JsonTokenizer::Impl::read_model(const Fields& f, const json& model, PieceMa
   entries.reserve(v.size());
   text_ids.reserve(v.size());
   for (auto it = v.begin(); it != v.end(); ++it) {
-    auto field = [&] { return "model.vocab['" + excerpt(it.key()) + "']"; };  // only built for an error
+    auto field = [&] { return "model.vocab[" + quote(it.key()) + "]"; };  // only built for an error
     if (!it->is_number_integer()) f.wrong_type(field(), "an integer id", *it);
     const int64_t id = it->is_number_unsigned() && it->get<uint64_t>() < static_cast<uint64_t>(n_vocab)
                            ? static_cast<int64_t>(it->get<uint64_t>())
@@ -697,8 +773,8 @@ void JsonTokenizer::Impl::read_model(const Fields& f, const json& model, PieceMa
             [](const auto& a, const auto& b) { return a.first < b.first || (a.first == b.first && *a.second < *b.second); });
   for (size_t i = 1; i < entries.size(); ++i)
     if (entries[i].first == entries[i - 1].first)
-      f.bad("model.vocab", "id " + std::to_string(entries[i].first) + " is given to both '" +
-                               excerpt(*entries[i - 1].second) + "' and '" + excerpt(*entries[i].second) + "'");
+      f.bad("model.vocab", "id " + std::to_string(entries[i].first) + " is given to both " +
+                               quote(*entries[i - 1].second) + " and " + quote(*entries[i].second));
   grow(f, "model.vocab", static_cast<size_t>(entries.back().first) + 1, entries.size());
   for (const auto& [id, text] : entries) tokens[id].text = *text;
   auto id_of = [&](std::string_view s) { return text_ids.find(s); };
@@ -706,7 +782,7 @@ void JsonTokenizer::Impl::read_model(const Fields& f, const json& model, PieceMa
   if (const json* u = Fields::find(model, "unk_token")) {
     const std::string& s = f.string(*u, "model.unk_token");
     unk = id_of(s);
-    if (unk < 0) f.bad("model.unk_token", "'" + excerpt(s) + "' is not in model.vocab");
+    if (unk < 0) f.bad("model.unk_token", quote(s) + " is not in model.vocab");
   }
   for (int b = 0; b < 256; ++b) {
     static const char* kHex = "0123456789ABCDEF";
@@ -729,7 +805,7 @@ void JsonTokenizer::Impl::read_model(const Fields& f, const json& model, PieceMa
       if (s.starts_with("#version")) continue;
       const size_t sp = s.find(' ');
       if (sp == std::string::npos || s.find(' ', sp + 1) != std::string::npos)
-        f.bad(field(), "'" + excerpt(s) + "' is not two pieces separated by one space");
+        f.bad(field(), quote(s) + " is not two pieces separated by one space");
       a = std::string_view(s).substr(0, sp);
       b = std::string_view(s).substr(sp + 1);
     } else if (m.is_array()) {
@@ -742,12 +818,12 @@ void JsonTokenizer::Impl::read_model(const Fields& f, const json& model, PieceMa
       f.wrong_type(field(), "a string or an array of two strings", m);
     }
     const int32_t ia = id_of(a), ib = id_of(b);
-    if (ia < 0) f.bad(field(), "'" + excerpt(std::string(a)) + "' is not in model.vocab");
-    if (ib < 0) f.bad(field(), "'" + excerpt(std::string(b)) + "' is not in model.vocab");
+    if (ia < 0) f.bad(field(), quote(a) + " is not in model.vocab");
+    if (ib < 0) f.bad(field(), quote(b) + " is not in model.vocab");
     merged.assign(a);
     merged.append(b);
     const int32_t im = id_of(merged);
-    if (im < 0) f.bad(field(), "the merged piece '" + excerpt(merged) + "' is not in model.vocab");
+    if (im < 0) f.bad(field(), "the merged piece " + quote(merged) + " is not in model.vocab");
     merges.assign(ia, ib, Merge{rank++, im});
   }
 }
@@ -775,8 +851,8 @@ void JsonTokenizer::Impl::read_added_tokens(const Fields& f, const json& root, c
     a.content = f.required_string(t, "content", path);
     if (a.content.empty()) f.bad(path + ".content", "empty");
     if (id >= n_vocab)
-      f.bad(path + ".id", "id " + std::to_string(id) + " ('" + excerpt(a.content) +
-                              "') is beyond the model's vocabulary of " + std::to_string(n_vocab) +
+      f.bad(path + ".id", "id " + std::to_string(id) + " (" + quote(a.content) +
+                              ") is beyond the model's vocabulary of " + std::to_string(n_vocab) +
                               " (wrong tokenizer for this model?)");
     a.id = static_cast<int32_t>(id);
     a.special = f.boolean(t, "special", path, false);
@@ -784,15 +860,15 @@ void JsonTokenizer::Impl::read_added_tokens(const Fields& f, const json& root, c
     a.rstrip = f.boolean(t, "rstrip", path, false);
     a.single_word = f.boolean(t, "single_word", path, false);
     a.normalized = f.boolean(t, "normalized", path, !a.special);
-    if (!contents.insert(a.content).second) f.bad(path + ".content", "'" + excerpt(a.content) + "' is listed twice");
+    if (!contents.insert(a.content).second) f.bad(path + ".content", quote(a.content) + " is listed twice");
     if (!ids.insert(a.id).second) f.bad(path + ".id", "id " + std::to_string(a.id) + " is listed twice");
     grow(f, path + ".id", static_cast<size_t>(a.id) + 1, text_ids.size() + at->size());
     TokenInfo& info = tokens[a.id];
     if (!info.text.empty() && info.text != a.content)
-      f.bad(path + ".id", "id " + std::to_string(a.id) + " ('" + excerpt(a.content) + "') is model.vocab's '" +
-                              excerpt(info.text) + "'");
+      f.bad(path + ".id", "id " + std::to_string(a.id) + " (" + quote(a.content) + ") is model.vocab's " +
+                              quote(info.text));
     if (const int32_t v = text_ids.find(a.content); v >= 0 && v != a.id)
-      f.bad(path + ".id", "'" + excerpt(a.content) + "' has id " + std::to_string(a.id) + " but model.vocab gives it " +
+      f.bad(path + ".id", quote(a.content) + " has id " + std::to_string(a.id) + " but model.vocab gives it " +
                               std::to_string(v));
     info.text = a.content;
     info.added = true;
@@ -813,7 +889,7 @@ void JsonTokenizer::Impl::read_added_tokens(const Fields& f, const json& root, c
 int JsonTokenizer::Impl::add_regex(const Fields& f, std::string_view pattern, const std::string& field) {
   std::string error;
   Code re = compile_regex(pattern, error);
-  if (!re) f.bad(field, "invalid regular expression '" + excerpt(std::string(pattern)) + "': " + error);
+  if (!re) f.bad(field, "invalid regular expression " + quote(pattern) + ": " + error);
   regexes.push_back(std::move(re));
   return static_cast<int>(regexes.size()) - 1;
 }
@@ -834,7 +910,7 @@ void JsonTokenizer::Impl::read_normalizer(const Fields& f, const json& n, const 
     if (from.empty()) f.bad(path + ".pattern.String", "empty");
     normalizer.push_back({false, from, f.required_string(n, "content", path)});
   } else {
-    f.unsupported(path + ".type", "normalizer '" + excerpt(type) + "' is not supported");
+    f.unsupported(path + ".type", "normalizer " + quote(type) + " is not supported");
   }
 }
 
@@ -868,7 +944,7 @@ void JsonTokenizer::Impl::read_pre_tokenizer(const Fields& f, const json& p, con
     else if (b == "MergedWithPrevious") st.behavior = Behavior::kMergedWithPrevious;
     else if (b == "MergedWithNext") st.behavior = Behavior::kMergedWithNext;
     else if (b == "Contiguous") st.behavior = Behavior::kContiguous;
-    else f.bad(path + ".behavior", "unknown behavior '" + excerpt(b) + "'");
+    else f.bad(path + ".behavior", "unknown behavior " + quote(b));
     st.invert = f.boolean(p, "invert", path, false);
   } else if (type == "ByteLevel") {
     st.kind = PreStep::Kind::kByteLevel;
@@ -891,7 +967,7 @@ void JsonTokenizer::Impl::read_pre_tokenizer(const Fields& f, const json& p, con
       if (s == "always") st.prepend = PreStep::Prepend::kAlways;
       else if (s == "first") st.prepend = PreStep::Prepend::kFirst;
       else if (s == "never") st.prepend = PreStep::Prepend::kNever;
-      else f.bad(path + ".prepend_scheme", "unknown scheme '" + excerpt(s) + "'");
+      else f.bad(path + ".prepend_scheme", "unknown scheme " + quote(s));
     }
     if (aps && !f.boolean(p, "add_prefix_space", path, true)) {
       if (scheme && st.prepend != PreStep::Prepend::kNever)
@@ -899,7 +975,7 @@ void JsonTokenizer::Impl::read_pre_tokenizer(const Fields& f, const json& p, con
       st.prepend = PreStep::Prepend::kNever;
     }
   } else {
-    f.unsupported(path + ".type", "pre-tokenizer '" + excerpt(type) + "' is not supported");
+    f.unsupported(path + ".type", "pre-tokenizer " + quote(type) + " is not supported");
   }
   pre_tokenizer.push_back(std::move(st));
 }
@@ -944,7 +1020,7 @@ void JsonTokenizer::Impl::read_decoder(const Fields& f, const json& d, const std
       strip_count = 1;
     }
   } else {
-    f.unsupported(path + ".type", "decoder '" + excerpt(type) + "' is not supported");
+    f.unsupported(path + ".type", "decoder " + quote(type) + " is not supported");
   }
 }
 
@@ -979,7 +1055,7 @@ void JsonTokenizer::Impl::read_post_processor(const Fields& f, const json& p, co
     const std::string& name = f.required_string(f.object(*st, field + ".SpecialToken"), "id", field + ".SpecialToken");
     if (specials) {
       if (const json* s = Fields::find(*specials, name)) {
-        const std::string sf = path + ".special_tokens['" + excerpt(name) + "']";
+        const std::string sf = path + ".special_tokens[" + quote(name) + "]";
         const json& ids = f.array(f.required(f.object(*s, sf), "ids", sf), sf + ".ids");
         if (ids.size() != 1) f.unsupported(sf + ".ids", "a special token of several ids is not supported");
         const int64_t id = f.integer(ids[0], sf + ".ids[0]", 0, n_vocab - 1);
@@ -987,7 +1063,7 @@ void JsonTokenizer::Impl::read_post_processor(const Fields& f, const json& p, co
       }
     }
     const int32_t id = lookup_content(name, text_ids);
-    if (id < 0) f.bad(field + ".SpecialToken.id", "'" + excerpt(name) + "' is not a token");
+    if (id < 0) f.bad(field + ".SpecialToken.id", quote(name) + " is not a token");
     return id;
   };
   if (!single.empty()) {
@@ -1020,7 +1096,7 @@ void JsonTokenizer::Impl::read_config(std::string_view config, const PieceMap& t
         f.wrong_type(key, "a string or an object with a 'content' string", *v);
       }
       id = lookup_content(content, text_ids);
-      if (id < 0) f.bad(key, "'" + excerpt(content) + "' is not a token of " + name);
+      if (id < 0) f.bad(key, quote(content) + " is not a token of " + name);
     };
     token("bos_token", bos);
     token("eos_token", eos);

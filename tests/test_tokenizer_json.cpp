@@ -447,6 +447,7 @@ TEST_CASE("tokenizer.json refuses hostile files with one-line messages") {
       {R"({"model":{"type":"BPE","merges":[]}})", "", "model.vocab: missing", AXE_ERR_FORMAT},
       {tiny(R"({"a":"zero"})", "[]"), "", "model.vocab['a']: expected an integer id, got string", AXE_ERR_FORMAT},
       {tiny(R"({"a":1.5})", "[]"), "", "model.vocab['a']: expected an integer id", AXE_ERR_FORMAT},
+      {tiny(R"({"a\nb":1.5})", "[]"), "", "model.vocab['a\\x0Ab']: expected an integer id", AXE_ERR_FORMAT},
       {tiny(R"({"a":-1})", "[]"), "", "model.vocab['a']: -1 is out of range", AXE_ERR_FORMAT},
       {tiny(R"({"a":64})", "[]"), "", "beyond the model's vocabulary of 64", AXE_ERR_FORMAT},
       {tiny(R"({"a":99999999999})", "[]"), "", "out of range", AXE_ERR_FORMAT},
