@@ -6,6 +6,13 @@
 
 namespace axe {
 
+std::string LlamaModel::describe_weights() const {
+  if (quant) return quant->describe_bits();
+  if (!layers.empty())
+    if (const LinearHalf* h = layers[0].wq->as_half()) return h->type() == LinearHalf::HalfType::kBF16 ? "BF16" : "F16";
+  return "F32";
+}
+
 uint64_t LlamaModel::n_params() const {
   const auto& c = config;
   uint64_t n = uint64_t(c.vocab) * c.dim + uint64_t(c.dim);

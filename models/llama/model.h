@@ -54,8 +54,8 @@ struct LlamaModel {
   std::vector<int32_t> stop_ids;
 
   bool quantized() const { return quant.has_value(); }
-  // "F32", or the bits of a quantized model ("W4A8").
-  std::string describe_weights() const { return quant ? quant->describe_bits() : "F32"; }
+  // "F32", "BF16" or "F16" (the block layers' type), or the bits of a quantized model ("W4A8").
+  std::string describe_weights() const;
   uint64_t n_params() const;
   uint64_t weight_bytes() const;
 };
