@@ -6,6 +6,7 @@
 #include "api/internal.h"
 #include "models/formats/axe.h"
 #include "models/formats/detect.h"
+#include "models/formats/gguf_model.h"
 #include "models/formats/hf_folder.h"
 #include "models/formats/llama2c.h"
 #include "runtime/chat_template.h"
@@ -38,6 +39,9 @@ AXE_API axe_status axe_model_load(const char* path, const axe_model_params* para
     if (axe::is_model_folder(path)) {
       if (p.tokenizer_path) axe::log(AXE_LOG_WARN, std::string(path) + ": a model folder has its tokenizer; --tokenizer is ignored");
       m->model = axe::load_hf_folder(path, p.use_mmap != 0);
+    } else if (axe::detect_model_file(path) == axe::ModelFileKind::kGguf) {
+      if (p.tokenizer_path) axe::log(AXE_LOG_WARN, std::string(path) + ": a GGUF file carries its tokenizer; --tokenizer is ignored");
+      m->model = axe::load_gguf(path, p.use_mmap != 0);
     } else if (axe::detect_model_file(path) == axe::ModelFileKind::kAxe) {
       if (p.tokenizer_path) axe::log(AXE_LOG_WARN, std::string(path) + ": a .axe file carries its tokenizer; --tokenizer is ignored");
       m->model = axe::load_axe(path, p.use_mmap != 0);

@@ -21,6 +21,7 @@ nlohmann::json config_to_json(const LlamaConfig& c) {
   // files keep their bytes): docs/FORMAT.md.
   if (c.head_size) j["head_dim"] = c.head_size;
   if (c.rope_halves) j["rope_pairs"] = "halves";
+  if (!c.rope_freq_factors.empty()) j["rope_freq_factors"] = c.rope_freq_factors;
   const RopeScaling& r = c.rope_scaling;
   if (r.kind == RopeScaling::Kind::kLinear) j["rope_scaling"] = {{"type", "linear"}, {"factor", r.factor}};
   if (r.kind == RopeScaling::Kind::kLlama3)
@@ -132,6 +133,16 @@ LlamaConfig config_from_json(const std::string& text, const std::string& source)
   c.rope_base = f.positive_float("rope_base");
   if (f.optional("head_dim")) c.head_size = static_cast<int32_t>(f.integer("head_dim", 2, 1 << 14));
   if (f.optional("rope_pairs")) c.rope_halves = f.one_of("rope_pairs", {"adjacent", "halves"}) == std::string("halves");
+  if (const nlohmann::json* ff = f.optional("rope_freq_factors")) {
+    if (!ff->is_array() || ff->size() > (1u << 13))
+      fail(AXE_ERR_FORMAT, source + ": metadata 'config': field 'rope_freq_factors' is not a list of numbers");
+    for (const auto& x : *ff) {
+      if (!x.is_number() || !(x.get<double>() > 0) || !(x.get<double>() < 1e30))
+        fail(AXE_ERR_FORMAT, source + ": metadata 'config': field 'rope_freq_factors' holds " + excerpt(x.dump()) +
+                                 ", not a number in (0, 1e30)");
+      c.rope_freq_factors.push_back(static_cast<float>(x.get<double>()));
+    }
+  }
   if (const nlohmann::json* rs = f.optional("rope_scaling")) {
     if (!rs->is_object()) fail(AXE_ERR_FORMAT, source + ": metadata 'config': field 'rope_scaling' is not an object");
     Fields r(*rs, source + ": metadata 'config': rope_scaling");

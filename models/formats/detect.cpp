@@ -10,6 +10,7 @@ namespace axe {
 ModelFileKind detect_model_file(const std::string& path) {
   const std::string head = read_file_head(path, 16);
   if (path.size() > 4 && path.compare(path.size() - 4, 4, ".axe") == 0) return ModelFileKind::kAxe;
+  if (head.size() >= 4 && std::memcmp(head.data(), "GGUF", 4) == 0) return ModelFileKind::kGguf;
   if (head.size() >= 4 && std::memcmp(head.data(), "24ka", 4) == 0) return ModelFileKind::kLlama2c;  // 0x616b3432 LE
   if (head.size() >= 10) {
     // safetensors: u64 header length, then the JSON object. A legacy

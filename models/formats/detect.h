@@ -9,6 +9,7 @@ namespace axe {
 enum class ModelFileKind {
   kLlama2c,  // llama2.c: the v1 magic "ak42", or the legacy header (no magic)
   kAxe,      // safetensors: a .axe name, or an 8-byte header length then '{'
+  kGguf,     // llama.cpp's GGUF: the magic "GGUF"
 };
 
 // Reads the first bytes of the regular file at `path` (AXE_ERR_IO otherwise).

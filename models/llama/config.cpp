@@ -38,6 +38,7 @@ std::vector<float> LlamaConfig::rope_inv_freq() const {
         break;
       }
     }
+    if (!rope_freq_factors.empty()) f[j] /= rope_freq_factors[j];
   }
   return f;
 }
@@ -62,6 +63,12 @@ void LlamaConfig::validate(const std::string& source) const {
   if (head_dim() % 2 != 0) bad("head size " + std::to_string(head_dim()) + " is odd (RoPE rotates pairs)");
   if (!(rope_base > 1.0f) || !std::isfinite(rope_base)) bad("rope_theta is not a finite number > 1");
   if (!(norm_eps > 0.0f) || !std::isfinite(norm_eps)) bad("rms_norm_eps is not a finite number > 0");
+  if (!rope_freq_factors.empty()) {
+    if (rope_freq_factors.size() != static_cast<size_t>(head_dim() / 2))
+      bad(std::to_string(rope_freq_factors.size()) + " rope frequency factors for a head of " + std::to_string(head_dim()));
+    for (float x : rope_freq_factors)
+      if (!(x > 0) || !std::isfinite(x)) bad("a rope frequency factor is not a finite number > 0");
+  }
   const RopeScaling& r = rope_scaling;
   if (r.kind != RopeScaling::Kind::kNone && (!(r.factor >= 1.0f) || !std::isfinite(r.factor)))
     bad("rope_scaling factor is not a finite number >= 1");

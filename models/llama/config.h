@@ -31,6 +31,9 @@ struct LlamaConfig {
   // stored; the forward pass follows the layout.
   bool rope_halves = false;
   RopeScaling rope_scaling;
+  // Per-pair divisors of RoPE's frequencies (GGUF's rope_freqs.weight, how
+  // llama.cpp stores Llama 3.1's scaling); empty: none. head_dim()/2 values.
+  std::vector<float> rope_freq_factors;
 
   int32_t head_dim() const { return head_size ? head_size : dim / n_heads; }
   int32_t q_dim() const { return head_dim() * n_heads; }  // the width of the attention's heads

@@ -1,0 +1,345 @@
+#include "models/formats/gguf_model.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <set>
+
+#include "models/formats/gguf.h"
+#include "runtime/error.h"
+#include "runtime/tokenizer_json.h"
+
+namespace axe {
+namespace {
+
+struct NamePair {
+  const char* axe;
+  const char* gguf;
+};
+constexpr NamePair kGlobalNames[] = {
+    {kTensorEmbedding, "token_embd.weight"},
+    {kTensorFinalNorm, "output_norm.weight"},
+    {kTensorClassifier, "output.weight"},
+};
+constexpr NamePair kBlockNames[] = {
+    {kTensorAttentionNorm, "attn_norm.weight"}, {kTensorFfnNorm, "ffn_norm.weight"},
+    {"attention.wq", "attn_q.weight"},          {"attention.wk", "attn_k.weight"},
+    {"attention.wv", "attn_v.weight"},          {"attention.wo", "attn_output.weight"},
+    {"feed_forward.w1", "ffn_gate.weight"},     {"feed_forward.w2", "ffn_down.weight"},
+    {"feed_forward.w3", "ffn_up.weight"},
+};
+
+// Llama 3's pre-tokenizer split (llama.cpp's "llama-bpe").
+constexpr const char* kLlama3Split =
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|"
+    "\\s+(?!\\S)|\\s+";
+
+// tokenizer.ggml.token_type values (llama.cpp's llama_token_type).
+enum TokenType : int64_t { kNormal = 1, kUnknown = 2, kControl = 3, kUserDefined = 4, kUnused = 5, kByte = 6 };
+
+int64_t optional_id(const GgufFile& f, const std::string& key, int64_t dflt, size_t n_tokens) {
+  const std::optional<int64_t> v = f.find_int(key);
+  if (!v) return dflt;
+  if (*v < 0 || static_cast<uint64_t>(*v) >= n_tokens)
+    fail(AXE_ERR_FORMAT, f.path() + ": metadata '" + key + "' = " + std::to_string(*v) + " is not a token id below " +
+                             std::to_string(n_tokens));
+  return *v;
+}
+
+// llama2.c's tokenizer.bin bytes for a SentencePiece vocabulary: pieces with
+// U+2581 as a space, and their scores (BOS and EOS as llama2.c's export
+// writes them; the tokenizer knows them by id).
+std::string llama2c_bytes(const GgufFile& f, const std::vector<std::string>& tokens) {
+  const std::vector<float> scores = f.get_float_array("tokenizer.ggml.scores");
+  if (scores.size() != tokens.size())
+    fail(AXE_ERR_FORMAT, f.path() + ": metadata 'tokenizer.ggml.scores' has " + std::to_string(scores.size()) +
+                             " entries for " + std::to_string(tokens.size()) + " tokens");
+  std::string out(4, '\0');
+  int32_t max_len = 1;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    std::string t;
+    if (i == Llama2cTokenizer::kBos || i == Llama2cTokenizer::kEos) {  // as llama2.c's export spells them
+      t = i == Llama2cTokenizer::kBos ? "\n<s>\n" : "\n</s>\n";
+    } else {
+      for (size_t j = 0; j < tokens[i].size(); ++j) {
+        if (tokens[i].compare(j, 3, "\xe2\x96\x81") == 0) t += ' ', j += 2;
+        else t += tokens[i][j];
+      }
+    }
+    if (t.size() > (1u << 16))
+      fail(AXE_ERR_FORMAT, f.path() + ": token " + std::to_string(i) + " is longer than 65536 bytes");
+    if (!std::isfinite(scores[i]))
+      fail(AXE_ERR_FORMAT, f.path() + ": the score of token " + std::to_string(i) + " is not finite");
+    const int32_t len = static_cast<int32_t>(t.size());
+    max_len = std::max(max_len, len);
+    char head[8];
+    std::memcpy(head, &scores[i], 4);
+    std::memcpy(head + 4, &len, 4);
+    out.append(head, 8).append(t);
+  }
+  std::memcpy(out.data(), &max_len, 4);
+  return out;
+}
+
+// A tokenizer.json (and the tokenizer_config.json settings) describing a
+// GGUF byte-level BPE vocabulary, for JsonTokenizer.
+std::pair<std::string, std::string> tokenizer_json(const GgufFile& f, const std::vector<std::string>& tokens) {
+  const std::string pre = f.find_string("tokenizer.ggml.pre").value_or("default");
+  const bool llama3 = pre == "llama-bpe" || pre == "llama3" || pre == "llama-v3";
+  if (!llama3 && pre != "default" && pre != "gpt-2")
+    fail(AXE_ERR_UNSUPPORTED, f.path() + ": metadata 'tokenizer.ggml.pre' is '" + excerpt(pre) +
+                                  "'; axe reads llama-bpe (Llama 3), default and gpt-2");
+  std::vector<int64_t> types(tokens.size(), kNormal);
+  if (f.has("tokenizer.ggml.token_type")) {
+    types = f.get_int_array("tokenizer.ggml.token_type");
+    if (types.size() != tokens.size())
+      fail(AXE_ERR_FORMAT, f.path() + ": metadata 'tokenizer.ggml.token_type' has " + std::to_string(types.size()) +
+                               " entries for " + std::to_string(tokens.size()) + " tokens");
+  }
+  try {
+    nlohmann::json vocab = nlohmann::json::object(), added = nlohmann::json::array();
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      if (types[i] == kControl || types[i] == kUserDefined) {
+        added.push_back({{"id", i},
+                         {"content", tokens[i]},
+                         {"single_word", false},
+                         {"lstrip", false},
+                         {"rstrip", false},
+                         {"normalized", false},
+                         {"special", types[i] == kControl}});
+      } else if (!vocab.contains(tokens[i])) {
+        vocab[tokens[i]] = i;
+      }
+    }
+    const std::vector<std::string>& merges = f.get_string_array("tokenizer.ggml.merges");
+    nlohmann::json byte_level = {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true},
+                                 {"use_regex", !llama3}};
+    nlohmann::json pre_tokenizer = byte_level;
+    if (llama3)
+      pre_tokenizer = {{"type", "Sequence"},
+                       {"pretokenizers",
+                        {{{"type", "Split"},
+                          {"pattern", {{"Regex", kLlama3Split}}},
+                          {"behavior", "Isolated"},
+                          {"invert", false}},
+                         byte_level}}};
+    const nlohmann::json j = {
+        {"version", "1.0"},
+        {"added_tokens", added},
+        {"normalizer", nullptr},
+        {"pre_tokenizer", pre_tokenizer},
+        {"post_processor", nullptr},
+        {"decoder", {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", true}, {"use_regex", true}}},
+        {"model",
+         {{"type", "BPE"},
+          {"dropout", nullptr},
+          {"unk_token", nullptr},
+          {"continuing_subword_prefix", nullptr},
+          {"end_of_word_suffix", nullptr},
+          {"fuse_unk", false},
+          {"byte_fallback", false},
+          {"ignore_merges", llama3},
+          {"vocab", vocab},
+          {"merges", merges}}}};
+    nlohmann::json settings = nlohmann::json::object();
+    const int64_t bos = optional_id(f, "tokenizer.ggml.bos_token_id", -1, tokens.size());
+    const int64_t eos = optional_id(f, "tokenizer.ggml.eos_token_id", -1, tokens.size());
+    if (bos >= 0) settings["bos_token"] = tokens[static_cast<size_t>(bos)];
+    if (eos >= 0) settings["eos_token"] = tokens[static_cast<size_t>(eos)];
+    settings["add_bos_token"] = f.find_bool("tokenizer.ggml.add_bos_token").value_or(bos >= 0);
+    settings["add_eos_token"] = false;
+    return {j.dump(), settings.dump()};
+  } catch (const nlohmann::json::exception& e) {  // a token that is not UTF-8
+    fail(AXE_ERR_FORMAT, f.path() + ": the vocabulary cannot be read as byte-level BPE: " + e.what());
+  }
+}
+
+}  // namespace
+
+std::string gguf_tensor_name(std::string_view what) {
+  for (const NamePair& p : kGlobalNames)
+    if (what == p.axe) return p.gguf;
+  fail(AXE_ERR_INTERNAL, "no GGUF name for tensor '" + std::string(what) + "'");
+}
+
+std::string gguf_tensor_name(size_t layer, std::string_view what) {
+  for (const NamePair& p : kBlockNames)
+    if (what == p.axe) return "blk." + std::to_string(layer) + "." + p.gguf;
+  fail(AXE_ERR_INTERNAL, "no GGUF name for block tensor '" + std::string(what) + "'");
+}
+
+std::unique_ptr<Tokenizer> gguf_tokenizer(const GgufFile& f, int32_t n_vocab) {
+  const std::string model = f.get_string("tokenizer.ggml.model");
+  const std::vector<std::string>& tokens = f.get_string_array("tokenizer.ggml.tokens");
+  if (tokens.empty() || tokens.size() > static_cast<size_t>(n_vocab))
+    fail(AXE_ERR_FORMAT, f.path() + ": metadata 'tokenizer.ggml.tokens' has " + std::to_string(tokens.size()) +
+                             " tokens for a vocabulary of " + std::to_string(n_vocab));
+  if (model == "llama") {
+    const int64_t unk = optional_id(f, "tokenizer.ggml.unknown_token_id", 0, tokens.size());
+    const int64_t bos = optional_id(f, "tokenizer.ggml.bos_token_id", 1, tokens.size());
+    const int64_t eos = optional_id(f, "tokenizer.ggml.eos_token_id", 2, tokens.size());
+    if (unk != Llama2cTokenizer::kUnk || bos != Llama2cTokenizer::kBos || eos != Llama2cTokenizer::kEos)
+      fail(AXE_ERR_UNSUPPORTED, f.path() + ": a SentencePiece vocabulary with unknown, BOS and EOS ids " +
+                                    std::to_string(unk) + ", " + std::to_string(bos) + ", " + std::to_string(eos) +
+                                    "; axe reads 0, 1, 2");
+    if (tokens.size() != static_cast<size_t>(n_vocab))
+      fail(AXE_ERR_FORMAT, f.path() + ": " + std::to_string(tokens.size()) + " tokens for a vocabulary of " +
+                               std::to_string(n_vocab));
+    return std::make_unique<Llama2cTokenizer>(llama2c_bytes(f, tokens), f.path(), n_vocab);
+  }
+  if (model == "gpt2") {
+    const auto [json, settings] = tokenizer_json(f, tokens);
+    return std::make_unique<JsonTokenizer>(json, settings, f.path() + " (tokenizer.ggml.*)", n_vocab);
+  }
+  fail(AXE_ERR_UNSUPPORTED, f.path() + ": metadata 'tokenizer.ggml.model' is '" + excerpt(model) +
+                                "'; axe reads llama (SentencePiece) and gpt2 (byte-level BPE)");
+}
+
+std::unique_ptr<LlamaModel> load_gguf(const std::string& path, bool use_mmap) {
+  auto file = std::make_shared<const GgufFile>(path, use_mmap ? MappedFile::Mode::kMap : MappedFile::Mode::kHugePageCopy);
+  const GgufFile& f = *file;
+  auto m = std::make_unique<LlamaModel>();
+  m->path = path;
+  m->format = "gguf";
+  m->storage.push_back(file);
+  const std::string arch = f.get_string("general.architecture");
+  if (arch != "llama")
+    fail(AXE_ERR_UNSUPPORTED, path + ": metadata 'general.architecture' is '" + excerpt(arch) + "'; axe runs llama");
+  auto key = [&](const char* k) { return arch + "." + k; };
+  auto count = [&](const char* k, uint64_t hi) {
+    const uint64_t v = f.get_uint(key(k));
+    if (v < 1 || v > hi)
+      fail(AXE_ERR_FORMAT, path + ": metadata '" + key(k) + "' = " + std::to_string(v) + " is outside [1, " +
+                               std::to_string(hi) + "]");
+    return static_cast<int32_t>(v);
+  };
+  LlamaConfig& c = m->config;
+  c.dim = count("embedding_length", 1 << 16);
+  c.hidden_dim = count("feed_forward_length", 1 << 18);
+  c.n_layers = count("block_count", 1024);
+  c.n_heads = count("attention.head_count", 1024);
+  c.n_kv_heads = f.has(key("attention.head_count_kv")) ? count("attention.head_count_kv", 1024) : c.n_heads;
+  c.seq_len = count("context_length", 1 << 22);
+  const double eps = f.get_float(key("attention.layer_norm_rms_epsilon"));
+  const double base = f.find_float(key("rope.freq_base")).value_or(10000.0);
+  if (!(eps > 0 && eps < 1) || !(base > 1 && base < 1e30))
+    fail(AXE_ERR_FORMAT, path + ": metadata '" + key("attention.layer_norm_rms_epsilon") + "' or '" +
+                             key("rope.freq_base") + "' is out of range");
+  c.norm_eps = static_cast<float>(eps);
+  c.rope_base = static_cast<float>(base);
+  if (f.has(key("attention.key_length"))) {
+    const int32_t hd = count("attention.key_length", 1 << 14);
+    if (f.has(key("attention.value_length")) && count("attention.value_length", 1 << 14) != hd)
+      fail(AXE_ERR_UNSUPPORTED, path + ": keys and values of different widths");
+    if (int64_t{hd} * c.n_heads != c.dim) c.head_size = hd;
+  }
+  if (f.has(key("rope.dimension_count")) && count("rope.dimension_count", 1 << 14) != c.head_dim())
+    fail(AXE_ERR_UNSUPPORTED, path + ": metadata '" + key("rope.dimension_count") +
+                                  "' rotates part of a head; axe rotates whole heads");
+  const std::string scaling = f.find_string(key("rope.scaling.type")).value_or("none");
+  if (scaling == "linear") {
+    c.rope_scaling.kind = RopeScaling::Kind::kLinear;
+    c.rope_scaling.factor = static_cast<float>(f.get_float(key("rope.scaling.factor")));
+    if (!(c.rope_scaling.factor >= 1 && c.rope_scaling.factor < 1e6))
+      fail(AXE_ERR_FORMAT, path + ": metadata '" + key("rope.scaling.factor") + "' is out of range");
+  } else if (scaling != "none") {
+    fail(AXE_ERR_UNSUPPORTED, path + ": metadata '" + key("rope.scaling.type") + "' is '" + excerpt(scaling) +
+                                  "'; axe runs none and linear (and Llama 3's rope_freqs)");
+  }
+  const GgufFile::Tensor* emb = f.tensor(gguf_tensor_name(kTensorEmbedding));
+  if (!emb || emb->ne.size() != 2)
+    fail(AXE_ERR_FORMAT, path + ": tensor '" + gguf_tensor_name(kTensorEmbedding) + "' is missing or not a matrix");
+  if (emb->ne[1] < 3 || emb->ne[1] > (1u << 22))
+    fail(AXE_ERR_FORMAT, path + ": the vocabulary size " + std::to_string(emb->ne[1]) + " is out of range");
+  c.vocab = static_cast<int32_t>(emb->ne[1]);
+  c.shared_classifier = f.tensor(gguf_tensor_name(kTensorClassifier)) == nullptr;
+  if (const GgufFile::Tensor* rf = f.tensor("rope_freqs.weight")) {
+    if (rf->ne.size() != 1 || rf->ne[0] != static_cast<uint64_t>(c.head_dim() / 2) || rf->type != GgmlType::F32)
+      fail(AXE_ERR_FORMAT, path + ": tensor 'rope_freqs.weight' is not F32 [" + std::to_string(c.head_dim() / 2) + "]");
+    c.rope_freq_factors.resize(rf->ne[0]);
+    std::memcpy(c.rope_freq_factors.data(), rf->data, rf->bytes);
+  }
+  c.validate(path);
+
+  std::set<std::string> used = {"rope_freqs.weight"};
+  std::map<GgmlType, size_t> dequantized;
+  auto get = [&](const std::string& name, uint64_t rows, uint64_t cols) -> const GgufFile::Tensor& {
+    const GgufFile::Tensor* t = f.tensor(name);
+    if (!t) fail(AXE_ERR_FORMAT, path + ": tensor '" + name + "' is missing");
+    const std::vector<uint64_t> want = rows == 1 ? std::vector<uint64_t>{cols} : std::vector<uint64_t>{cols, rows};
+    if (t->ne != want)
+      fail(AXE_ERR_FORMAT, path + ": tensor '" + name + "' has shape " + t->shape_string() + ", the metadata implies [" +
+                               std::to_string(cols) + (rows == 1 ? "" : ", " + std::to_string(rows)) + "]");
+    used.insert(name);
+    return *t;
+  };
+  // fp32 values of a tensor: in place, or dequantized into a copy.
+  auto floats = [&](const GgufFile::Tensor& t) -> const float* {
+    if (t.type == GgmlType::F32 && reinterpret_cast<uintptr_t>(t.data) % alignof(float) == 0)
+      return reinterpret_cast<const float*>(t.data);
+    if (!ggml_can_dequantize(t.type))
+      fail(AXE_ERR_UNSUPPORTED, path + ": tensor '" + t.name + "' is " + ggml_type_name(t.type) +
+                                    ", a type axe cannot read");
+    auto v = std::make_shared<std::vector<float>>(t.n_elements());
+    ggml_dequantize(t.type, t.data, t.n_elements(), v->data());
+    m->storage.push_back(v);
+    if (t.type != GgmlType::F32 && t.type != GgmlType::F16 && t.type != GgmlType::BF16) ++dequantized[t.type];
+    return v->data();
+  };
+  auto linear = [&](const GgufFile::Tensor& t) -> std::unique_ptr<Linear> {
+    const uint64_t rows = t.ne[1], cols = t.ne[0];
+    if ((t.type == GgmlType::F16 || t.type == GgmlType::BF16) && reinterpret_cast<uintptr_t>(t.data) % 2 == 0)
+      return std::make_unique<LinearHalf>(t.type == GgmlType::BF16 ? LinearHalf::HalfType::kBF16 : LinearHalf::HalfType::kF16,
+                                          reinterpret_cast<const uint16_t*>(t.data), rows, cols);
+    return std::make_unique<LinearF32>(floats(t), rows, cols);
+  };
+
+  const uint64_t V = c.vocab, D = c.dim;
+  const GgufFile::Tensor& et = get(gguf_tensor_name(kTensorEmbedding), V, D);
+  std::unique_ptr<Linear> emb_linear = linear(et);
+  if (const LinearHalf* h = emb_linear->as_half()) {
+    m->embedding_half = std::make_shared<const LinearHalf>(h->type(), h->data(), V, D);
+  } else {
+    m->embedding = emb_linear->as_f32()->data();
+  }
+  m->rms_final = floats(get(gguf_tensor_name(kTensorFinalNorm), 1, D));
+  m->layers.resize(c.n_layers);
+  for (size_t l = 0; l < m->layers.size(); ++l) {
+    LlamaLayer& ly = m->layers[l];
+    ly.rms_att = floats(get(gguf_tensor_name(l, kTensorAttentionNorm), 1, D));
+    ly.rms_ffn = floats(get(gguf_tensor_name(l, kTensorFfnNorm), 1, D));
+    for (size_t i = 0; i < kLlamaLinears; ++i) {
+      const auto [rows, cols] = llama_linear_shape(c, i);
+      ly.*(llama_linears()[i].member) = linear(get(gguf_tensor_name(l, llama_linears()[i].name), rows, cols));
+    }
+  }
+  m->classifier = c.shared_classifier ? std::move(emb_linear) : linear(get(gguf_tensor_name(kTensorClassifier), V, D));
+  for (const GgufFile::Tensor& t : f.tensors())
+    if (!used.count(t.name))
+      fail(AXE_ERR_FORMAT, path + ": unexpected tensor '" + excerpt(t.name) + "' (not a weight of this llama model)");
+  if (!dequantized.empty()) {
+    std::string types;
+    for (const auto& [t, n] : dequantized) types += (types.empty() ? "" : ", ") + std::to_string(n) + " " + ggml_type_name(t);
+    log(AXE_LOG_INFO, path + ": dequantized to F32 at load: " + types + " tensors");
+  }
+
+  m->tokenizer = gguf_tokenizer(f, c.vocab);
+  m->chat_template = f.find_string("tokenizer.chat_template").value_or("");
+  std::vector<int32_t>& stops = m->stop_ids;
+  if (m->tokenizer->eos() >= 0) stops.push_back(m->tokenizer->eos());
+  for (const char* k : {"tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"})
+    if (const auto id = f.find_int(k)) {
+      if (*id < 0 || *id >= c.vocab)
+        fail(AXE_ERR_FORMAT, path + ": metadata '" + k + "' = " + std::to_string(*id) + " is not a token id");
+      stops.push_back(static_cast<int32_t>(*id));
+    }
+  for (int32_t id : m->tokenizer->end_of_turn_ids()) stops.push_back(id);
+  std::sort(stops.begin(), stops.end());
+  stops.erase(std::unique(stops.begin(), stops.end()), stops.end());
+  return m;
+}
+
+}  // namespace axe

@@ -1,0 +1,230 @@
+// Llama models and tokenizers from GGUF files (models/formats/gguf_model.h):
+// llama.cpp's own files, checked against the independent reference, against
+// the llama2.c and tokenizer.json readers, and against llama.cpp's perplexity.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "api_helpers.h"
+#include "models/formats/gguf.h"
+#include "models/formats/gguf_model.h"
+#include "reference_llama.h"
+#include "runtime/error.h"
+#include "runtime/tokenizer.h"
+#include "runtime/tokenizer_json.h"
+#include "temp_dir.h"
+#include "test_paths.h"
+
+namespace {
+
+using Ids = std::vector<int32_t>;
+
+std::string fixture(const std::string& name) { return std::string(AXE_FIXTURES_DIR) + "/gguf/" + name; }
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  REQUIRE(in.good());
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::vector<std::string> split(const std::string& s, const std::string& sep) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (size_t at; (at = s.find(sep, start)) != std::string::npos; start = at + sep.size())
+    out.push_back(s.substr(start, at - start));
+  out.push_back(s.substr(start));
+  return out;
+}
+
+// llama.cpp's tokenizer test vectors: inputs and the ids it expects (no BOS).
+void check_vectors(const axe::Tokenizer& tok, const std::string& vocab) {
+  const std::string dir = test_paths::shared("data/tokenizer-tests/");
+  auto inputs = split(slurp(dir + vocab + ".inp"), "\n__ggml_vocab_test__\n");
+  auto outputs = split(slurp(dir + vocab + ".out"), "\n");
+  inputs.pop_back();
+  outputs.pop_back();
+  REQUIRE(inputs.size() == outputs.size());
+  REQUIRE(inputs.size() > 30);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    Ids expected;
+    std::istringstream ss(outputs[i]);
+    for (int32_t v; ss >> v;) expected.push_back(v);
+    CAPTURE(inputs[i]);
+    CHECK(tok.encode(inputs[i], false) == expected);
+  }
+}
+
+// Writes the GGUF model's weights, dequantized, as a legacy llama2.c file
+// (untied: the converter stores output.weight too), for reference::Llama.
+void write_llama2c(const axe::GgufFile& f, const std::string& out) {
+  const uint64_t D = f.get_uint("llama.embedding_length"), H = f.get_uint("llama.feed_forward_length");
+  const uint64_t L = f.get_uint("llama.block_count"), NH = f.get_uint("llama.attention.head_count");
+  const uint64_t KVH = f.get_uint("llama.attention.head_count_kv"), SEQ = f.get_uint("llama.context_length");
+  const uint64_t V = f.tensor("token_embd.weight")->ne[1];
+  std::FILE* o = std::fopen(out.c_str(), "wb");
+  REQUIRE(o);
+  const int32_t h[7] = {int32_t(D), int32_t(H), int32_t(L), int32_t(NH), int32_t(KVH), -int32_t(V), int32_t(SEQ)};
+  std::fwrite(h, 4, 7, o);
+  auto put = [&](const std::string& name) {
+    const axe::GgufFile::Tensor* t = f.tensor(name);
+    REQUIRE(t);
+    std::vector<float> v(t->n_elements());
+    axe::ggml_dequantize(t->type, t->data, v.size(), v.data());
+    std::fwrite(v.data(), 4, v.size(), o);
+  };
+  auto per_layer = [&](const char* what) {
+    for (uint64_t l = 0; l < L; ++l) put("blk." + std::to_string(l) + "." + what);
+  };
+  put("token_embd.weight");
+  per_layer("attn_norm.weight");
+  per_layer("attn_q.weight");
+  per_layer("attn_k.weight");
+  per_layer("attn_v.weight");
+  per_layer("attn_output.weight");
+  per_layer("ffn_norm.weight");
+  per_layer("ffn_gate.weight");
+  per_layer("ffn_down.weight");
+  per_layer("ffn_up.weight");
+  put("output_norm.weight");
+  const std::vector<float> freq_cis(SEQ * (D / NH), 0.0f);
+  std::fwrite(freq_cis.data(), 4, freq_cis.size(), o);
+  put("output.weight");
+  std::fclose(o);
+}
+
+}  // namespace
+
+TEST_CASE("GGUF tokenizers reproduce llama.cpp's test vectors for Llama 2 SPM and Llama 3 BPE") {
+  const std::string dir = test_paths::shared("data/tokenizer-tests/");
+  const axe::GgufFile spm(dir + "ggml-vocab-llama-spm.gguf", axe::MappedFile::Mode::kMap);
+  const auto spm_tok = axe::gguf_tokenizer(spm, 32000);
+  CHECK(spm_tok->kind() == "llama2c");
+  check_vectors(*spm_tok, "ggml-vocab-llama-spm.gguf");
+  // The same bytes as llama2.c's export of Llama 2's tokenizer.model.
+  CHECK(spm_tok->file_bytes() == slurp(test_paths::llama2_tokenizer()));
+
+  const axe::GgufFile bpe(dir + "ggml-vocab-llama-bpe.gguf", axe::MappedFile::Mode::kMap);
+  const auto bpe_tok = axe::gguf_tokenizer(bpe, 128256);
+  CHECK(bpe_tok->kind() == "tokenizer.json");
+  check_vectors(*bpe_tok, "ggml-vocab-llama-bpe.gguf");
+  CHECK(bpe_tok->bos() == 128000);
+  CHECK(bpe_tok->adds_bos());
+  // The tokenizer from GGUF equals the one from the Hugging Face tokenizer.json.
+  const axe::JsonTokenizer hf(slurp(test_paths::llama3_tokenizer_json()), "", "llama3", 128256);
+  const std::string text = slurp(test_paths::shared("data/tinystories/eval.txt"));
+  const Ids ids = bpe_tok->encode(text, true);
+  CHECK(ids == hf.encode(text, true));
+  std::istringstream golden(slurp(test_paths::shared("data/tinystories/eval.llama3.ids")));
+  Ids want;
+  for (int32_t v; golden >> v;) want.push_back(v);
+  CHECK(ids == want);
+  CHECK(bpe_tok->encode("<|eot_id|>", false, true) == Ids{128009});
+  const std::vector<int32_t> eot = bpe_tok->end_of_turn_ids();
+  CHECK(std::find(eot.begin(), eot.end(), 128009) != eot.end());
+}
+
+TEST_CASE("a GGUF model llama.cpp quantized matches the reference on its dequantized weights") {
+  // tiny-mix.gguf: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, F16 and F32 tensors (tests/fixtures/gguf/README.md).
+  const axe::GgufFile f(fixture("tiny-mix.gguf"), axe::MappedFile::Mode::kMap);
+  TempDir dir;
+  const std::string bin = dir.file("tiny.bin");
+  write_llama2c(f, bin);
+  reference::Llama ref(bin);
+  th::Model m = th::load(fixture("tiny-mix.gguf"));
+  axe_model_info info{};
+  info.struct_size = sizeof info;
+  REQUIRE(axe_model_get_info(m.get(), &info) == AXE_OK);
+  CHECK(info.dim == 64);
+  CHECK(info.n_layers == 2);
+  CHECK(info.n_vocab == 512);
+  th::Context ctx = th::context(m.get());
+  const Ids toks = {1, 400, 72, 300, 9, 511, 2, 17};
+  double worst = 0, scale = 0;
+  for (size_t p = 0; p < toks.size(); ++p) {
+    const int32_t pos = static_cast<int32_t>(p);
+    REQUIRE(axe_decode(ctx.get(), &toks[p], &pos, 1, nullptr) == AXE_OK);
+    const float* got = axe_get_logits(ctx.get(), -1);
+    const std::vector<double> want = ref.step(toks[p], pos);
+    for (size_t v = 0; v < want.size(); ++v) {
+      worst = std::max(worst, std::abs(double(got[v]) - want[v]));
+      scale = std::max(scale, std::abs(want[v]));
+    }
+  }
+  INFO("max |logit difference| " << worst << " of logits up to " << scale);
+  CHECK(worst < 1e-4 * std::max(1.0, scale));
+}
+
+TEST_CASE("stories260K as llama.cpp's Q8_0 GGUF: its tokenizer and its perplexity") {
+  // Made by llama-convert-llama2c-to-ggml and llama-quantize Q8_0 (tests/fixtures/gguf/README.md).
+  const std::string path = fixture("stories260K-q8_0.gguf");
+  th::Model m = th::load(path);
+  const std::string text = slurp(test_paths::shared("data/tinystories/eval.txt"));
+  const axe::Llama2cTokenizer tok512(test_paths::tok512(), 512);
+  size_t n = 0;
+  std::vector<axe_token> ids(text.size() + 2);
+  REQUIRE(axe_tokenize(m.get(), text.data(), text.size(), 1, ids.data(), ids.size(), &n) == AXE_OK);
+  ids.resize(n);
+  CHECK(ids == tok512.encode(text, true));
+  // Perplexity with 128-token chunks (the converter records a context of 128)
+  // over all of eval.txt: the llama2.c file's is 5.3136; llama.cpp's
+  // llama-perplexity on this file 5.3201 (it also rounds activations to
+  // Q8_0); here the Q8_0 weights in fp32, 5.3180.
+  const double ppl = th::ppl(m.get(), text);
+  CHECK(ppl == doctest::Approx(5.3180).epsilon(2e-4));
+  CHECK(std::abs(ppl - 5.3201) / 5.3201 < 1e-3);
+  CHECK(std::abs(ppl - 5.3136) / 5.3136 < 2e-3);
+}
+
+TEST_CASE("hostile GGUF models are refused naming the file") {
+  TempDir dir;
+  const std::string good = slurp(fixture("tiny-mix.gguf"));
+  auto load_error = [&](const std::string& bytes) {
+    const std::string path = dir.file("bad.gguf");
+    std::ofstream(path, std::ios::binary) << bytes;
+    axe_model* m = nullptr;
+    axe_model_params p = axe_model_default_params();
+    const axe_status st = axe_model_load(path.c_str(), &p, &m);
+    axe_model_free(m);
+    return std::make_pair(st, std::string(axe_last_error()));
+  };
+  auto patched = [&](const std::string& from, const std::string& to) {
+    REQUIRE(from.size() == to.size());
+    std::string b = good;
+    const size_t at = b.find(from);
+    REQUIRE(at != std::string::npos);
+    b.replace(at, from.size(), to);
+    return b;
+  };
+  {
+    const std::string key = std::string("general.architecture\x08\0\0\0\x05\0\0\0\0\0\0\0", 32);
+    const auto [st, msg] = load_error(patched(key + "llama", key + "qwen2"));
+    CHECK(st == AXE_ERR_UNSUPPORTED);
+    CHECK(msg.find("bad.gguf: metadata 'general.architecture' is 'qwen2'") != std::string::npos);
+  }
+  {
+    const auto [st, msg] = load_error(patched("blk.1.attn_q.weight", "blk.1.attn_x.weight"));
+    CHECK(st == AXE_ERR_FORMAT);
+    CHECK(msg.find("bad.gguf: tensor 'blk.1.attn_q.weight' is missing") != std::string::npos);
+  }
+  {
+    const auto [st, msg] = load_error(patched("llama.embedding_length", "llama.embedding_lengtx"));
+    CHECK(st == AXE_ERR_FORMAT);
+    CHECK(msg.find("bad.gguf: metadata 'llama.embedding_length' is missing") != std::string::npos);
+  }
+  {
+    const auto [st, msg] = load_error(patched("tokenizer.ggml.model", "tokenizer.ggml.mode_"));
+    CHECK(st == AXE_ERR_FORMAT);
+    CHECK(msg.find("bad.gguf: metadata 'tokenizer.ggml.model' is missing") != std::string::npos);
+  }
+  {
+    const auto [st, msg] = load_error(good.substr(0, good.size() - 100));
+    CHECK(st == AXE_ERR_FORMAT);
+    CHECK(msg.find("bad.gguf") != std::string::npos);
+  }
+}
