@@ -5,6 +5,7 @@
 
 #include "api/internal.h"
 #include "models/formats/axe_verify.h"
+#include "models/formats/gguf_verify.h"
 #include "quant/quantize_model.h"
 #include "runtime/threads.h"
 
@@ -117,6 +118,51 @@ AXE_API axe_status axe_verify(const char* path, axe_verify_result* result) {
   });
   if (st != AXE_OK) axe::set_thread_error(err);
   return st;
+}
+
+AXE_API axe_status axe_verify_gguf(const char* path, uint32_t inner_bits, int act_bits, int act_signed,
+                                   axe_gguf_check_result* result, axe_gguf_tensor_check* tensors, size_t capacity,
+                                   size_t* n_tensors) {
+  std::string err;
+  axe_status status = AXE_OK;
+  const axe_status st = axe::guarded(&err, [&] {
+    if (!path || !result || !n_tensors || (!tensors && capacity))
+      fail(AXE_ERR_INVALID_ARGUMENT, "axe_verify_gguf: NULL path, result, tensors or n_tensors");
+    if (result->struct_size < sizeof(size_t))
+      fail(AXE_ERR_INVALID_ARGUMENT, "axe_verify_gguf: result.struct_size is not set");
+    if (act_bits < 2 || act_bits > 8) fail(AXE_ERR_INVALID_ARGUMENT, "axe_verify_gguf: act_bits must be in [2, 8]");
+    const axe::GgufCheckReport v =
+        axe::verify_gguf_file(path, inner_bits, axe::ActivationRange::of(act_bits, act_signed != 0));
+    axe_gguf_check_result r{};
+    r.struct_size = sizeof(r);
+    r.tensors_checked = v.checked;
+    r.tensors_skipped = v.skipped;
+    r.blocks = v.blocks;
+    r.overflowing_blocks = v.overflowing_blocks;
+    r.min_inner_bits = v.min_inner_bits;
+    axe::write_versioned(result, r);
+    *n_tensors = v.tensors.size();
+    for (size_t i = 0; i < v.tensors.size() && i < capacity; ++i) {
+      const axe::GgufTensorCheck& c = v.tensors[i];
+      axe_gguf_tensor_check& o = tensors[i];
+      o = axe_gguf_tensor_check{};
+      std::snprintf(o.name, sizeof o.name, "%s", c.name.c_str());
+      std::snprintf(o.type, sizeof o.type, "%s", c.type.c_str());
+      std::snprintf(o.note, sizeof o.note, "%s", c.note.c_str());
+      o.checked = c.checked ? 1 : 0;
+      o.rows = c.rows;
+      o.blocks = c.blocks;
+      o.overflowing_blocks = c.overflowing_blocks;
+      o.worst_magnitude = c.worst_magnitude;
+      o.min_inner_bits = c.min_inner_bits;
+    }
+    if (v.tensors.size() > capacity) {
+      err = "axe_verify_gguf: " + std::to_string(v.tensors.size()) + " tensors do not fit in " + std::to_string(capacity);
+      status = AXE_ERR_BUFFER_TOO_SMALL;
+    }
+  });
+  if (st != AXE_OK || status != AXE_OK) axe::set_thread_error(err);
+  return st != AXE_OK ? st : status;
 }
 
 }  // extern "C"

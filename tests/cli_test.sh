@@ -156,5 +156,16 @@ if [[ $(grep -c '^> ' <<<"$chat_out") -ge 2 ]]; then pass=$((pass + 1)); else fa
 expect "chat unknown template" 2 "is not a template axe recognises" -- "$AXE" chat -m "$HF" --chat-template frob
 expect "chat system without template" 2 "needs a chat template" -- "$AXE" chat -m "$MODEL" -sys "x"
 
+# GGUF: llama.cpp's own files run, tokenize, and are checked for a narrow accumulator.
+GG=$(cd "$(dirname "$0")" && pwd)/fixtures/gguf
+expect "gguf tokens" 0 "^\[1, 346, 306, 414, 263, 304, 341\]$" -- "$AXE" tokenize -m "$GG/stories260K-q8_0.gguf" -p "Hello world" --ids
+expect "gguf greedy" 0 "^Once upon a time" -- "$AXE" generate -m "$GG/stories260K-q8_0.gguf" --temp 0 -n 24
+expect "gguf verify holds" 0 "OK: every block fits a 20-bit accumulator" -- "$AXE" verify "$GG/stories260K-q8_0.gguf" --acc 20
+expect "gguf verify fails" 1 "FAIL: [0-9]+ blocks can overflow a 16-bit accumulator" -- "$AXE" verify "$GG/stories260K-q8_0.gguf" --acc 16
+expect "gguf verify q4_0" 0 "smallest accumulator that holds every block" -- "$AXE" verify "$GG/tiny-mix.gguf" --acc 24 --act asym8
+expect "gguf verify needs acc" 2 "needs --acc" -- "$AXE" verify "$GG/tiny-mix.gguf"
+expect "gguf verify bad act" 2 "expected sym8 or asym8" -- "$AXE" verify "$GG/tiny-mix.gguf" --acc 16 --act s4
+expect "axe verify no acc" 2 "are for GGUF files" -- "$AXE" verify "$TMP/hf.axe" --acc 16
+
 echo "cli: $pass passed, $fail failed"
 [[ $fail -eq 0 ]]

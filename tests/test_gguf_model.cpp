@@ -12,6 +12,7 @@
 #include "api_helpers.h"
 #include "models/formats/gguf.h"
 #include "models/formats/gguf_model.h"
+#include "models/formats/gguf_verify.h"
 #include "reference_llama.h"
 #include "runtime/error.h"
 #include "runtime/tokenizer.h"
@@ -227,4 +228,62 @@ TEST_CASE("hostile GGUF models are refused naming the file") {
     CHECK(st == AXE_ERR_FORMAT);
     CHECK(msg.find("bad.gguf") != std::string::npos);
   }
+}
+
+TEST_CASE("axe verify of a GGUF: each Q8_0 and Q4_0 block's exact worst case and the smallest accumulator") {
+  const std::string path = fixture("tiny-mix.gguf");
+  const axe::GgufFile f(path, axe::MappedFile::Mode::kMap);
+  for (const bool sym : {true, false}) {
+    const axe::ActivationRange x = axe::ActivationRange::of(8, sym);
+    const axe::GgufCheckReport r = axe::verify_gguf_file(path, 16, x);
+    REQUIRE(r.tensors.size() == f.tensors().size());
+    uint32_t widest = 0;
+    for (size_t i = 0; i < r.tensors.size(); ++i) {
+      const axe::GgufTensorCheck& c = r.tensors[i];
+      const axe::GgufFile::Tensor& t = f.tensors()[i];
+      CAPTURE(c.name);
+      const bool integer = t.type == axe::GgmlType::Q8_0 || t.type == axe::GgmlType::Q4_0;
+      CHECK(c.checked == (integer && t.name != "token_embd.weight"));
+      if (!c.checked) continue;
+      // Independently: the codes are the dequantized values over the block's
+      // scale; each block's worst case is max(nu*A + mu*B, -(mu*A + nu*B)).
+      std::vector<float> v(t.n_elements());
+      axe::ggml_dequantize(t.type, t.data, v.size(), v.data());
+      int64_t worst = 0;
+      uint64_t over = 0;
+      for (size_t b = 0; b < v.size() / 32; ++b) {
+        float d = 0;
+        for (size_t k = 0; k < 32; ++k) d = std::max(d, std::abs(v[b * 32 + k]));
+        int64_t pos = 0, neg = 0;
+        if (d > 0) {
+          // The scale: the block's fp16 d (the first two bytes of the block).
+          uint16_t h;
+          std::memcpy(&h, t.data + b * axe::ggml_block_bytes(t.type), 2);
+          float scale;
+          axe::ggml_dequantize(axe::GgmlType::F16, reinterpret_cast<const uint8_t*>(&h), 1, &scale);
+          for (size_t k = 0; k < 32; ++k) {
+            const int64_t q = std::llround(v[b * 32 + k] / scale);
+            (q > 0 ? pos : neg) += q;
+          }
+        }
+        const int64_t hi = int64_t{x.nu} * pos + int64_t{x.mu} * neg, lo = int64_t{x.mu} * pos + int64_t{x.nu} * neg;
+        const int64_t w = std::max(hi, -lo);
+        worst = std::max(worst, w);
+        over += w > 32767;
+      }
+      CHECK(c.worst_magnitude == worst);
+      CHECK(c.overflowing_blocks == over);
+      CHECK(c.min_inner_bits == axe::bits_for_magnitude(worst));
+      // Narrow-range 4-bit codes times symmetric 8-bit activations over 32 columns fit 16 bits.
+      if (t.type == axe::GgmlType::Q4_0 && sym) CHECK(c.min_inner_bits <= 16);
+      widest = std::max(widest, c.min_inner_bits);
+    }
+    CHECK(r.min_inner_bits == widest);
+    // At the smallest width every block holds; one bit less, some block does not.
+    CHECK(axe::verify_gguf_file(path, r.min_inner_bits, x).holds());
+    CHECK(!axe::verify_gguf_file(path, r.min_inner_bits - 1, x).holds());
+  }
+  CHECK(axe::bits_for_magnitude(32767) == 16);
+  CHECK(axe::bits_for_magnitude(32768) == 17);
+  CHECK(axe::bits_for_magnitude(0) == 2);
 }

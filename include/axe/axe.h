@@ -402,6 +402,38 @@ typedef struct axe_verify_result {
  * AXE_ERR_FORMAT / AXE_ERR_IO (see axe_last_error) for a damaged one. */
 AXE_API axe_status axe_verify(const char *path, axe_verify_result *result);
 
+/* GGUF on a narrow datapath: each Q8_0 / Q4_0 block of 32 codes is one
+ * accumulator tile (llama.cpp's datapath scales and adds block sums in
+ * float). For every such block, the exact worst case over activations of
+ * act_bits (act_signed: symmetric narrow codes, llama.cpp's Q8_0 activations
+ * are 8-bit signed; else unsigned with a zero point) gives the smallest width
+ * that holds it. */
+typedef struct axe_gguf_tensor_check {
+  char name[96];
+  char type[16];             /* "Q4_0", "F32", ...                            */
+  int32_t checked;           /* 1: Q8_0 or Q4_0 blocks of a product; 0: not   */
+  char note[32];             /* when not checked: "not integer blocks",
+                                "embedding lookup"                           */
+  uint64_t rows, blocks;
+  uint64_t overflowing_blocks; /* blocks whose worst case exceeds inner_bits   */
+  int64_t worst_magnitude;     /* largest block worst case                    */
+  uint32_t min_inner_bits;     /* smallest accumulator width for every block  */
+} axe_gguf_tensor_check;
+
+typedef struct axe_gguf_check_result {
+  size_t struct_size;
+  uint64_t tensors_checked, tensors_skipped, blocks, overflowing_blocks;
+  uint32_t min_inner_bits; /* over every checked tensor (0: none checked) */
+} axe_gguf_check_result;
+
+/* Checks every block of a GGUF file for an inner_bits-wide accumulator. Fills
+ * `result`, and up to `capacity` per-tensor entries in file order (*n_tensors:
+ * how many the file has; AXE_ERR_BUFFER_TOO_SMALL when more than capacity,
+ * with result filled). AXE_ERR_FORMAT / AXE_ERR_IO for a damaged file. */
+AXE_API axe_status axe_verify_gguf(const char *path, uint32_t inner_bits, int act_bits, int act_signed,
+                                   axe_gguf_check_result *result, axe_gguf_tensor_check *tensors, size_t capacity,
+                                   size_t *n_tensors);
+
 #ifdef __cplusplus
 }
 #endif
