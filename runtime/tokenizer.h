@@ -80,6 +80,10 @@ class Llama2cTokenizer final : public Tokenizer {
   std::vector<int32_t> encode(std::string_view text, bool add_bos, bool parse_special = false) const override;
   std::string_view piece(int32_t prev, int32_t token, char* byte_buf, bool special = true) const override;
   std::string_view token_text(int32_t token) const override;
+  // The token's merge score and whether it is a byte token <0xNN> (for
+  // writers of other formats).
+  float score(int32_t token) const { return scores_.at(static_cast<size_t>(token)); }
+  bool is_byte(int32_t token) const { return byte_of_token_.at(static_cast<size_t>(token)) >= 0; }
 
  private:
   void encode_plain(std::string_view text, std::vector<int32_t>& out) const;

@@ -13,6 +13,8 @@
 #include "models/formats/gguf.h"
 #include "models/formats/gguf_model.h"
 #include "models/formats/gguf_verify.h"
+#include "models/formats/hf_folder.h"
+#include "models/formats/llama2c.h"
 #include "reference_llama.h"
 #include "runtime/error.h"
 #include "runtime/tokenizer.h"
@@ -286,4 +288,41 @@ TEST_CASE("axe verify of a GGUF: each Q8_0 and Q4_0 block's exact worst case and
   CHECK(axe::bits_for_magnitude(32767) == 16);
   CHECK(axe::bits_for_magnitude(32768) == 17);
   CHECK(axe::bits_for_magnitude(0) == 2);
+}
+
+// llama.cpp reads these files too: stories260K written so, through
+// llama-perplexity -c 128 --chunks 200 on eval.txt, gives PPL 4.8093, its
+// figure for its own converter's F32 file (Intel Xeon, Sapphire Rapids class).
+TEST_CASE("a float model written as GGUF reads back to the same logits") {
+  TempDir dir;
+  const std::vector<axe_token> toks = {1, 400, 72, 300, 9, 511, 2, 17, 260, 33};
+  th::Model bin = th::load(test_paths::stories260k());
+  const std::vector<float> want = th::decode_logits(bin.get(), toks);
+  // From the llama2.c file: the same tensors, the same bits.
+  const auto m = axe::load_llama2c(test_paths::stories260k(), "", true);
+  const std::string a = dir.file("from-llama2c.gguf");
+  axe::write_gguf(*m, a);
+  th::Model ga = th::load(a);
+  CHECK(th::decode_logits(ga.get(), toks) == want);
+  // The vocabulary round-trips: the same tokenizer bytes as tok512.bin.
+  const axe::GgufFile fa(a, axe::MappedFile::Mode::kMap);
+  const std::string tok512 = slurp(test_paths::tok512());
+  const std::string back = axe::gguf_tokenizer(fa, 512)->file_bytes();
+  CHECK(back.substr(4) == tok512.substr(4));  // pieces and scores (the header's max length may differ)
+  // From the Hugging Face folder (rotate-half q and k): rows put back in
+  // llama.cpp's adjacent-pair order, so the same model within float rounding.
+  // (Its vocabulary as llama2.c's, as a folder with tokenizer.model would have it:
+  // the writer takes SentencePiece vocabularies.)
+  const auto hf = axe::load_hf_folder(test_paths::stories260k_hf(""), true);
+  hf->tokenizer = std::make_unique<axe::Llama2cTokenizer>(test_paths::tok512(), 512);
+  const std::string b = dir.file("from-hf.gguf");
+  axe::write_gguf(*hf, b);
+  th::Model gb = th::load(b);
+  const std::vector<float> got = th::decode_logits(gb.get(), toks);
+  REQUIRE(got.size() == want.size());
+  double worst = 0;
+  for (size_t i = 0; i < got.size(); ++i) worst = std::max(worst, double(std::abs(got[i] - want[i])));
+  CHECK(worst < 1e-4);
+  // Writing refuses what it cannot write, and never replaces a non-file.
+  CHECK_THROWS_AS(axe::write_gguf(*m, dir.path.string()), axe::Error);
 }

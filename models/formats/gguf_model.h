@@ -22,6 +22,13 @@ namespace axe {
 
 std::unique_ptr<LlamaModel> load_gguf(const std::string& path, bool use_mmap);
 
+// Writes a float model as a GGUF file llama.cpp loads: the llama.* keys, the
+// tensors by llama.cpp's names (q and k rows in its adjacent-pair order,
+// permuted back from Hugging Face's when the model came from a folder), the
+// SentencePiece vocabulary as tokenizer.ggml.* ("llama"), the chat template.
+// Linear layers must be fp32 (AXE_ERR_UNSUPPORTED otherwise); atomic.
+void write_gguf(const LlamaModel& model, const std::string& path);
+
 // The tokenizer a GGUF file's tokenizer.ggml.* keys describe (path names it
 // in errors); n_vocab is the model's vocabulary size.
 class GgufFile;
