@@ -1,0 +1,204 @@
+// Groupwise weights: packing (from codes, or from GGUF's Q8_0 / Q4_0 blocks)
+// into the panel layout of group_types.h; fp16 conversions; the activations'
+// per-group quantization (llama.cpp's Q8_0 rule).
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "runtime/error.h"
+#include "runtime/kernels/group_types.h"
+
+namespace axe {
+
+float fp16_to_fp32(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+  const uint32_t exp = (h >> 10) & 0x1fu;
+  uint32_t man = h & 0x3ffu;
+  uint32_t bits;
+  if (exp == 0x1f) {
+    bits = sign | 0x7f800000u | (man << 13) | (man ? 0x00400000u : 0u);  // NaN: quiet
+  } else if (exp != 0) {
+    bits = sign | ((exp + 112) << 23) | (man << 13);
+  } else if (man == 0) {
+    bits = sign;
+  } else {  // subnormal half: a normal float
+    const int shift = std::countl_zero(man) - 21;  // brings the leading 1 to bit 10
+    man = (man << shift) & 0x3ffu;
+    bits = sign | (static_cast<uint32_t>(113 - shift) << 23) | (man << 13);
+  }
+  return std::bit_cast<float>(bits);
+}
+
+uint16_t fp32_to_fp16(float f) {
+  const uint32_t w = std::bit_cast<uint32_t>(f);
+  const uint16_t sign = static_cast<uint16_t>((w >> 16) & 0x8000u);
+  const uint32_t x = w & 0x7fffffffu;
+  if (x > 0x7f800000u) return sign | 0x7e00u;  // NaN
+  if (x >= 0x477ff000u) return sign | 0x7c00u;  // >= 65520 rounds to infinity (and infinity)
+  if (x >= 0x38800000u) {                      // >= 2^-14: a normal half
+    const uint32_t rounded = x + 0xfffu + ((x >> 13) & 1u);  // nearest, ties to even, at bit 13
+    return static_cast<uint16_t>(sign | ((rounded - 0x38000000u) >> 13));
+  }
+  if (x <= 0x33000000u) return sign;  // <= 2^-25: zero (2^-25 is a tie, to the even 0)
+  // A subnormal half: round(|f| * 2^24) to nearest even, from the float's
+  // 24-bit significand m and exponent e (|f| = m * 2^(e - 150)).
+  const uint32_t e = x >> 23, m = (x & 0x7fffffu) | 0x800000u;
+  const uint32_t shift = 126 - e;  // 14..24
+  uint32_t q = m >> shift;
+  const uint32_t rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
+  if (rem > half || (rem == half && (q & 1u))) ++q;
+  return static_cast<uint16_t>(sign | q);
+}
+
+int8_t GroupWeights::code(size_t row, size_t col) const {
+  const uint8_t* b = block(row / kGroupPanelRows, col / kGroupSize);
+  const size_t r = row % kGroupPanelRows, kk = col % kGroupSize;
+  if (bits == 8) return static_cast<int8_t>(b[(kk / 4) * 64 + 4 * r + kk % 4] ^ 0x80u);
+  const uint8_t v = b[((kk % 16) / 4) * 64 + 4 * r + kk % 4];
+  return static_cast<int8_t>((kk < 16 ? (v & 0x0F) : (v >> 4)) - 8);
+}
+
+namespace {
+
+// Packs row by row: row_fn(r, q, s) fills row r's codes q[cols] and scales s[groups].
+template <typename RowFn>
+GroupWeights pack_rows(size_t rows, size_t cols, int bits, RowFn&& row_fn) {
+  if (bits != 4 && bits != 8) fail(AXE_ERR_INVALID_ARGUMENT, "groupwise weights must have 4 or 8 bits");
+  if (cols == 0 || cols % kGroupSize != 0)
+    fail(AXE_ERR_INVALID_ARGUMENT, "groupwise weights need a positive multiple of 32 columns, not " + std::to_string(cols));
+  GroupWeights w;
+  w.rows = rows;
+  w.cols = cols;
+  w.groups = cols / kGroupSize;
+  w.panels = (rows + kGroupPanelRows - 1) / kGroupPanelRows;
+  w.bits = bits;
+  w.data.resize(w.panels * w.groups * w.block_bytes());
+  if (w.data.size()) std::memset(w.data.data(), bits == 4 ? 0x88 : 0x80, w.data.size());  // code 0
+  w.scales.assign(rows * w.groups, 0.0f);
+  const int lo = bits == 4 ? -8 : -128, hi = bits == 4 ? 7 : 127;
+  std::vector<int8_t> q(cols);
+  for (size_t r = 0; r < rows; ++r) {
+    row_fn(r, q.data(), w.scales.data() + r * w.groups);
+    const size_t p = r / kGroupPanelRows, rr = r % kGroupPanelRows;
+    for (size_t c = 0; c < cols; ++c) {
+      const int v = q[c];
+      if (v < lo || v > hi)
+        fail(AXE_ERR_FORMAT, "weight code " + std::to_string(v) + " at row " + std::to_string(r) + ", column " +
+                                 std::to_string(c) + " is outside the " + std::to_string(bits) + "-bit range");
+      w.max_abs = std::max(w.max_abs, std::abs(v));
+      uint8_t* b = w.data.data() + (p * w.groups + c / kGroupSize) * w.block_bytes();
+      const size_t kk = c % kGroupSize;
+      if (bits == 8) {
+        b[(kk / 4) * 64 + 4 * rr + kk % 4] = static_cast<uint8_t>(v + 128);
+      } else {
+        uint8_t& byte = b[((kk % 16) / 4) * 64 + 4 * rr + kk % 4];
+        const uint8_t nib = static_cast<uint8_t>(v + 8);
+        byte = kk < 16 ? static_cast<uint8_t>((byte & 0xF0) | nib) : static_cast<uint8_t>((byte & 0x0F) | (nib << 4));
+      }
+    }
+  }
+  // The kernels' scales, in panel order: fp16 when every one is exactly a
+  // half (NaN is not: its payload is not kept), fp32 otherwise.
+  w.half_scales = std::all_of(w.scales.begin(), w.scales.end(), [](float s) {
+    return !std::isnan(s) && std::bit_cast<uint32_t>(fp16_to_fp32(fp32_to_fp16(s))) == std::bit_cast<uint32_t>(s);
+  });
+  const size_t n = w.panels * w.groups * kGroupPanelRows;
+  if (w.half_scales) w.panel_half.resize(n);
+  else w.panel_f32.resize(n);
+  for (size_t r = 0; r < rows; ++r)
+    for (size_t g = 0; g < w.groups; ++g) {
+      const size_t i = ((r / kGroupPanelRows) * w.groups + g) * kGroupPanelRows + r % kGroupPanelRows;
+      const float s = w.scales[r * w.groups + g];
+      if (w.half_scales) w.panel_half.data()[i] = fp32_to_fp16(s);
+      else w.panel_f32.data()[i] = s;
+    }
+  return w;
+}
+
+uint16_t u16_at(const uint8_t* p) {
+  uint16_t v;
+  std::memcpy(&v, p, 2);
+  return v;
+}
+
+}  // namespace
+
+GroupWeights pack_group_weights(const int8_t* codes, size_t rows, size_t cols, const float* scales, int bits) {
+  const size_t groups = cols / kGroupSize;
+  return pack_rows(rows, cols, bits, [&](size_t r, int8_t* q, float* s) {
+    std::memcpy(q, codes + r * cols, cols);
+    std::memcpy(s, scales + r * groups, groups * sizeof(float));
+  });
+}
+
+GroupWeights pack_q8_0(const uint8_t* blocks, size_t rows, size_t cols) {
+  const size_t groups = cols / kGroupSize;
+  return pack_rows(rows, cols, 8, [&](size_t r, int8_t* q, float* s) {
+    for (size_t g = 0; g < groups; ++g) {
+      const uint8_t* b = blocks + (r * groups + g) * 34;
+      s[g] = fp16_to_fp32(u16_at(b));
+      std::memcpy(q + g * kGroupSize, b + 2, kGroupSize);
+    }
+  });
+}
+
+GroupWeights pack_q4_0(const uint8_t* blocks, size_t rows, size_t cols) {
+  const size_t groups = cols / kGroupSize;
+  return pack_rows(rows, cols, 4, [&](size_t r, int8_t* q, float* s) {
+    for (size_t g = 0; g < groups; ++g) {
+      const uint8_t* b = blocks + (r * groups + g) * 18;
+      s[g] = fp16_to_fp32(u16_at(b));
+      for (size_t j = 0; j < 16; ++j) {
+        q[g * kGroupSize + j] = static_cast<int8_t>((b[2 + j] & 0x0F) - 8);
+        q[g * kGroupSize + j + 16] = static_cast<int8_t>((b[2 + j] >> 4) - 8);
+      }
+    }
+  });
+}
+
+void size_group_activations(size_t tokens, size_t cols, GroupActivations& out) {
+  if (cols == 0 || cols % kGroupSize != 0)
+    fail(AXE_ERR_INVALID_ARGUMENT, "groupwise activations need a positive multiple of 32 columns, not " +
+                                       std::to_string(cols));
+  out.tokens = tokens;
+  out.cols = cols;
+  out.groups = cols / kGroupSize;
+  out.codes.resize(tokens * cols);
+  out.scales.resize(tokens * out.groups);
+  out.sums.resize(tokens * out.groups);
+}
+
+void quantize_group_activation_rows(const float* x, size_t ldx, size_t m0, size_t m1, GroupActivations& out) {
+  for (size_t m = m0; m < m1; ++m) {
+    for (size_t g = 0; g < out.groups; ++g) {
+      const float* v = x + m * ldx + g * kGroupSize;
+      float amax = 0.0f;
+      for (size_t j = 0; j < kGroupSize; ++j) {
+        const float a = std::fabs(v[j]);
+        amax = amax > a ? amax : a;  // ggml's MAX(amax, |v|), NaN handling included
+      }
+      const float d = amax / 127.0f;
+      const float id = d != 0.0f ? 1.0f / d : 0.0f;
+      out.scales[m * out.groups + g] = fp16_to_fp32(fp32_to_fp16(d));
+      int8_t* c = out.codes.data() + m * out.cols + g * kGroupSize;
+      int32_t sum = 0;
+      for (size_t j = 0; j < kGroupSize; ++j) {
+        float t = v[j] * id;
+        if (std::isnan(t)) t = 0.0f;
+        t = std::clamp(t, -127.0f, 127.0f);  // integer bounds: the same as clamping after rounding
+        c[j] = static_cast<int8_t>(std::round(t));
+        sum += c[j];
+      }
+      out.sums[m * out.groups + g] = sum;
+    }
+  }
+}
+
+void quantize_group_activations(const float* x, size_t ldx, size_t tokens, size_t cols, GroupActivations& out) {
+  size_group_activations(tokens, cols, out);
+  quantize_group_activation_rows(x, ldx, 0, tokens, out);
+}
+
+}  // namespace axe
