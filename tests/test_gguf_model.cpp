@@ -134,6 +134,10 @@ TEST_CASE("GGUF tokenizers reproduce llama.cpp's test vectors for Llama 2 SPM an
 
 TEST_CASE("a GGUF model llama.cpp quantized matches the reference on its dequantized weights") {
   // tiny-mix.gguf: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, F16 and F32 tensors (tests/fixtures/gguf/README.md).
+  // Q8_0/Q4_0 layers run natively and quantize their inputs per block of 32
+  // to 8 bits, as llama.cpp does; the reference keeps them in double, so the
+  // logits agree to that rounding (the kernels themselves are bit-exact
+  // against their int64 reference in test_group_kernels.cpp).
   const axe::GgufFile f(fixture("tiny-mix.gguf"), axe::MappedFile::Mode::kMap);
   TempDir dir;
   const std::string bin = dir.file("tiny.bin");
@@ -149,6 +153,7 @@ TEST_CASE("a GGUF model llama.cpp quantized matches the reference on its dequant
   th::Context ctx = th::context(m.get());
   const Ids toks = {1, 400, 72, 300, 9, 511, 2, 17};
   double worst = 0, scale = 0;
+  int same_top = 0;
   for (size_t p = 0; p < toks.size(); ++p) {
     const int32_t pos = static_cast<int32_t>(p);
     REQUIRE(axe_decode(ctx.get(), &toks[p], &pos, 1, nullptr) == AXE_OK);
@@ -158,9 +163,11 @@ TEST_CASE("a GGUF model llama.cpp quantized matches the reference on its dequant
       worst = std::max(worst, std::abs(double(got[v]) - want[v]));
       scale = std::max(scale, std::abs(want[v]));
     }
+    same_top += std::max_element(got, got + want.size()) - got == std::max_element(want.begin(), want.end()) - want.begin();
   }
   INFO("max |logit difference| " << worst << " of logits up to " << scale);
-  CHECK(worst < 1e-4 * std::max(1.0, scale));
+  CHECK(worst < 1.5e-2 * std::max(1.0, scale));  // measured 0.0060 of the scale
+  CHECK(same_top >= 7);
 }
 
 TEST_CASE("stories260K as llama.cpp's Q8_0 GGUF: its tokenizer and its perplexity") {
@@ -176,11 +183,12 @@ TEST_CASE("stories260K as llama.cpp's Q8_0 GGUF: its tokenizer and its perplexit
   CHECK(ids == tok512.encode(text, true));
   // Perplexity with 128-token chunks (the converter records a context of 128)
   // over all of eval.txt: the llama2.c file's is 5.3136; llama.cpp's
-  // llama-perplexity on this file 5.3201 (it also rounds activations to
-  // Q8_0); here the Q8_0 weights in fp32, 5.3180.
+  // llama-perplexity on this file 5.3201; here, on the same datapath (Q8_0
+  // weights times activations quantized per block of 32), 5.3199. (The Q8_0
+  // weights with fp32 activations give 5.3180.)
   const double ppl = th::ppl(m.get(), text);
-  CHECK(ppl == doctest::Approx(5.3180).epsilon(2e-4));
-  CHECK(std::abs(ppl - 5.3201) / 5.3201 < 1e-3);
+  CHECK(ppl == doctest::Approx(5.3199).epsilon(1e-4));
+  CHECK(std::abs(ppl - 5.3201) / 5.3201 < 2e-4);
   CHECK(std::abs(ppl - 5.3136) / 5.3136 < 2e-3);
 }
 

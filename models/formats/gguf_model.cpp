@@ -12,6 +12,7 @@
 #include "models/formats/gguf.h"
 #include "models/formats/gguf_writer.h"
 #include "runtime/error.h"
+#include "runtime/linear_group.h"
 #include "runtime/tokenizer_json.h"
 
 namespace axe {
@@ -201,7 +202,16 @@ std::unique_ptr<Tokenizer> gguf_tokenizer(const GgufFile& f, int32_t n_vocab) {
 }
 
 std::unique_ptr<LlamaModel> load_gguf(const std::string& path, bool use_mmap) {
-  auto file = std::make_shared<const GgufFile>(path, use_mmap ? MappedFile::Mode::kMap : MappedFile::Mode::kHugePageCopy);
+  // A file whose integer blocks are repacked is mapped, never copied: a copy
+  // would hold those tensors twice.
+  const bool repacked = [&] {
+    const GgufFile probe(path, MappedFile::Mode::kMap);
+    for (const GgufFile::Tensor& t : probe.tensors())
+      if (t.type == GgmlType::Q8_0 || t.type == GgmlType::Q4_0) return true;
+    return false;
+  }();
+  auto file = std::make_shared<const GgufFile>(
+      path, use_mmap || repacked ? MappedFile::Mode::kMap : MappedFile::Mode::kHugePageCopy);
   const GgufFile& f = *file;
   auto m = std::make_unique<LlamaModel>();
   m->path = path;
@@ -293,6 +303,9 @@ std::unique_ptr<LlamaModel> load_gguf(const std::string& path, bool use_mmap) {
   };
   auto linear = [&](const GgufFile::Tensor& t) -> std::unique_ptr<Linear> {
     const uint64_t rows = t.ne[1], cols = t.ne[0];
+    // Q8_0 and Q4_0 run natively on the groupwise kernels (repacked).
+    if (t.type == GgmlType::Q8_0) return std::make_unique<LinearGroup>(pack_q8_0(t.data, rows, cols));
+    if (t.type == GgmlType::Q4_0) return std::make_unique<LinearGroup>(pack_q4_0(t.data, rows, cols));
     if ((t.type == GgmlType::F16 || t.type == GgmlType::BF16) && reinterpret_cast<uintptr_t>(t.data) % 2 == 0)
       return std::make_unique<LinearHalf>(t.type == GgmlType::BF16 ? LinearHalf::HalfType::kBF16 : LinearHalf::HalfType::kF16,
                                           reinterpret_cast<const uint16_t*>(t.data), rows, cols);
@@ -301,11 +314,12 @@ std::unique_ptr<LlamaModel> load_gguf(const std::string& path, bool use_mmap) {
 
   const uint64_t V = c.vocab, D = c.dim;
   const GgufFile::Tensor& et = get(gguf_tensor_name(kTensorEmbedding), V, D);
-  std::unique_ptr<Linear> emb_linear = linear(et);
-  if (const LinearHalf* h = emb_linear->as_half()) {
-    m->embedding_half = std::make_shared<const LinearHalf>(h->type(), h->data(), V, D);
+  if ((et.type == GgmlType::F16 || et.type == GgmlType::BF16) && reinterpret_cast<uintptr_t>(et.data) % 2 == 0) {
+    m->embedding_half = std::make_shared<const LinearHalf>(
+        et.type == GgmlType::BF16 ? LinearHalf::HalfType::kBF16 : LinearHalf::HalfType::kF16,
+        reinterpret_cast<const uint16_t*>(et.data), V, D);
   } else {
-    m->embedding = emb_linear->as_f32()->data();
+    m->embedding = floats(et);  // looked up row by row: integer rows are dequantized
   }
   m->rms_final = floats(get(gguf_tensor_name(kTensorFinalNorm), 1, D));
   m->layers.resize(c.n_layers);
@@ -318,7 +332,7 @@ std::unique_ptr<LlamaModel> load_gguf(const std::string& path, bool use_mmap) {
       ly.*(llama_linears()[i].member) = linear(get(gguf_tensor_name(l, llama_linears()[i].name), rows, cols));
     }
   }
-  m->classifier = c.shared_classifier ? std::move(emb_linear) : linear(get(gguf_tensor_name(kTensorClassifier), V, D));
+  m->classifier = linear(c.shared_classifier ? et : get(gguf_tensor_name(kTensorClassifier), V, D));
   for (const GgufFile::Tensor& t : f.tensors())
     if (!used.count(t.name))
       fail(AXE_ERR_FORMAT, path + ": unexpected tensor '" + excerpt(t.name) + "' (not a weight of this llama model)");

@@ -6,9 +6,12 @@
 // pre-tokenizer that tokenizer.ggml.pre names).
 //
 // F32 tensors are used in place, F16 and BF16 kept 16-bit (LinearHalf).
-// Other types (Q8_0, Q4_0, the K-quants, ...) are dequantized to fp32 at
-// load, with llama.cpp's own arithmetic, and the log says so: the model
-// computes what the file holds, at fp32's memory cost.
+// Q8_0 and Q4_0 linear layers run natively on the groupwise kernels
+// (LinearGroup: repacked at load, activations quantized per block of 32 as
+// llama.cpp's are). Other types (Q4_1, Q5_0, the K-quants, ...) and integer
+// embedding rows are dequantized to fp32 at load with llama.cpp's own
+// arithmetic, and the log says so: the model computes what the file holds,
+// at fp32's memory cost.
 //
 // GGUF's llama stores q and k for RoPE on adjacent pairs (its converter
 // permutes Hugging Face's rows back), as llama2.c does.
