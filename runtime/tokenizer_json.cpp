@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -276,6 +278,21 @@ bool is_word_char(std::string_view ch) {
 // ---------------------------------------------------------------- JSON reading
 
 constexpr int kMaxDepth = 16;  // Sequence nesting
+
+// How many times the normalizer (or the decoder) may lengthen a text, its
+// steps compounded: a Replace ceil(|content| / |pattern|)-fold, a Prepend
+// (1 + |prepend|)-fold (on a text of one byte). Llama 2's normalizer is 4 x 3;
+// the bound keeps a short file from turning a text (or a piece) into
+// gigabytes (forty Replace "a" -> "aa" steps would be 2^40-fold).
+constexpr double kMaxGrowth = 32;
+
+double growth(size_t from, size_t to) { return std::max(1.0, std::ceil(static_cast<double>(to) / from)); }
+
+std::string fold(double g) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4g", g);
+  return buf;
+}
 
 // Field access with one-line errors naming the file and the field.
 class Fields {
@@ -665,11 +682,22 @@ JsonTokenizer::Impl::Impl(std::string_view file, std::string_view config, const 
   read_model(f, f.required(root, "model", ""), text_ids);
 
   if (const json* n = Fields::find(root, "normalizer")) read_normalizer(f, *n, "normalizer", 0);
+  double norm_growth = 1;
+  for (const NormStep& n : normalizer) norm_growth *= n.prepend ? 1.0 + n.to.size() : growth(n.from.size(), n.to.size());
+  if (norm_growth > kMaxGrowth)
+    f.unsupported("normalizer", "its steps lengthen a text up to " + fold(norm_growth) + "-fold (at most " +
+                                    fold(kMaxGrowth) + " is supported)");
   if (const json* p = Fields::find(root, "pre_tokenizer")) read_pre_tokenizer(f, *p, "pre_tokenizer", 0);
   read_added_tokens(f, root, text_ids);
 
   std::vector<DecStep> dec;
   if (const json* d = Fields::find(root, "decoder")) read_decoder(f, *d, "decoder", 0, dec);
+  double dec_growth = 1;
+  for (const DecStep& s : dec)
+    if (s.kind == DecStep::Kind::kReplace) dec_growth *= growth(s.from.size(), s.to.size());
+  if (dec_growth > kMaxGrowth)
+    f.unsupported("decoder", "its Replace steps lengthen a piece up to " + fold(dec_growth) + "-fold (at most " +
+                                 fold(kMaxGrowth) + " is supported)");
 
   // Each token's decoded bytes.
   for (auto& t : tokens) {

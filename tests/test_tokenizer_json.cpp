@@ -529,3 +529,19 @@ TEST_CASE("tokenizer.json refuses sizes and nesting that would exhaust resources
   CHECK(error_of(tiny(R"({"a":0})", "[]"), "", 0).first == AXE_ERR_FORMAT);
   CHECK(error_of(tiny(R"({"a":0})", "[]"), "", -5).first == AXE_ERR_FORMAT);
 }
+
+TEST_CASE("tokenizer.json refuses normalizer and decoder steps that grow text exponentially") {
+  // 40 Replace steps "a" -> "aa": every piece would grow 2^40-fold.
+  std::string steps;
+  for (int i = 0; i < 40; ++i)
+    steps += std::string(i ? "," : "") + R"({"type":"Replace","pattern":{"String":"a"},"content":"aa"})";
+  const std::string json = R"({"version":"1.0","added_tokens":[],"normalizer":null,"pre_tokenizer":null,)"
+                           R"("post_processor":null,"decoder":{"type":"Sequence","decoders":[)" + steps +
+                           R"(]},"model":{"type":"BPE","vocab":{"a":0,"b":1},"merges":[]}})";
+  try {
+    axe::JsonTokenizer tok(json, "", "grow.json", 2);
+    FAIL("an exponentially growing decoder was accepted");
+  } catch (const axe::Error& e) {
+    CHECK(std::string(e.what()).find("grow.json: decoder") != std::string::npos);
+  }
+}
