@@ -401,6 +401,13 @@ int main(int argc, char** argv) {
       std::remove(ckpt.c_str());
     }
   }
+  // fuzz_gguf: the GGUF test fixtures (F32/F16/Q8_0/Q4_0/K-quant mixes, a
+  // llama tokenizer), found beside this file.
+  {
+    const std::string fixtures = std::filesystem::path(__FILE__).parent_path().string() + "/../tests/fixtures/gguf/";
+    for (const char* name : {"tiny-mix.gguf", "kq-mix.gguf", "stories260K-q8_0.gguf"})
+      write("fuzz_gguf", name, read(fixtures + name));
+  }
   std::printf("seeds in %s\n", out_dir.c_str());
   return 0;
 }

@@ -17,7 +17,7 @@ secs=${1:-30}
 [[ $secs =~ ^[0-9]+$ ]] || { echo "usage: $0 [SECONDS_PER_HARNESS]" >&2; exit 2; }
 shared=$(cd "${AXE_SHARED_DIR:-$repo/../shared}" && pwd)
 build=${AXE_FUZZ_BUILD_DIR:-$repo/build-fuzz}
-harnesses=(${AXE_FUZZ_HARNESSES:-fuzz_llama2c fuzz_tokenizer_bin fuzz_axe fuzz_axe_metadata fuzz_tokenize fuzz_kld fuzz_tokenizer_json fuzz_tokenize_json fuzz_sentencepiece fuzz_hf_folder})
+harnesses=(${AXE_FUZZ_HARNESSES:-fuzz_llama2c fuzz_tokenizer_bin fuzz_axe fuzz_axe_metadata fuzz_tokenize fuzz_kld fuzz_tokenizer_json fuzz_tokenize_json fuzz_sentencepiece fuzz_hf_folder fuzz_gguf})
 for tool in clang clang++ cmake ninja; do
   command -v "$tool" >/dev/null || { echo "fuzz.sh: $tool is missing (./bootstrap.sh installs it)" >&2; exit 2; }
 done
