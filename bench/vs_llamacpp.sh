@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Same-run, side-by-side speed of axe and llama.cpp on identical random weights.
 #
-#   bench/vs_llamacpp.sh [--shapes stories110M,tinyllama-1.1B] [-p 512] [-n 128] [-r 3] [-t 1,2]
-#                        [--rounds 2] [--stat best|median] [--work DIR] [--peer DIR] [--build DIR]
-#                        [--tokenizer FILE] [--llama-amx auto|on|off]
+#   bench/vs_llamacpp.sh [--shapes stories110M,tinyllama-1.1B] [--formats f32,q8,q4,bf16] [-p 512]
+#                        [-n 128] [-r 3] [-t 1,2] [--rounds 2] [--stat best|median] [--work DIR]
+#                        [--peer DIR] [--build DIR] [--tokenizer FILE] [--tokenizer-model FILE]
+#                        [--llama-amx auto|on|off]
 #
 # What it does, per shape (stories110M: 768/2048/12/12/12/32000/1024; tinyllama-1.1B:
 # 2048/5632/22/32/4/32000/2048):
@@ -12,17 +13,23 @@
 #     after freq_cis), so that the embedding and the classifier are separate tensors in both
 #     programs and both read the same bytes;
 #  2. converts it for llama.cpp: F32 GGUF with llama-convert-llama2c-to-ggml (vocabulary from the
-#     Llama 2 tokenizer.bin), then Q8_0 and Q4_0 with llama-quantize; and checks, once, that every
-#     tensor of the F32 GGUF holds exactly the bytes of the llama2.c file (python3, no numpy);
-#  3. quantizes it for axe: W8A8 and W4A8 RTN with axe's defaults (lanes x16 plan, P_I = 32);
+#     Llama 2 tokenizer.bin), then, for the formats asked for (--formats), Q8_0, Q4_0 and BF16 with
+#     llama-quantize; and checks, once, that every tensor of the F32 GGUF holds exactly the bytes of
+#     the llama2.c file (python3, no numpy);
+#  3. makes axe's files from the same checkpoint: W8A8 and W4A8 RTN with axe's defaults (lanes x16
+#     plan, P_I = 32); for BF16, a Hugging Face folder with bf16 safetensors
+#     (build/bench/axe_make_hf_folder --dtype bf16, Llama 2's tokenizer.model copied in), checked
+#     once to hold the same bf16 values as llama.cpp's BF16 GGUF (python3, no numpy);
 #  4. runs llama-bench and axe bench alternately, one configuration (shape, format pair, thread
 #     count) at a time, `--rounds` times over all configurations, with the same -p -n -r -t;
 #  5. prints one markdown table: per shape and format pair, llama.cpp t/s / axe t/s (axe ÷
 #     llama.cpp) for pp and tg at each thread count, the best (default) or the median t/s over
-#     the rounds (each figure is the program's own mean over -r repetitions).
+#     the rounds (each figure is the program's own mean over -r repetitions); and, when F32 and
+#     another format are both measured, a second table: each program's t/s in that format ÷ its
+#     own F32 t/s (e.g. what halving the bytes with BF16 gives each program).
 # Every file is cached in the work dir (default /tmp/axe-vs-llamacpp; ~1.7 GB for stories110M,
-# ~13 GB for tinyllama-1.1B) and reused; delete it to start over. Raw results of every run go to
-# WORK/results-DATE.tsv, tool logs to WORK/logs/.
+# ~13 GB for tinyllama-1.1B with the default formats, 4.4 GB more with bf16) and reused; delete it
+# to start over. Raw results of every run go to WORK/results-DATE.tsv, tool logs to WORK/logs/.
 #
 # Choices, and why:
 #  - Format pairs: llama.cpp F32 vs axe F32 (the same bytes), Q8_0 vs W8A8, Q4_0 vs W4A8. Each
@@ -32,6 +39,15 @@
 #    twice llama.cpp's). The quantized files come from the same float weights but are different
 #    quantizations (per-32-block scales vs axe's per-row scales; 8-bit activations in both).
 #    .axe files are remade whenever the axe binary changes (WORK/*.axe.made-by).
+#  - BF16 (not in the default formats; --formats f32,bf16 adds it beside F32): llama.cpp's BF16
+#    GGUF from llama-quantize and axe's bf16 Hugging Face folder hold the same bf16 values (both
+#    round to nearest even; the q/k rows of the folder are in Hugging Face's rotate_half order, as
+#    transformers' converter writes them; llama.cpp keeps the norm gains F32, the folder bf16). The
+#    arithmetic differs: llama.cpp rounds the activations to bf16 and, on a CPU with AVX512-BF16,
+#    multiplies bf16 by bf16 (vdpbf16ps in llamafile's tinyBLAS); axe widens the weights to fp32 in
+#    the kernel and keeps fp32 activations. axe reads the folder's tokenizer.model (the Llama 2
+#    SentencePiece model beside tokenizer.bin, or --tokenizer-model); the folder is remade when
+#    axe_make_hf_folder changes (WORK/*-bf16-hf.made-by).
 #  - Weight repacking and AMX: llama-bench of this llama.cpp (de3ff81) has no --no-repack option
 #    (llama-cli's --no-repack clears use_extra_bufts; llama-bench never does), and `-ot .*=CPU`
 #    does not help: an override to CPU still picks among the CPU's extra buffer types
@@ -46,8 +62,11 @@
 #    CPU without AMX gets: Q4_0 repacked to q4_0_8x8 (CPU_REPACK, its fastest x86 Q4_0 path),
 #    Q8_0 and F32 not repacked (repack.cpp repacks Q8_0 only on ARM and RISC-V). This keeps
 #    repacking, unlike llama-cli's --no-repack, and is the fastest llama.cpp path that works here.
-#    --llama-amx on|off forces either. The table's header says which was used. Everything else is
-#    llama-bench's default (flash attention auto, f16 KV cache, batch 2048, ubatch 512, mmap);
+#    --llama-amx on|off forces either. ggml's AMX kernels take only quantized types (Q4_0, Q8_0,
+#    K-quants...), so when neither Q8_0 nor Q4_0 is among the formats there is no probe and AMX is
+#    left as it is (F32 and BF16 never use it). The table's header says which was used.
+#    Everything else is llama-bench's default (flash attention auto, f16 KV cache, batch 2048,
+#    ubatch 512, mmap);
 #    axe bench has no such knobs (fp32 KV cache).
 #  - The converter puts every tensor into one ggml context of a fixed 2 GiB, so it aborts on models
 #    over ~2 GiB (the tinyllama-1.1B shape is 4.4 GB in fp32: "not enough space in the context's
@@ -68,10 +87,14 @@ usage() {
 usage: bench/vs_llamacpp.sh [options]
 
 Same-run speed comparison of axe against llama.cpp (llama-bench) on random-weight
-models at real shapes, identical fp32 weights in both, plus 8-bit and 4-bit formats.
+models at real shapes, identical fp32 weights in both, plus 8-bit and 4-bit formats
+and (--formats ...,bf16) the same bf16 weights in both.
 
 options:
   --shapes LIST      comma-separated: stories110M, tinyllama-1.1B (default both)
+  --formats LIST     comma-separated format pairs (llama.cpp vs axe): f32 (F32 vs F32), q8 (Q8_0 vs
+                     W8A8), q4 (Q4_0 vs W4A8), bf16 (BF16 GGUF vs a bf16 Hugging Face folder)
+                     (default f32,q8,q4)
   -p N               prompt tokens, pp test; 0 skips it (default 512)
   -n N               generated tokens, tg test; 0 skips it (default 128)
   -r N               repetitions per test in each program (default 3)
@@ -83,11 +106,14 @@ options:
   --build DIR        axe's build folder (default: build in the repository)
   --tokenizer FILE   llama2.c tokenizer.bin, vocabulary 32000
                      (default ../shared/models/llama2-tokenizer/tokenizer.bin)
+  --tokenizer-model FILE  the same vocabulary as SentencePiece's tokenizer.model, copied into the
+                     bf16 folder (default: tokenizer.model beside --tokenizer)
   --llama-amx MODE   auto: on a CPU with AMX, probe llama.cpp's AMX prefill once and, if it
                      crashes, refuse llama.cpp the AMX tile state; on/off: force (default auto)
   -h, --help         this help
 
 Example (a quick check): bench/vs_llamacpp.sh --shapes stories110M -p 16 -n 8 -r 1 --rounds 1 -t 1
+16-bit weights:          bench/vs_llamacpp.sh --shapes tinyllama-1.1B --formats f32,bf16
 EOF
 }
 
@@ -103,6 +129,8 @@ work=/tmp/axe-vs-llamacpp
 peer=""
 build="$root/build"
 tokenizer="$root/../shared/models/llama2-tokenizer/tokenizer.bin"
+tokenizer_model=""
+formats=f32,q8,q4
 llama_amx=auto
 
 need_value() { [[ $2 -ge 2 && -n $3 ]] || die "$1 needs a value (see --help)"; }
@@ -110,6 +138,7 @@ while [[ $# -gt 0 ]]; do
   case $1 in
     -h|--help) usage; exit 0 ;;
     --shapes) need_value "$1" $# "${2-}"; shapes=$2; shift 2 ;;
+    --formats) need_value "$1" $# "${2-}"; formats=$2; shift 2 ;;
     -p) need_value "$1" $# "${2-}"; n_prompt=$2; shift 2 ;;
     -n) need_value "$1" $# "${2-}"; n_gen=$2; shift 2 ;;
     -r) need_value "$1" $# "${2-}"; reps=$2; shift 2 ;;
@@ -120,6 +149,7 @@ while [[ $# -gt 0 ]]; do
     --peer) need_value "$1" $# "${2-}"; peer=$2; shift 2 ;;
     --build) need_value "$1" $# "${2-}"; build=$2; shift 2 ;;
     --tokenizer) need_value "$1" $# "${2-}"; tokenizer=$2; shift 2 ;;
+    --tokenizer-model) need_value "$1" $# "${2-}"; tokenizer_model=$2; shift 2 ;;
     --llama-amx) need_value "$1" $# "${2-}"; llama_amx=$2; shift 2 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
@@ -141,6 +171,21 @@ IFS=, read -r -a shape_list <<<"$shapes"
 for s in "${shape_list[@]}"; do
   [[ $s == stories110M || $s == tinyllama-1.1B ]] || die "unknown shape '$s' (stories110M, tinyllama-1.1B)"
 done
+# Format pairs, in the order given; llama.cpp's and axe's names are accepted too.
+pairs=()
+IFS=, read -r -a format_list <<<"$formats"
+for f in "${format_list[@]}"; do
+  case ${f,,} in
+    f32) p=f32 ;;
+    q8|q8_0|w8a8) p=q8 ;;
+    q4|q4_0|w4a8) p=q4 ;;
+    bf16) p=bf16 ;;
+    *) die "unknown format '$f' (f32, q8, q4, bf16)" ;;
+  esac
+  [[ " ${pairs[*]} " == *" $p "* ]] || pairs+=("$p")
+done
+(( ${#pairs[@]} > 0 )) || die "--formats is empty"
+want() { [[ " ${pairs[*]} " == *" $1 "* ]]; }
 
 # axe
 axe="$build/axe"
@@ -150,6 +195,15 @@ make_model="$build/bench/axe_make_random_model"
 grep -q -- --untied <("$make_model" 2>&1 || true) ||
   die "$make_model has no --untied option: rebuild it (cmake --build build --target axe_make_random_model)"
 [[ -f $tokenizer ]] || die "no tokenizer at $tokenizer (give --tokenizer FILE)"
+if want bf16; then
+  make_folder="$build/bench/axe_make_hf_folder"
+  [[ -x $make_folder ]] ||
+    die "no $make_folder: build it (cmake --build build --target axe_make_hf_folder), or give --build DIR"
+  [[ -n $tokenizer_model ]] || tokenizer_model="$(dirname "$tokenizer")/tokenizer.model"
+  [[ -f $tokenizer_model ]] ||
+    die "no $tokenizer_model: the bf16 folder needs SentencePiece's tokenizer.model (give --tokenizer-model FILE)"
+  folder_id=$(sha256sum "$make_folder" | cut -c 1-16)
+fi
 
 # llama.cpp
 if [[ -z $peer ]]; then
@@ -319,6 +373,104 @@ print(f'{len(infos)} tensors, {sum(v[1] for k, v in regions.items() if k != "out
 EOF
 }
 
+# Checks that llama.cpp's BF16 GGUF and axe's bf16 folder (one model.safetensors) hold the same
+# values: every matrix the same bf16 bytes (q/k rows mapped from Hugging Face's rotate_half order
+# to llama2.c's, the GGUF's), every F32 norm gain of the GGUF the folder's bf16 gain once rounded.
+verify_bf16() {
+  python3 - "$1" "$2" <<'EOF'
+import json, struct, sys
+gguf_path, folder = sys.argv[1], sys.argv[2]
+st_path = folder + '/model.safetensors'
+with open(folder + '/config.json') as f:
+    cfg = json.load(f)
+HD = cfg['hidden_size'] // cfg['num_attention_heads']
+
+def gguf_tensors(path):
+    with open(path, 'rb') as g:
+        def u(fmt): return struct.unpack('<' + fmt, g.read(struct.calcsize(fmt)))[0]
+        def s(): return g.read(u('Q')).decode('utf-8', 'replace')
+        def val(t):
+            scalar = {0: 'B', 1: 'b', 2: 'H', 3: 'h', 4: 'I', 5: 'i', 6: 'f', 7: '?', 10: 'Q', 11: 'q', 12: 'd'}
+            if t in scalar: return u(scalar[t])
+            if t == 8: return s()
+            if t == 9:
+                et, n = u('I'), u('Q')
+                for _ in range(n): val(et)
+                return None
+            raise SystemExit(f'{path}: unknown GGUF value type {t}')
+        if g.read(4) != b'GGUF': raise SystemExit(f'{path}: not a GGUF file')
+        _, n_tensors, n_kv = u('I'), u('Q'), u('Q')
+        align = 32
+        for _ in range(n_kv):
+            k = s()
+            v = val(u('I'))
+            if k == 'general.alignment': align = v
+        infos = []
+        for _ in range(n_tensors):
+            name = s()
+            dims = [u('Q') for _ in range(u('I'))]
+            infos.append((name, dims, u('I'), u('Q')))
+        base = (g.tell() + align - 1) // align * align
+    return {n: (d, t, base + o) for n, d, t, o in infos}
+
+def hf_name(n):
+    top = {'token_embd.weight': 'model.embed_tokens.weight', 'output_norm.weight': 'model.norm.weight',
+           'output.weight': 'lm_head.weight'}
+    if n in top: return top[n]
+    _, l, rest = n.split('.', 2)
+    sub = {'attn_norm.weight': 'input_layernorm.weight', 'attn_q.weight': 'self_attn.q_proj.weight',
+           'attn_k.weight': 'self_attn.k_proj.weight', 'attn_v.weight': 'self_attn.v_proj.weight',
+           'attn_output.weight': 'self_attn.o_proj.weight', 'ffn_norm.weight': 'post_attention_layernorm.weight',
+           'ffn_gate.weight': 'mlp.gate_proj.weight', 'ffn_up.weight': 'mlp.up_proj.weight',
+           'ffn_down.weight': 'mlp.down_proj.weight'}[rest]
+    return f'model.layers.{l}.{sub}'
+
+def bf16_of_f32(b):  # round to nearest even, as both converters do (no NaNs in these weights)
+    return b''.join(struct.pack('<H', ((x + 0x7FFF + ((x >> 16) & 1)) >> 16) & 0xFFFF)
+                    for (x,) in struct.iter_unpack('<I', b))
+
+gg = gguf_tensors(gguf_path)
+with open(st_path, 'rb') as st:
+    n = struct.unpack('<Q', st.read(8))[0]
+    header = json.loads(st.read(n))
+    st_base = 8 + n
+header.pop('__metadata__', None)
+if {hf_name(k) for k in gg} != set(header):
+    raise SystemExit(f'{gguf_path} and {st_path} hold different tensors')
+total = 0
+with open(gguf_path, 'rb') as g, open(st_path, 'rb') as st:
+    for name, (dims, ttype, off) in gg.items():
+        h = header[hf_name(name)]
+        b0, b1 = h['data_offsets']
+        if h['dtype'] != 'BF16': raise SystemExit(f'{st_path}: {hf_name(name)} is {h["dtype"]}, not BF16')
+        ne = 1
+        for d in dims: ne *= d
+        if ne * 2 != b1 - b0: raise SystemExit(f'{name}: {ne} values, {hf_name(name)} has {(b1 - b0) // 2}')
+        total += ne
+        g.seek(off); st.seek(st_base + b0)
+        if ttype == 0 and len(dims) == 1:  # a norm gain, kept F32 by llama.cpp
+            if bf16_of_f32(g.read(ne * 4)) != st.read(ne * 2): raise SystemExit(f'{name}: bf16 values differ')
+            continue
+        if ttype != 30: raise SystemExit(f'{gguf_path}: {name} is GGML type {ttype}, not BF16 (30)')
+        cols, rows = dims[0], ne // dims[0]
+        if name.endswith(('attn_q.weight', 'attn_k.weight')):  # HF row r is llama2.c row lr
+            hf = st.read(rows * cols * 2)
+            for r in range(rows):
+                hh, i, half = r // HD, r % HD, HD // 2
+                lr = hh * HD + (2 * i if i < half else 2 * (i - half) + 1)
+                g.seek(off + lr * cols * 2)
+                if g.read(cols * 2) != hf[r * cols * 2:(r + 1) * cols * 2]:
+                    raise SystemExit(f'{name}: row {lr} differs from {hf_name(name)} row {r}')
+            continue
+        left = ne * 2
+        while left:
+            k = min(left, 1 << 24)
+            if g.read(k) != st.read(k): raise SystemExit(f'{name}: differs from {hf_name(name)} near byte {ne * 2 - left}')
+            left -= k
+print(f'{len(gg)} tensors, {total / 1e6:.1f} M values: the same bf16 values in the GGUF and the folder')
+EOF
+}
+
 prepare_shape() {
   local shape=$1 bin="$work/$1.bin" f32="$work/$1-f32.gguf" vocab size need
   if [[ ! -s $bin ]]; then
@@ -352,7 +504,8 @@ prepare_shape() {
     fi
   fi
   local q
-  for q in Q8_0 Q4_0; do
+  for q in Q8_0 Q4_0 BF16; do
+    case $q in Q8_0) want q8 || continue ;; Q4_0) want q4 || continue ;; BF16) want bf16 || continue ;; esac
     local out="$work/$shape-${q,,}.gguf"
     if [[ ! -s $out ]]; then
       note "$shape: llama-quantize to $q"
@@ -363,6 +516,7 @@ prepare_shape() {
   # .axe files depend on the quantizer: they are remade when the axe binary changes.
   local bits
   for bits in 8 4; do
+    want "q$bits" || continue
     local out="$work/$shape-w${bits}a8.axe"
     if [[ -s $out && $(cat "$out.made-by" 2>/dev/null) != "$axe_id" ]]; then
       note "$shape: $out was made by another axe build: quantizing again"
@@ -377,6 +531,32 @@ prepare_shape() {
       echo "$axe_id" >"$out.made-by"
     fi
   done
+  if want bf16; then
+    local dir="$work/$shape-bf16-hf"
+    if [[ -d $dir && $(cat "$dir.made-by" 2>/dev/null) != "$folder_id" ]]; then
+      note "$shape: $dir was made by another axe_make_hf_folder: writing it again"
+      rm -rf "$dir" "$dir.verified"
+    fi
+    if [[ ! -f $dir/tokenizer.model ]]; then
+      note "$shape: writing the bf16 Hugging Face folder $dir with axe_make_hf_folder"
+      rm -rf "$dir" "$dir.verified"
+      run_logged "$work/logs/$shape-bf16-hf.log" "$make_folder" "$bin" "$dir" --dtype bf16
+      cp "$tokenizer_model" "$dir/tokenizer.model.tmp"
+      mv "$dir/tokenizer.model.tmp" "$dir/tokenizer.model"
+      echo "$folder_id" >"$dir.made-by"
+    fi
+    if [[ ! -f $dir.verified ]]; then
+      if command -v python3 >/dev/null; then
+        note "$shape: checking that the BF16 GGUF and the bf16 folder hold the same values"
+        verify_bf16 "$work/$shape-bf16.gguf" "$dir" >"$dir.verified.tmp" ||
+          die "$work/$shape-bf16.gguf and $dir do not hold the same values"
+        mv "$dir.verified.tmp" "$dir.verified"
+        note "$shape: $(cat "$dir.verified")"
+      else
+        note "warning: no python3: not checking that $dir holds the values of $work/$shape-bf16.gguf"
+      fi
+    fi
+  fi
 }
 
 # Rows of a llama-bench-style markdown table as "test<TAB>threads<TAB>t/s<TAB>size<TAB>params",
@@ -405,9 +585,14 @@ llama_pre=()
 amx_note="not used (no amx_int8 in lscpu)"
 if grep -qw amx_int8 <(lscpu); then
   amx_note="used (--llama-amx on)"
-  if [[ $llama_amx == auto ]]; then
+  probe_list=()
+  want q8 && probe_list+=(q8_0)
+  want q4 && probe_list+=(q4_0)
+  if [[ $llama_amx == auto && ${#probe_list[@]} == 0 ]]; then
+    amx_note="not refused, not probed: ggml's AMX kernels take none of the formats measured"
+  elif [[ $llama_amx == auto ]]; then
     amx_note="used (its prefill passed a probe)"
-    for q in q8_0 q4_0; do
+    for q in "${probe_list[@]}"; do
       probe="$work/logs/amx-probe-${shape_list[0]}-$q"
       rc=0
       { "$peer/llama-bench" -m "$work/${shape_list[0]}-$q.gguf" -p 32 -n 0 -r 1 -t 1 >"$probe.md" 2>"$probe.err"; } 2>/dev/null || rc=$?
@@ -428,11 +613,23 @@ if grep -qw amx_int8 <(lscpu); then
 fi
 
 stamp=$(date +%Y%m%d-%H%M%S)
+# The repository's revision when the measurements start (it may move during a long run).
+axe_rev=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+git -C "$root" diff --quiet HEAD -- 2>/dev/null || axe_rev="$axe_rev (with local changes)"
 results="$work/results-$stamp.tsv"
 printf 'round\tshape\tpair\tprogram\ttest\tthreads\tt/s\tsize\tparams\n' >"$results"
-pairs=(f32 q8 q4)
-llama_file() { case $2 in f32) echo "$work/$1-f32.gguf" ;; q8) echo "$work/$1-q8_0.gguf" ;; q4) echo "$work/$1-q4_0.gguf" ;; esac; }
-axe_file() { case $2 in f32) echo "$work/$1.bin" ;; q8) echo "$work/$1-w8a8.axe" ;; q4) echo "$work/$1-w4a8.axe" ;; esac; }
+llama_file() {
+  case $2 in
+    f32) echo "$work/$1-f32.gguf" ;; q8) echo "$work/$1-q8_0.gguf" ;; q4) echo "$work/$1-q4_0.gguf" ;;
+    bf16) echo "$work/$1-bf16.gguf" ;;
+  esac
+}
+axe_file() {
+  case $2 in
+    f32) echo "$work/$1.bin" ;; q8) echo "$work/$1-w8a8.axe" ;; q4) echo "$work/$1-w4a8.axe" ;;
+    bf16) echo "$work/$1-bf16-hf" ;;
+  esac
+}
 
 # One run of one program: appends its rows to the results, stops on failure or an empty table.
 bench_one() {
@@ -476,8 +673,6 @@ done
 # The table.
 cpu=$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -n 1)
 llama_build=$(grep -h -o 'build: .*' "$work"/logs/bench-"$stamp"-*-llama.cpp-*.md 2>/dev/null | head -n 1 || true)
-axe_rev=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
-git -C "$root" diff --quiet HEAD -- 2>/dev/null || axe_rev="$axe_rev (with local changes)"
 tests=()
 (( n_prompt > 0 )) && tests+=("pp$n_prompt")
 (( n_gen > 0 )) && tests+=("tg$n_gen")
@@ -487,7 +682,8 @@ echo "Date: $(date '+%Y-%m-%d %H:%M %Z')"
 echo "llama.cpp: ${llama_build#build: } ($peer), AMX $amx_note; axe: $axe_rev ($build)"
 echo "Each cell: llama.cpp t/s / axe t/s (axe ÷ llama.cpp); each program's mean over -r $reps, the $stat of $rounds round(s)."
 echo
-awk -F'\t' -v stat="$stat" -v tests="${tests[*]}" -v threads="${thread_list[*]}" -v shapes="${shape_list[*]}" '
+awk -F'\t' -v stat="$stat" -v tests="${tests[*]}" -v threads="${thread_list[*]}" -v shapes="${shape_list[*]}" \
+  -v pairs="${pairs[*]}" '
   NR == 1 { next }
   {
     k = $2 SUBSEP $3 SUBSEP $4 SUBSEP $5 SUBSEP $6
@@ -497,9 +693,10 @@ awk -F'\t' -v stat="$stat" -v tests="${tests[*]}" -v threads="${thread_list[*]}"
   BEGIN {
     nt = split(tests, T, " "); nth = split(threads, TH, " "); ns = split(shapes, S, " ")
     first_test = T[1]
-    np = split("f32 q8 q4", P, " ")
-    L["f32"] = "F32"; L["q8"] = "Q8_0"; L["q4"] = "Q4_0"
-    A["f32"] = "F32"; A["q8"] = "W8A8"; A["q4"] = "W4A8"
+    np = split(pairs, P, " ")
+    L["f32"] = "F32"; L["q8"] = "Q8_0"; L["q4"] = "Q4_0"; L["bf16"] = "BF16"
+    A["f32"] = "F32"; A["q8"] = "W8A8"; A["q4"] = "W4A8"; A["bf16"] = "BF16 (HF folder)"
+    for (p = 1; p <= np; ++p) if (P[p] == "f32") have_f32 = 1
   }
   function pick(k,    m, i, j, x, a) {
     m = n[k]
@@ -510,11 +707,13 @@ awk -F'\t' -v stat="$stat" -v tests="${tests[*]}" -v threads="${thread_list[*]}"
     return (m % 2) ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2
   }
   function fmt(x) { return x >= 100 ? sprintf("%.1f", x) : sprintf("%.2f", x) }
-  END {
-    line = "| shape | llama.cpp vs axe | size (llama.cpp / axe) |"
-    sep = "|---|---|---|"
+  # The two header lines of a table: the leading columns, then one per (test, threads).
+  function header(line, sep,    i, j) {
     for (i = 1; i <= nt; ++i) for (j = 1; j <= nth; ++j) { line = line " " T[i] " t=" TH[j] " |"; sep = sep "---:|" }
     print line; print sep
+  }
+  END {
+    header("| shape | llama.cpp vs axe | size (llama.cpp / axe) |", "|---|---|---|")
     for (s = 1; s <= ns; ++s) for (p = 1; p <= np; ++p) {
       sh = S[s]; pr = P[p]
       ls = size[sh, pr, "llama.cpp"]; as = size[sh, pr, "axe"]
@@ -528,11 +727,36 @@ awk -F'\t' -v stat="$stat" -v tests="${tests[*]}" -v threads="${thread_list[*]}"
       }
       print line
     }
-    for (s = 1; s <= ns; ++s) {
-      lp = params[S[s], "f32", "llama.cpp"]; ap = params[S[s], "f32", "axe"]
-      printf "\n%s parameters (F32 files): llama.cpp %s, axe %s%s", S[s], lp, ap, (lp == ap ? "" : "  ** MISMATCH **")
+    if (have_f32 && np > 1) {
+      print ""
+      print "Each program against its own F32: t/s in the format ÷ F32 t/s, llama.cpp / axe."
+      print ""
+      header("| shape | format (llama.cpp / axe) |", "|---|---|")
+      for (s = 1; s <= ns; ++s) for (p = 1; p <= np; ++p) {
+        sh = S[s]; pr = P[p]
+        if (pr == "f32") continue
+        line = "| " sh " | " L[pr] " / " A[pr] " |"
+        for (i = 1; i <= nt; ++i) for (j = 1; j <= nth; ++j) {
+          cell = ""
+          for (g = 1; g <= 2; ++g) {
+            prog = (g == 1) ? "llama.cpp" : "axe"
+            x = pick(sh SUBSEP pr SUBSEP prog SUBSEP T[i] SUBSEP TH[j])
+            f = pick(sh SUBSEP "f32" SUBSEP prog SUBSEP T[i] SUBSEP TH[j])
+            r = (x == "" || f == "" || f <= 0) ? "n/a" : sprintf("%.2f×", x / f)
+            cell = cell (g == 1 ? "" : " / ") r
+          }
+          line = line " " cell " |"
+        }
+        print line
+      }
     }
-    print ""
+    if (have_f32) {
+      for (s = 1; s <= ns; ++s) {
+        lp = params[S[s], "f32", "llama.cpp"]; ap = params[S[s], "f32", "axe"]
+        printf "\n%s parameters (F32 files): llama.cpp %s, axe %s%s", S[s], lp, ap, (lp == ap ? "" : "  ** MISMATCH **")
+      }
+      print ""
+    }
   }' "$results"
 echo
 echo "Raw results: $results"
