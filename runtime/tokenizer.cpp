@@ -259,12 +259,8 @@ class ProtoReader {
 }  // namespace
 
 std::string llama2c_bytes_from_sentencepiece(std::string_view proto, const std::string& name) {
-  struct Piece {
-    std::string text;
-    float score = 0;
-    uint64_t type = 1;
-  };
-  std::vector<Piece> pieces;
+  std::vector<std::string> pieces;
+  std::vector<float> scores;
   int64_t unk_id = 0, bos_id = 1, eos_id = 2;
   ProtoReader r(proto, 0, name);
   while (!r.done()) {
@@ -272,21 +268,19 @@ std::string llama2c_bytes_from_sentencepiece(std::string_view proto, const std::
     if (field == 1 && wt == 2) {  // ModelProto.pieces
       const size_t at = r.offset();
       ProtoReader p(r.bytes(r.varint()), at, name);
-      Piece piece;
+      std::string& text = pieces.emplace_back();
+      float& score = scores.emplace_back(0.0f);
       while (!p.done()) {
         const uint64_t k = p.varint();
         if (k == (1 << 3 | 2)) {
-          piece.text = std::string(p.bytes(p.varint()));
+          text = std::string(p.bytes(p.varint()));
         } else if (k == (2 << 3 | 5)) {
-          std::memcpy(&piece.score, p.bytes(4).data(), 4);
-          if (!std::isfinite(piece.score)) p.bad("a score that is not finite");
-        } else if (k == (3 << 3 | 0)) {
-          piece.type = p.varint();
+          std::memcpy(&score, p.bytes(4).data(), 4);
+          if (!std::isfinite(score)) p.bad("a score that is not finite");
         } else {
-          p.skip(k & 7);
+          p.skip(k & 7);  // the piece's type among others: llama2.c's export knows pieces by id
         }
       }
-      pieces.push_back(std::move(piece));
       if (pieces.size() > (1u << 22)) r.bad("more than 2^22 pieces");
     } else if (field == 2 && wt == 2) {  // TrainerSpec: the special ids
       const size_t at = r.offset();
@@ -307,23 +301,33 @@ std::string llama2c_bytes_from_sentencepiece(std::string_view proto, const std::
     fail(AXE_ERR_FORMAT, name + ": unknown, BOS and EOS ids are " + std::to_string(unk_id) + ", " +
                              std::to_string(bos_id) + ", " + std::to_string(eos_id) +
                              "; axe reads SentencePiece models with 0, 1, 2");
+  return llama2c_bytes(pieces, scores, name);
+}
+
+std::string llama2c_bytes(const std::vector<std::string>& pieces, const std::vector<float>& scores,
+                          const std::string& name) {
+  if (scores.size() != pieces.size())
+    fail(AXE_ERR_FORMAT, name + ": " + std::to_string(scores.size()) + " scores for " + std::to_string(pieces.size()) +
+                             " pieces");
   std::string out(4, '\0');
   int32_t max_len = 1;
   for (size_t i = 0; i < pieces.size(); ++i) {
-    std::string t = pieces[i].text;
-    if (static_cast<int64_t>(i) == bos_id) t = "\n<s>\n";
-    if (static_cast<int64_t>(i) == eos_id) t = "\n</s>\n";
-    std::string spaced;
-    for (size_t j = 0; j < t.size(); ++j) {
-      if (t.compare(j, 3, "\xe2\x96\x81") == 0) spaced += ' ', j += 2;
-      else spaced += t[j];
+    std::string t;
+    if (i == Llama2cTokenizer::kBos || i == Llama2cTokenizer::kEos) {  // as llama2.c's export spells them
+      t = i == Llama2cTokenizer::kBos ? "\n<s>\n" : "\n</s>\n";
+    } else {
+      for (size_t j = 0; j < pieces[i].size(); ++j) {
+        if (pieces[i].compare(j, 3, "\xe2\x96\x81") == 0) t += ' ', j += 2;
+        else t += pieces[i][j];
+      }
     }
-    t = std::move(spaced);
     if (t.size() > (1u << 16)) fail(AXE_ERR_FORMAT, name + ": piece " + std::to_string(i) + " is longer than 65536 bytes");
+    if (!std::isfinite(scores[i]))
+      fail(AXE_ERR_FORMAT, name + ": the score of piece " + std::to_string(i) + " is not finite");
     const int32_t len = static_cast<int32_t>(t.size());
     max_len = std::max(max_len, len);
     char head[8];
-    std::memcpy(head, &pieces[i].score, 4);
+    std::memcpy(head, &scores[i], 4);
     std::memcpy(head + 4, &len, 4);
     out.append(head, 8).append(t);
   }

@@ -61,6 +61,12 @@ std::unique_ptr<Tokenizer> make_tokenizer(std::string_view kind, std::string_vie
 // "\n</s>\n". The model must use ids 0, 1, 2 for unknown, BOS and EOS, as
 // Llama2cTokenizer does. Errors name `name` and the byte offset.
 std::string llama2c_bytes_from_sentencepiece(std::string_view proto, const std::string& name);
+// The same export from a SentencePiece vocabulary already read (pieces with
+// U+2581, their scores; ids 1 and 2 are BOS and EOS): the one writer of
+// llama2.c's bytes for tokenizer.model and GGUF's tokenizer.ggml.* alike.
+// Errors (a piece over 65536 bytes, a score that is not finite) name `name`.
+std::string llama2c_bytes(const std::vector<std::string>& pieces, const std::vector<float>& scores,
+                          const std::string& name);
 
 class Llama2cTokenizer final : public Tokenizer {
  public:

@@ -52,41 +52,6 @@ int64_t optional_id(const GgufFile& f, const std::string& key, int64_t dflt, siz
   return *v;
 }
 
-// llama2.c's tokenizer.bin bytes for a SentencePiece vocabulary: pieces with
-// U+2581 as a space, and their scores (BOS and EOS as llama2.c's export
-// writes them; the tokenizer knows them by id).
-std::string llama2c_bytes(const GgufFile& f, const std::vector<std::string>& tokens) {
-  const std::vector<float> scores = f.get_float_array("tokenizer.ggml.scores");
-  if (scores.size() != tokens.size())
-    fail(AXE_ERR_FORMAT, f.path() + ": metadata 'tokenizer.ggml.scores' has " + std::to_string(scores.size()) +
-                             " entries for " + std::to_string(tokens.size()) + " tokens");
-  std::string out(4, '\0');
-  int32_t max_len = 1;
-  for (size_t i = 0; i < tokens.size(); ++i) {
-    std::string t;
-    if (i == Llama2cTokenizer::kBos || i == Llama2cTokenizer::kEos) {  // as llama2.c's export spells them
-      t = i == Llama2cTokenizer::kBos ? "\n<s>\n" : "\n</s>\n";
-    } else {
-      for (size_t j = 0; j < tokens[i].size(); ++j) {
-        if (tokens[i].compare(j, 3, "\xe2\x96\x81") == 0) t += ' ', j += 2;
-        else t += tokens[i][j];
-      }
-    }
-    if (t.size() > (1u << 16))
-      fail(AXE_ERR_FORMAT, f.path() + ": token " + std::to_string(i) + " is longer than 65536 bytes");
-    if (!std::isfinite(scores[i]))
-      fail(AXE_ERR_FORMAT, f.path() + ": the score of token " + std::to_string(i) + " is not finite");
-    const int32_t len = static_cast<int32_t>(t.size());
-    max_len = std::max(max_len, len);
-    char head[8];
-    std::memcpy(head, &scores[i], 4);
-    std::memcpy(head + 4, &len, 4);
-    out.append(head, 8).append(t);
-  }
-  std::memcpy(out.data(), &max_len, 4);
-  return out;
-}
-
 // A tokenizer.json (and the tokenizer_config.json settings) describing a
 // GGUF byte-level BPE vocabulary, for JsonTokenizer.
 std::pair<std::string, std::string> tokenizer_json(const GgufFile& f, const std::vector<std::string>& tokens) {
@@ -191,7 +156,9 @@ std::unique_ptr<Tokenizer> gguf_tokenizer(const GgufFile& f, int32_t n_vocab) {
     if (tokens.size() != static_cast<size_t>(n_vocab))
       fail(AXE_ERR_FORMAT, f.path() + ": " + std::to_string(tokens.size()) + " tokens for a vocabulary of " +
                                std::to_string(n_vocab));
-    return std::make_unique<Llama2cTokenizer>(llama2c_bytes(f, tokens), f.path(), n_vocab);
+    return std::make_unique<Llama2cTokenizer>(
+        llama2c_bytes(tokens, f.get_float_array("tokenizer.ggml.scores"), f.path() + ": tokenizer.ggml.*"), f.path(),
+        n_vocab);
   }
   if (model == "gpt2") {
     const auto [json, settings] = tokenizer_json(f, tokens);
