@@ -94,4 +94,14 @@ std::FILE* create_temporary_beside(const std::string& path, std::string* tmp) {
   return f;
 }
 
+void commit_temporary(std::FILE* f, const std::string& tmp, const std::string& path, bool ok) {
+  ok = std::fflush(f) == 0 && ::fsync(fileno(f)) == 0 && ok;
+  ok = std::fclose(f) == 0 && ok;
+  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    std::remove(tmp.c_str());
+    fail(AXE_ERR_IO, path + ": cannot write: " + std::strerror(err));
+  }
+}
+
 }  // namespace axe

@@ -28,5 +28,9 @@ void check_output_path(const std::string& path);
 // (created exclusively: never through a link or over an existing file); its
 // name in *tmp. The caller renames it over `path` when complete.
 std::FILE* create_temporary_beside(const std::string& path, std::string* tmp);
+// Flushes, syncs and closes f (the temporary file `tmp`), then renames it
+// over `path` when that and every write before it (`ok`) succeeded;
+// otherwise removes it and fails with AXE_ERR_IO naming `path`.
+void commit_temporary(std::FILE* f, const std::string& tmp, const std::string& path, bool ok);
 
 }  // namespace axe

@@ -1,9 +1,7 @@
 #include "api/eval/logits_file.h"
 
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -181,14 +179,9 @@ void LogitsFileWriter::add_chunk(const std::vector<uint16_t>& rows) {
 }
 
 void LogitsFileWriter::finish() {
-  bool ok = std::fflush(f_) == 0 && ::fsync(fileno(f_)) == 0;
-  ok = std::fclose(f_) == 0 && ok;
+  std::FILE* f = f_;
   f_ = nullptr;
-  if (!ok || std::rename(tmp_.c_str(), path_.c_str()) != 0) {
-    const int err = errno;
-    std::remove(tmp_.c_str());
-    fail(AXE_ERR_IO, path_ + ": cannot write: " + std::strerror(err));
-  }
+  commit_temporary(f, tmp_, path_, true);
 }
 
 }  // namespace axe

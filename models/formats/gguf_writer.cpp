@@ -1,8 +1,6 @@
 #include "models/formats/gguf_writer.h"
 
-#include <unistd.h>
 
-#include <cerrno>
 #include <cstdio>
 #include <cstring>
 
@@ -102,13 +100,7 @@ void GgufWriter::write(const std::string& path) const {
     pos = offsets[i] + tensors_[i].bytes;
   }
   ok = ok && std::fwrite(zeros, 1, offset - pos, f) == offset - pos;  // pad the last tensor, as ggml does
-  ok = std::fflush(f) == 0 && ::fsync(fileno(f)) == 0 && ok;
-  ok = std::fclose(f) == 0 && ok;
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    std::remove(tmp.c_str());
-    fail(AXE_ERR_IO, path + ": cannot write: " + std::strerror(err));
-  }
+  commit_temporary(f, tmp, path, ok);
 }
 
 }  // namespace axe

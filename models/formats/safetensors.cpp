@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
 #include <cstring>
 
@@ -166,13 +165,7 @@ void SafetensorsWriter::write(const std::string& path) const {
     ok = ok && std::fwrite(entries_[i].data, 1, entries_[i].bytes, f) == entries_[i].bytes;
     pos = starts[i] + entries_[i].bytes;
   }
-  ok = std::fflush(f) == 0 && ::fsync(fileno(f)) == 0 && ok;
-  ok = std::fclose(f) == 0 && ok;
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    std::remove(tmp.c_str());
-    fail(AXE_ERR_IO, path + ": cannot write: " + std::strerror(err));
-  }
+  commit_temporary(f, tmp, path, ok);
 }
 
 }  // namespace axe
