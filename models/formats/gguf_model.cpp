@@ -311,17 +311,14 @@ std::unique_ptr<LlamaModel> load_gguf(const std::string& path, bool use_mmap) {
 
   m->tokenizer = gguf_tokenizer(f, c.vocab);
   m->chat_template = f.find_string("tokenizer.chat_template").value_or("");
-  std::vector<int32_t>& stops = m->stop_ids;
-  if (m->tokenizer->eos() >= 0) stops.push_back(m->tokenizer->eos());
+  std::vector<int32_t> stops;
   for (const char* k : {"tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"})
     if (const auto id = f.find_int(k)) {
       if (*id < 0 || *id >= c.vocab)
         fail(AXE_ERR_FORMAT, path + ": metadata '" + k + "' = " + std::to_string(*id) + " is not a token id");
       stops.push_back(static_cast<int32_t>(*id));
     }
-  for (int32_t id : m->tokenizer->end_of_turn_ids()) stops.push_back(id);
-  std::sort(stops.begin(), stops.end());
-  stops.erase(std::unique(stops.begin(), stops.end()), stops.end());
+  m->set_stop_ids(std::move(stops));
   return m;
 }
 

@@ -42,8 +42,8 @@ constexpr NamePair kBlockNames[] = {
     {"feed_forward.w3", "mlp.up_proj.weight"},
 };
 
-nlohmann::json parse_json_file(const std::string& path) {
-  const std::string text = read_small_file(path, kMaxSettingsBytes);
+// A JSON object from a file's text (read once by the caller).
+nlohmann::json parse_json_text(const std::string& text, const std::string& path) {
   try {
     auto j = nlohmann::json::parse(text);
     if (!j.is_object()) fail(AXE_ERR_FORMAT, path + ": not a JSON object");
@@ -51,6 +51,10 @@ nlohmann::json parse_json_file(const std::string& path) {
   } catch (const nlohmann::json::exception& e) {
     fail(AXE_ERR_FORMAT, path + ": not valid JSON: " + e.what());
   }
+}
+
+nlohmann::json parse_json_file(const std::string& path) {
+  return parse_json_text(read_small_file(path, kMaxSettingsBytes), path);
 }
 
 // Typed reads of config.json's fields, each error naming the file and field.
@@ -101,8 +105,7 @@ class ConfigFields {
   std::string file_;
 };
 
-LlamaConfig read_config(const std::string& path, std::string* arch) {
-  const nlohmann::json j = parse_json_file(path);
+LlamaConfig read_config(const nlohmann::json& j, const std::string& path, std::string* arch) {
   const ConfigFields f(j, path);
   const auto& archs = f.at("architectures");
   if (!archs.is_array() || archs.size() != 1 || !archs[0].is_string())
@@ -306,14 +309,16 @@ std::unique_ptr<LlamaModel> load_hf_folder(const std::string& dir, bool use_mmap
   std::error_code ec;
   if (!fs::exists(d / "config.json", ec))
     fail(AXE_ERR_IO, dir + ": a directory without config.json, not a Hugging Face model folder");
-  m->config = read_config((d / "config.json").string(), &arch);
+  const std::string config_path = (d / "config.json").string();
+  const nlohmann::json config_json = parse_json_file(config_path);
+  m->config = read_config(config_json, config_path, &arch);
   const LlamaConfig& c = m->config;
 
   // Tokenizer and the settings beside it.
   const std::string tok_json = (d / "tokenizer.json").string(), tok_cfg = (d / "tokenizer_config.json").string();
   const std::string cfg_bytes = fs::exists(tok_cfg, ec) ? read_small_file(tok_cfg, kMaxSettingsBytes) : std::string();
   if (!cfg_bytes.empty()) {
-    const nlohmann::json tc = parse_json_file(tok_cfg);
+    const nlohmann::json tc = parse_json_text(cfg_bytes, tok_cfg);
     if (tc.contains("chat_template") && !tc["chat_template"].is_null()) {
       const auto& t = tc["chat_template"];
       if (t.is_string()) {
@@ -342,14 +347,11 @@ std::unique_ptr<LlamaModel> load_hf_folder(const std::string& dir, bool use_mmap
 
   // Stop ids: generation_config.json's and config.json's eos_token_id (one
   // or a list), the tokenizer's EOS and end-of-turn tokens.
-  std::vector<int32_t>& stops = m->stop_ids;
+  std::vector<int32_t> stops;
   const std::string gen = (d / "generation_config.json").string();
   if (fs::exists(gen, ec)) read_ids(parse_json_file(gen), "eos_token_id", gen, c.vocab, stops);
-  read_ids(parse_json_file((d / "config.json").string()), "eos_token_id", (d / "config.json").string(), c.vocab, stops);
-  if (m->tokenizer->eos() >= 0) stops.push_back(m->tokenizer->eos());
-  for (int32_t id : m->tokenizer->end_of_turn_ids()) stops.push_back(id);
-  std::sort(stops.begin(), stops.end());
-  stops.erase(std::unique(stops.begin(), stops.end()), stops.end());
+  read_ids(config_json, "eos_token_id", config_path, c.vocab, stops);
+  m->set_stop_ids(std::move(stops));
 
   // Weights.
   Shards shards(dir, use_mmap ? MappedFile::Mode::kMap : MappedFile::Mode::kHugePageCopy);

@@ -1,10 +1,19 @@
 #include "models/llama/model.h"
 
+#include <algorithm>
 #include <cstdint>
 
 #include "runtime/error.h"
 
 namespace axe {
+
+void LlamaModel::set_stop_ids(std::vector<int32_t> from_file) {
+  if (tokenizer->eos() >= 0) from_file.push_back(tokenizer->eos());
+  for (int32_t id : tokenizer->end_of_turn_ids()) from_file.push_back(id);
+  std::sort(from_file.begin(), from_file.end());
+  from_file.erase(std::unique(from_file.begin(), from_file.end()), from_file.end());
+  stop_ids = std::move(from_file);
+}
 
 std::string LlamaModel::describe_weights() const {
   if (quant) return quant->describe_bits();

@@ -54,6 +54,9 @@ struct LlamaModel {
   std::vector<int32_t> stop_ids;
 
   bool quantized() const { return quant.has_value(); }
+  // Sets stop_ids to the ids a file names (`from_file`), the tokenizer's EOS
+  // and its end-of-turn tokens, ascending and without repeats.
+  void set_stop_ids(std::vector<int32_t> from_file);
   // "F32", "BF16" or "F16" (the block layers' type), or the bits of a quantized model ("W4A8").
   std::string describe_weights() const;
   uint64_t n_params() const;
