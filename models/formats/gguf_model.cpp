@@ -169,16 +169,14 @@ std::unique_ptr<Tokenizer> gguf_tokenizer(const GgufFile& f, int32_t n_vocab) {
 }
 
 std::unique_ptr<LlamaModel> load_gguf(const std::string& path, bool use_mmap) {
-  // A file whose integer blocks are repacked is mapped, never copied: a copy
-  // would hold those tensors twice.
-  const bool repacked = [&] {
-    const GgufFile probe(path, MappedFile::Mode::kMap);
-    for (const GgufFile::Tensor& t : probe.tensors())
-      if (t.type == GgmlType::Q8_0 || t.type == GgmlType::Q4_0) return true;
-    return false;
-  }();
-  auto file = std::make_shared<const GgufFile>(
-      path, use_mmap || repacked ? MappedFile::Mode::kMap : MappedFile::Mode::kHugePageCopy);
+  // A file whose integer blocks are repacked stays mapped, never copied: a
+  // copy would hold those tensors twice. Others are copied into huge pages
+  // unless use_mmap, which needs a second read only then.
+  auto file = std::make_shared<const GgufFile>(path, MappedFile::Mode::kMap);
+  const bool repacked = std::any_of(file->tensors().begin(), file->tensors().end(), [](const GgufFile::Tensor& t) {
+    return t.type == GgmlType::Q8_0 || t.type == GgmlType::Q4_0;
+  });
+  if (!use_mmap && !repacked) file = std::make_shared<const GgufFile>(path, MappedFile::Mode::kHugePageCopy);
   const GgufFile& f = *file;
   auto m = std::make_unique<LlamaModel>();
   m->path = path;
