@@ -21,6 +21,7 @@
 #include "runtime/tokenizer_json.h"
 #include "temp_dir.h"
 #include "test_paths.h"
+#include "text_helpers.h"
 
 namespace {
 
@@ -28,22 +29,8 @@ using Ids = std::vector<int32_t>;
 
 std::string fixture(const std::string& name) { return std::string(AXE_FIXTURES_DIR) + "/gguf/" + name; }
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  REQUIRE(in.good());
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::vector<std::string> split(const std::string& s, const std::string& sep) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  for (size_t at; (at = s.find(sep, start)) != std::string::npos; start = at + sep.size())
-    out.push_back(s.substr(start, at - start));
-  out.push_back(s.substr(start));
-  return out;
-}
+using th::slurp;
+using th::split;
 
 // llama.cpp's tokenizer test vectors: inputs and the ids it expects (no BOS).
 void check_vectors(const axe::Tokenizer& tok, const std::string& vocab) {
@@ -55,9 +42,7 @@ void check_vectors(const axe::Tokenizer& tok, const std::string& vocab) {
   REQUIRE(inputs.size() == outputs.size());
   REQUIRE(inputs.size() > 30);
   for (size_t i = 0; i < inputs.size(); ++i) {
-    Ids expected;
-    std::istringstream ss(outputs[i]);
-    for (int32_t v; ss >> v;) expected.push_back(v);
+    const Ids expected = th::parse_ids(outputs[i]);
     CAPTURE(inputs[i]);
     CHECK(tok.encode(inputs[i], false) == expected);
   }
@@ -123,10 +108,7 @@ TEST_CASE("GGUF tokenizers reproduce llama.cpp's test vectors for Llama 2 SPM an
   const std::string text = slurp(test_paths::shared("data/tinystories/eval.txt"));
   const Ids ids = bpe_tok->encode(text, true);
   CHECK(ids == hf.encode(text, true));
-  std::istringstream golden(slurp(test_paths::shared("data/tinystories/eval.llama3.ids")));
-  Ids want;
-  for (int32_t v; golden >> v;) want.push_back(v);
-  CHECK(ids == want);
+  CHECK(ids == th::parse_ids(slurp(test_paths::shared("data/tinystories/eval.llama3.ids"))));
   CHECK(bpe_tok->encode("<|eot_id|>", false, true) == Ids{128009});
   const std::vector<int32_t> eot = bpe_tok->end_of_turn_ids();
   CHECK(std::find(eot.begin(), eot.end(), 128009) != eot.end());

@@ -8,25 +8,12 @@
 #include "runtime/error.h"
 #include "runtime/tokenizer.h"
 #include "test_paths.h"
+#include "text_helpers.h"
 
 namespace {
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  REQUIRE(in.good());
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::vector<std::string> split(const std::string& s, const std::string& sep) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  for (size_t at; (at = s.find(sep, start)) != std::string::npos; start = at + sep.size())
-    out.push_back(s.substr(start, at - start));
-  out.push_back(s.substr(start));
-  return out;
-}
+using th::slurp;
+using th::split;
 
 std::string decode(const axe::Tokenizer& t, const std::vector<int32_t>& ids) {
   std::string out;
@@ -49,9 +36,7 @@ TEST_CASE("tokenizer reproduces llama.cpp's SentencePiece test vectors with the 
   REQUIRE(inputs.size() == outputs.size());
   REQUIRE(inputs.size() > 40);
   for (size_t i = 0; i < inputs.size(); ++i) {
-    std::vector<int32_t> expected;
-    std::istringstream ss(outputs[i]);
-    for (int32_t v; ss >> v;) expected.push_back(v);
+    const std::vector<int32_t> expected = th::parse_ids(outputs[i]);
     CAPTURE(i);
     CAPTURE(inputs[i]);
     CHECK(tok.encode(inputs[i], false) == expected);

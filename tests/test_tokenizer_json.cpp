@@ -13,34 +13,16 @@
 #include "runtime/tokenizer.h"
 #include "runtime/tokenizer_json.h"
 #include "test_paths.h"
+#include "text_helpers.h"
 
 namespace {
 
 using Ids = std::vector<int32_t>;
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  REQUIRE(in.good());
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using th::slurp;
+using th::split;
 
-std::vector<std::string> split(const std::string& s, const std::string& sep) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  for (size_t at; (at = s.find(sep, start)) != std::string::npos; start = at + sep.size())
-    out.push_back(s.substr(start, at - start));
-  out.push_back(s.substr(start));
-  return out;
-}
-
-Ids read_ids(const std::string& path) {
-  std::istringstream ss(slurp(path));
-  Ids ids;
-  for (int32_t v; ss >> v;) ids.push_back(v);
-  return ids;
-}
+Ids read_ids(const std::string& path) { return th::parse_ids(slurp(path)); }
 
 std::string decode(const axe::Tokenizer& t, const Ids& ids, bool special = true) {
   std::string out;
@@ -97,9 +79,7 @@ TEST_CASE("tokenizer.json reproduces llama.cpp's Llama 3 test vectors") {
   REQUIRE(inputs.size() == outputs.size());
   REQUIRE(inputs.size() > 40);
   for (size_t i = 0; i < inputs.size(); ++i) {
-    Ids expected;
-    std::istringstream ss(outputs[i]);
-    for (int32_t v; ss >> v;) expected.push_back(v);
+    const Ids expected = th::parse_ids(outputs[i]);
     CAPTURE(i);
     CAPTURE(inputs[i]);
     const Ids ids = tok.encode(inputs[i], false);

@@ -1,0 +1,39 @@
+// Reading test data: a whole file, a text split on a separator, whitespace-
+// separated token ids (the golden .ids files, llama.cpp's .out vectors).
+#pragma once
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace th {
+
+inline std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  INFO(path);
+  REQUIRE(in.good());
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+inline std::vector<std::string> split(const std::string& s, const std::string& sep) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (size_t at; (at = s.find(sep, start)) != std::string::npos; start = at + sep.size())
+    out.push_back(s.substr(start, at - start));
+  out.push_back(s.substr(start));
+  return out;
+}
+
+inline std::vector<int32_t> parse_ids(const std::string& text) {
+  std::istringstream ss(text);
+  std::vector<int32_t> ids;
+  for (int32_t v; ss >> v;) ids.push_back(v);
+  return ids;
+}
+
+}  // namespace th
