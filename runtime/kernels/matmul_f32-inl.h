@@ -43,9 +43,24 @@ constexpr size_t kGemvNR = 12;
 #endif
 }  // namespace matmul_detail
 
-template <size_t MR, size_t NR>
-HWY_INLINE void DotTile(const float* HWY_RESTRICT x, size_t ldx, const float* HWY_RESTRICT w, size_t ldw,
-                        size_t k0, size_t k1, float* HWY_RESTRICT y, size_t ldy, bool add) {
+// How a tile reads weights as fp32 vectors: Full loads Lanes(d) weights at
+// p, Tail the last n < Lanes(d) of a row, zero-padded. fp32 weights load as
+// they are; 16-bit ones are widened (matmul_half-inl.h), through the same
+// tiles and so the same operations.
+struct LoadF32 {
+  template <class D>
+  HWY_INLINE hn::Vec<D> Full(D d, const float* HWY_RESTRICT p) const {
+    return hn::LoadU(d, p);
+  }
+  template <class D>
+  HWY_INLINE hn::Vec<D> Tail(D d, const float* HWY_RESTRICT p, size_t n) const {
+    return hn::MaskedLoad(hn::FirstN(d, n), d, p);
+  }
+};
+
+template <size_t MR, size_t NR, class W = float, class Load = LoadF32>
+HWY_INLINE void DotTile(const float* HWY_RESTRICT x, size_t ldx, const W* HWY_RESTRICT w, size_t ldw, size_t k0,
+                        size_t k1, float* HWY_RESTRICT y, size_t ldy, bool add, Load load = Load()) {
   const hn::ScalableTag<float> d;
   using V = hn::Vec<decltype(d)>;
   const size_t L = hn::Lanes(d);
@@ -57,7 +72,7 @@ HWY_INLINE void DotTile(const float* HWY_RESTRICT x, size_t ldx, const float* HW
     V xv[MR];
     for (size_t m = 0; m < MR; ++m) xv[m] = hn::LoadU(d, x + m * ldx + k);
     for (size_t n = 0; n < NR; ++n) {
-      const V wv = hn::LoadU(d, w + n * ldw + k);
+      const V wv = load.Full(d, w + n * ldw + k);
       for (size_t m = 0; m < MR; ++m) acc[m][n] = hn::MulAdd(xv[m], wv, acc[m][n]);
     }
   }
@@ -66,7 +81,7 @@ HWY_INLINE void DotTile(const float* HWY_RESTRICT x, size_t ldx, const float* HW
     V xv[MR];
     for (size_t m = 0; m < MR; ++m) xv[m] = hn::MaskedLoad(mask, d, x + m * ldx + k);
     for (size_t n = 0; n < NR; ++n) {
-      const V wv = hn::MaskedLoad(mask, d, w + n * ldw + k);
+      const V wv = load.Tail(d, w + n * ldw + k, k1 - k);
       for (size_t m = 0; m < MR; ++m) acc[m][n] = hn::MulAdd(xv[m], wv, acc[m][n]);
     }
   }
@@ -77,14 +92,15 @@ HWY_INLINE void DotTile(const float* HWY_RESTRICT x, size_t ldx, const float* HW
     }
 }
 
-// All tokens [m0, m1) against rows [n0, n1) for one K block.
-template <size_t NR>
-HWY_INLINE void TokensTimesPanel(const float* x, size_t ldx, size_t m0, size_t m1, const float* w, size_t ldw,
-                                 size_t k0, size_t k1, float* y, size_t ldy, size_t n, bool add) {
+// All tokens [m0, m1) against rows [n, n + NR) for one K block.
+template <size_t NR, class W = float, class Load = LoadF32>
+HWY_INLINE void TokensTimesPanel(const float* x, size_t ldx, size_t m0, size_t m1, const W* w, size_t ldw, size_t k0,
+                                 size_t k1, float* y, size_t ldy, size_t n, bool add, Load load = Load()) {
   constexpr size_t MR = matmul_detail::kMR;
   size_t m = m0;
-  for (; m + MR <= m1; m += MR) DotTile<MR, NR>(x + m * ldx, ldx, w + n * ldw, ldw, k0, k1, y + m * ldy + n, ldy, add);
-  for (; m < m1; ++m) DotTile<1, NR>(x + m * ldx, ldx, w + n * ldw, ldw, k0, k1, y + m * ldy + n, ldy, add);
+  for (; m + MR <= m1; m += MR)
+    DotTile<MR, NR>(x + m * ldx, ldx, w + n * ldw, ldw, k0, k1, y + m * ldy + n, ldy, add, load);
+  for (; m < m1; ++m) DotTile<1, NR>(x + m * ldx, ldx, w + n * ldw, ldw, k0, k1, y + m * ldy + n, ldy, add, load);
 }
 
 void MatMulF32(const float* x, size_t ldx, size_t M, const float* w, size_t ldw, size_t K, float* y, size_t ldy,

@@ -96,54 +96,22 @@ HWY_INLINE hn::Vec<D> WidenTail(D d, const uint16_t* HWY_RESTRICT p, size_t n, W
   return widen(d, tmp);
 }
 
-// matmul_f32's DotTile with the weights widened in registers.
-template <size_t MR, size_t NR, class Widen>
-HWY_INLINE void HalfDotTile(const float* HWY_RESTRICT x, size_t ldx, const uint16_t* HWY_RESTRICT w, size_t ldw,
-                            size_t k0, size_t k1, float* HWY_RESTRICT y, size_t ldy, bool add, Widen widen) {
-  const hn::ScalableTag<float> d;
-  using V = hn::Vec<decltype(d)>;
-  const size_t L = hn::Lanes(d);
-  V acc[MR][NR];
-  for (size_t m = 0; m < MR; ++m)
-    for (size_t n = 0; n < NR; ++n) acc[m][n] = hn::Zero(d);
-  size_t k = k0;
-  for (; k + L <= k1; k += L) {
-    V xv[MR];
-    for (size_t m = 0; m < MR; ++m) xv[m] = hn::LoadU(d, x + m * ldx + k);
-    for (size_t n = 0; n < NR; ++n) {
-      const V wv = widen(d, w + n * ldw + k);
-      for (size_t m = 0; m < MR; ++m) acc[m][n] = hn::MulAdd(xv[m], wv, acc[m][n]);
-    }
+// Weights widened in registers, for matmul_f32's tiles (DotTile's Load).
+template <class Widen>
+struct LoadHalf {
+  Widen widen;
+  template <class D>
+  HWY_INLINE hn::Vec<D> Full(D d, const uint16_t* HWY_RESTRICT p) const {
+    return widen(d, p);
   }
-  if (k < k1) {
-    const auto mask = hn::FirstN(d, k1 - k);
-    V xv[MR];
-    for (size_t m = 0; m < MR; ++m) xv[m] = hn::MaskedLoad(mask, d, x + m * ldx + k);
-    for (size_t n = 0; n < NR; ++n) {
-      const V wv = WidenTail(d, w + n * ldw + k, k1 - k, widen);
-      for (size_t m = 0; m < MR; ++m) acc[m][n] = hn::MulAdd(xv[m], wv, acc[m][n]);
-    }
+  template <class D>
+  HWY_INLINE hn::Vec<D> Tail(D d, const uint16_t* HWY_RESTRICT p, size_t n) const {
+    return WidenTail(d, p, n, widen);
   }
-  for (size_t m = 0; m < MR; ++m)
-    for (size_t n = 0; n < NR; ++n) {
-      const float s = hn::GetLane(hn::SumOfLanes(d, acc[m][n]));
-      y[m * ldy + n] = add ? y[m * ldy + n] + s : s;
-    }
-}
-
-// Tokens [m0, m1) against rows [n, n + NR) for one K block, widening in registers.
-template <size_t NR, class Widen>
-HWY_INLINE void HalfTokensTimesPanel(const float* x, size_t ldx, size_t m0, size_t m1, const uint16_t* w, size_t ldw,
-                                     size_t k0, size_t k1, float* y, size_t ldy, size_t n, bool add, Widen widen) {
-  constexpr size_t MR = matmul_detail::kMR;
-  size_t m = m0;
-  for (; m + MR <= m1; m += MR)
-    HalfDotTile<MR, NR>(x + m * ldx, ldx, w + n * ldw, ldw, k0, k1, y + m * ldy + n, ldy, add, widen);
-  for (; m < m1; ++m) HalfDotTile<1, NR>(x + m * ldx, ldx, w + n * ldw, ldw, k0, k1, y + m * ldy + n, ldy, add, widen);
-}
+};
 
 // Rows [n, n + NR), columns [k0, k1) widened into buf (row stride ldb); the
-// tail vector is zero-padded, as HalfDotTile pads it.
+// tail vector is zero-padded, as LoadHalf::Tail pads it.
 template <size_t NR, class Widen>
 HWY_INLINE void WidenPanel(const uint16_t* HWY_RESTRICT w, size_t ldw, size_t n, size_t k0, size_t k1,
                            float* HWY_RESTRICT buf, size_t ldb, Widen widen) {
@@ -187,8 +155,8 @@ HWY_INLINE void MatMulHalf(const float* x, size_t ldx, size_t M, const uint16_t*
         constexpr size_t R = decltype(nr)::value;
         for (; n + R <= n_stop; n += R)
           for (size_t k0 = 0; k0 < K; k0 += kKC)
-            HalfTokensTimesPanel<R>(x, ldx, m0, m1, w, ldw, k0, std::min(K, k0 + kKC), y, ldy, n,
-                                    accumulate || k0 > 0, widen);
+            TokensTimesPanel<R>(x, ldx, m0, m1, w, ldw, k0, std::min(K, k0 + kKC), y, ldy, n, accumulate || k0 > 0,
+                                LoadHalf<Widen>{widen});
       };
       size_t n = n_begin;
       if (M == 1) panels(std::integral_constant<size_t, kGemvNR>(), n, n_end);
