@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "runtime/error.h"
+#include "runtime/half_float.h"
 
 namespace axe {
 
@@ -119,32 +120,10 @@ bool ggml_can_dequantize(GgmlType t) {
 
 namespace {
 
-// IEEE half to float, exactly (subnormals normalized, infinities and NaN
-// payloads kept), in integer arithmetic so that no floating-point mode (flush
-// to zero, denormals are zero) changes it.
-inline float half_to_float(uint16_t h) {
-  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-  uint32_t exp = (h >> 10) & 0x1fu;
-  uint32_t man = h & 0x3ffu;
-  uint32_t bits;
-  if (exp == 0x1f) {
-    bits = sign | 0x7f800000u | (man << 13);
-  } else if (exp != 0) {
-    bits = sign | ((exp + 112) << 23) | (man << 13);
-  } else if (man == 0) {
-    bits = sign;
-  } else {
-    const int shift = __builtin_clz(man) - 21;  // brings the leading 1 to bit 10
-    man = (man << shift) & 0x3ffu;
-    bits = sign | (static_cast<uint32_t>(113 - shift) << 23) | (man << 13);
-  }
-  return std::bit_cast<float>(bits);
-}
-
 inline float half_at(const uint8_t* p) {
   uint16_t h;
   std::memcpy(&h, p, 2);
-  return half_to_float(h);
+  return fp16_to_fp32(h);
 }
 
 inline uint32_t u32_at(const uint8_t* p) {
@@ -404,7 +383,7 @@ void ggml_dequantize(GgmlType t, const uint8_t* src, size_t n, float* out) {
       for (size_t i = 0; i < n; ++i) {
         uint16_t h;
         std::memcpy(&h, src + 2 * i, 2);
-        out[i] = std::bit_cast<float>(static_cast<uint32_t>(h) << 16);
+        out[i] = bf16_to_fp32(h);
       }
       return;
     case GgmlType::Q4_0: fn = block_q4_0; break;

@@ -42,20 +42,13 @@
 #include <cstdint>
 #include <vector>
 
+#include "runtime/half_float.h"
 #include "runtime/kernels/int8_types.h"  // AlignedBuffer
 
 namespace axe {
 
 constexpr size_t kGroupSize = 32;        // columns per group (GGUF's QK4_0 = QK8_0 = 32)
 constexpr size_t kGroupPanelRows = 16;   // rows per panel (one int32 zmm lane each)
-
-// IEEE binary16 <-> binary32. fp16_to_fp32 is exact (a signalling NaN comes
-// back quiet, as F16C's vcvtph2ps returns it). fp32_to_fp16 rounds to nearest
-// even, overflows to infinity and maps NaN to sign | 0x7E00, as ggml's
-// GGML_FP32_TO_FP16 (and F16C's vcvtps2ph with rounding mode 0 for numbers).
-// Integer arithmetic only, so no floating-point mode changes them.
-float fp16_to_fp32(uint16_t h);
-uint16_t fp32_to_fp16(float f);
 
 struct GroupWeights {
   size_t rows = 0, cols = 0, groups = 0;  // cols = 32 * groups
