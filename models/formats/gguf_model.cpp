@@ -18,23 +18,6 @@
 namespace axe {
 namespace {
 
-struct NamePair {
-  const char* axe;
-  const char* gguf;
-};
-constexpr NamePair kGlobalNames[] = {
-    {kTensorEmbedding, "token_embd.weight"},
-    {kTensorFinalNorm, "output_norm.weight"},
-    {kTensorClassifier, "output.weight"},
-};
-constexpr NamePair kBlockNames[] = {
-    {kTensorAttentionNorm, "attn_norm.weight"}, {kTensorFfnNorm, "ffn_norm.weight"},
-    {"attention.wq", "attn_q.weight"},          {"attention.wk", "attn_k.weight"},
-    {"attention.wv", "attn_v.weight"},          {"attention.wo", "attn_output.weight"},
-    {"feed_forward.w1", "ffn_gate.weight"},     {"feed_forward.w2", "ffn_down.weight"},
-    {"feed_forward.w3", "ffn_up.weight"},
-};
-
 // Llama 3's pre-tokenizer split (llama.cpp's "llama-bpe").
 constexpr const char* kLlama3Split =
     "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|"
@@ -127,16 +110,10 @@ std::pair<std::string, std::string> tokenizer_json(const GgufFile& f, const std:
 
 }  // namespace
 
-std::string gguf_tensor_name(std::string_view what) {
-  for (const NamePair& p : kGlobalNames)
-    if (what == p.axe) return p.gguf;
-  fail(AXE_ERR_INTERNAL, "no GGUF name for tensor '" + std::string(what) + "'");
-}
+std::string gguf_tensor_name(std::string_view what) { return foreign_tensor_name(TensorNaming::kGguf, what); }
 
 std::string gguf_tensor_name(size_t layer, std::string_view what) {
-  for (const NamePair& p : kBlockNames)
-    if (what == p.axe) return "blk." + std::to_string(layer) + "." + p.gguf;
-  fail(AXE_ERR_INTERNAL, "no GGUF name for block tensor '" + std::string(what) + "'");
+  return foreign_tensor_name(TensorNaming::kGguf, layer, what);
 }
 
 std::unique_ptr<Tokenizer> gguf_tokenizer(const GgufFile& f, int32_t n_vocab) {

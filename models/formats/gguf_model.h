@@ -37,8 +37,8 @@ void write_gguf(const LlamaModel& model, const std::string& path);
 class GgufFile;
 std::unique_ptr<Tokenizer> gguf_tokenizer(const GgufFile& f, int32_t n_vocab);
 
-// GGUF's tensor names (llama.cpp's llama-arch table) for the names in
-// models/llama/arch.h.
+// GGUF's tensor names (llama.cpp's) for the names in models/llama/arch.h
+// (foreign_tensor_name: one table for every format).
 std::string gguf_tensor_name(std::string_view what);
 std::string gguf_tensor_name(size_t layer, std::string_view what);
 

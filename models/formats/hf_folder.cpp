@@ -20,28 +20,6 @@ namespace {
 
 constexpr size_t kMaxSettingsBytes = size_t{64} << 20;  // tokenizer.json of a 256K vocabulary is ~20 MB
 
-// The architecture's names (models/llama/arch.h) and Hugging Face's.
-struct NamePair {
-  const char* axe;
-  const char* hf;
-};
-constexpr NamePair kGlobalNames[] = {
-    {kTensorEmbedding, "model.embed_tokens.weight"},
-    {kTensorFinalNorm, "model.norm.weight"},
-    {kTensorClassifier, "lm_head.weight"},
-};
-constexpr NamePair kBlockNames[] = {
-    {kTensorAttentionNorm, "input_layernorm.weight"},
-    {kTensorFfnNorm, "post_attention_layernorm.weight"},
-    {"attention.wq", "self_attn.q_proj.weight"},
-    {"attention.wk", "self_attn.k_proj.weight"},
-    {"attention.wv", "self_attn.v_proj.weight"},
-    {"attention.wo", "self_attn.o_proj.weight"},
-    {"feed_forward.w1", "mlp.gate_proj.weight"},
-    {"feed_forward.w2", "mlp.down_proj.weight"},
-    {"feed_forward.w3", "mlp.up_proj.weight"},
-};
-
 // A JSON object from a file's text (read once by the caller).
 nlohmann::json parse_json_text(const std::string& text, const std::string& path) {
   try {
@@ -288,16 +266,10 @@ bool is_model_folder(const std::string& path) {
   return fs::is_directory(path, ec);
 }
 
-std::string hf_tensor_name(std::string_view what) {
-  for (const NamePair& p : kGlobalNames)
-    if (what == p.axe) return p.hf;
-  fail(AXE_ERR_INTERNAL, "no Hugging Face name for tensor '" + std::string(what) + "'");
-}
+std::string hf_tensor_name(std::string_view what) { return foreign_tensor_name(TensorNaming::kHuggingFace, what); }
 
 std::string hf_tensor_name(size_t layer, std::string_view what) {
-  for (const NamePair& p : kBlockNames)
-    if (what == p.axe) return "model.layers." + std::to_string(layer) + "." + p.hf;
-  fail(AXE_ERR_INTERNAL, "no Hugging Face name for block tensor '" + std::string(what) + "'");
+  return foreign_tensor_name(TensorNaming::kHuggingFace, layer, what);
 }
 
 std::unique_ptr<LlamaModel> load_hf_folder(const std::string& dir, bool use_mmap) {

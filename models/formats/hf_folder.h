@@ -22,9 +22,9 @@ bool is_model_folder(const std::string& path);
 
 std::unique_ptr<LlamaModel> load_hf_folder(const std::string& dir, bool use_mmap);
 
-// Hugging Face's tensor names of the model's weights (the loader's table;
-// tests and writers of folders use it too). `what` is one of the names in
-// models/llama/arch.h (kTensorEmbedding, a block's linear "attention.wq", ...).
+// Hugging Face's tensor names of the model's weights (foreign_tensor_name,
+// models/llama/arch.h: one table for every format). `what` is one of the
+// names there (kTensorEmbedding, a block's linear "attention.wq", ...).
 std::string hf_tensor_name(std::string_view what);                 // not per block
 std::string hf_tensor_name(size_t layer, std::string_view what);   // per block
 

@@ -56,4 +56,13 @@ inline constexpr const char* kEmbeddingRows = "tok_embeddings";
 // "layers.3.attention.wq"
 std::string llama_tensor_name(size_t layer, std::string_view what);
 
+// The same tensors as other files name them: Hugging Face folders
+// ("model.layers.3.self_attn.q_proj.weight") and llama.cpp's GGUF
+// ("blk.3.attn_q.weight"). `what` is a name above: kTensorEmbedding,
+// kTensorFinalNorm, kTensorClassifier, or a block's kTensorAttentionNorm,
+// kTensorFfnNorm or linear ("attention.wq").
+enum class TensorNaming : uint8_t { kHuggingFace, kGguf };
+std::string foreign_tensor_name(TensorNaming naming, std::string_view what);
+std::string foreign_tensor_name(TensorNaming naming, size_t layer, std::string_view what);
+
 }  // namespace axe
