@@ -30,21 +30,12 @@ using Ids = std::vector<int32_t>;
 std::string fixture(const std::string& name) { return std::string(AXE_FIXTURES_DIR) + "/gguf/" + name; }
 
 using th::slurp;
-using th::split;
 
 // llama.cpp's tokenizer test vectors: inputs and the ids it expects (no BOS).
 void check_vectors(const axe::Tokenizer& tok, const std::string& vocab) {
-  const std::string dir = test_paths::shared("data/tokenizer-tests/");
-  auto inputs = split(slurp(dir + vocab + ".inp"), "\n__ggml_vocab_test__\n");
-  auto outputs = split(slurp(dir + vocab + ".out"), "\n");
-  inputs.pop_back();
-  outputs.pop_back();
-  REQUIRE(inputs.size() == outputs.size());
-  REQUIRE(inputs.size() > 30);
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    const Ids expected = th::parse_ids(outputs[i]);
-    CAPTURE(inputs[i]);
-    CHECK(tok.encode(inputs[i], false) == expected);
+  for (const th::VocabVector& v : th::vocab_vectors(vocab)) {
+    CAPTURE(v.text);
+    CHECK(tok.encode(v.text, false) == v.ids);
   }
 }
 

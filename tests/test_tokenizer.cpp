@@ -13,7 +13,6 @@
 namespace {
 
 using th::slurp;
-using th::split;
 
 std::string decode(const axe::Tokenizer& t, const std::vector<int32_t>& ids) {
   std::string out;
@@ -26,20 +25,9 @@ std::string decode(const axe::Tokenizer& t, const std::vector<int32_t>& ids) {
 
 TEST_CASE("tokenizer reproduces llama.cpp's SentencePiece test vectors with the Llama 2 vocabulary") {
   const axe::Llama2cTokenizer tok(test_paths::llama2_tokenizer(), 32000);
-  const std::string dir = test_paths::shared("data/tokenizer-tests/");
-  auto inputs = split(slurp(dir + "ggml-vocab-llama-spm.gguf.inp"), "\n__ggml_vocab_test__\n");
-  auto outputs = split(slurp(dir + "ggml-vocab-llama-spm.gguf.out"), "\n");
-  REQUIRE(inputs.back().empty());
-  REQUIRE(outputs.back().empty());
-  inputs.pop_back();
-  outputs.pop_back();
-  REQUIRE(inputs.size() == outputs.size());
-  REQUIRE(inputs.size() > 40);
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    const std::vector<int32_t> expected = th::parse_ids(outputs[i]);
-    CAPTURE(i);
-    CAPTURE(inputs[i]);
-    CHECK(tok.encode(inputs[i], false) == expected);
+  for (const th::VocabVector& v : th::vocab_vectors("ggml-vocab-llama-spm.gguf")) {
+    CAPTURE(v.text);
+    CHECK(tok.encode(v.text, false) == v.ids);
   }
 }
 

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "test_paths.h"
+
 namespace th {
 
 inline std::string slurp(const std::string& path) {
@@ -34,6 +36,27 @@ inline std::vector<int32_t> parse_ids(const std::string& text) {
   std::vector<int32_t> ids;
   for (int32_t v; ss >> v;) ids.push_back(v);
   return ids;
+}
+
+// llama.cpp's tokenizer test vectors for a vocabulary ("ggml-vocab-llama-bpe.gguf"):
+// each input text with the ids llama.cpp expects for it (no BOS).
+struct VocabVector {
+  std::string text;
+  std::vector<int32_t> ids;
+};
+inline std::vector<VocabVector> vocab_vectors(const std::string& vocab) {
+  const std::string dir = test_paths::shared("data/tokenizer-tests/");
+  auto inputs = split(slurp(dir + vocab + ".inp"), "\n__ggml_vocab_test__\n");
+  auto outputs = split(slurp(dir + vocab + ".out"), "\n");
+  REQUIRE(inputs.back().empty());
+  REQUIRE(outputs.back().empty());
+  inputs.pop_back();
+  outputs.pop_back();
+  REQUIRE(inputs.size() == outputs.size());
+  REQUIRE(inputs.size() > 40);
+  std::vector<VocabVector> out;
+  for (size_t i = 0; i < inputs.size(); ++i) out.push_back({inputs[i], parse_ids(outputs[i])});
+  return out;
 }
 
 }  // namespace th
