@@ -33,6 +33,11 @@
 namespace axe {
 
 // ggml's type numbers (ggml.h); 4, 5, 31-33 and 36-38 were removed from ggml.
+// tokenizer.ggml.token_type values (llama.cpp's llama_token_type).
+namespace GgufTokenType {
+enum : int64_t { kNormal = 1, kUnknown = 2, kControl = 3, kUserDefined = 4, kUnused = 5, kByte = 6 };
+}
+
 enum class GgmlType : uint32_t {
   F32 = 0,
   F16 = 1,
