@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "api/internal.h"
+#include "runtime/linear_group.h"
 #include "runtime/linear_int8.h"
 #include "runtime/threads.h"
 
@@ -23,9 +24,10 @@ std::unique_ptr<axe::LlamaModel> emulated_view(const axe::LlamaModel& m, const a
   const std::string bad = spec.plan.invalid_reason();
   if (!bad.empty()) fail(AXE_ERR_INVALID_ARGUMENT, "acc_sim: " + bad);
   return axe::with_replaced_linears(m, [&](size_t, const std::string& name, const axe::Linear& orig) {
-    const axe::LinearInt8* q = orig.as_int8();
-    if (!q) fail(AXE_ERR_INTERNAL, "acc_sim: " + name + " of a quantized model is not an integer layer");
-    auto e = std::make_unique<axe::LinearEmulated>(*q, name, spec, policy);
+    std::unique_ptr<axe::LinearEmulated> e;
+    if (const axe::LinearInt8* q = orig.as_int8()) e = std::make_unique<axe::LinearEmulated>(*q, name, spec, policy);
+    else if (const axe::LinearGroup* g = orig.as_group()) e = std::make_unique<axe::LinearEmulated>(*g, name, spec);
+    else fail(AXE_ERR_INTERNAL, "acc_sim: " + name + " of a quantized model is not an integer layer");
     layers.push_back(e.get());
     return e;
   });
@@ -35,9 +37,11 @@ std::unique_ptr<axe::LlamaModel> emulated_view(const axe::LlamaModel& m, const a
 // layer's kernels chosen once for this context's target.
 std::unique_ptr<axe::LlamaModel> kernel_view(const axe::LlamaModel& m, const axe::Int8KernelPolicy& policy) {
   return axe::with_replaced_linears(m, [&](size_t, const std::string& name, const axe::Linear& orig) {
+    if (const axe::LinearGroup* g = orig.as_group())  // its kernels are chosen per call, by the ops' target
+      return std::unique_ptr<axe::Linear>(std::make_unique<axe::LinearGroup>(*g));
     const axe::LinearInt8* q = orig.as_int8();
     if (!q) fail(AXE_ERR_INTERNAL, name + " of a quantized model is not an integer layer");
-    return std::make_unique<axe::LinearInt8>(*q, policy);
+    return std::unique_ptr<axe::Linear>(std::make_unique<axe::LinearInt8>(*q, policy));
   });
 }
 

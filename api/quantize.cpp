@@ -57,6 +57,14 @@ AXE_API axe_status axe_quantize(axe_model* model, const char* out_path, const ax
     o.format.plan = {p.tiles == AXE_TILES_LANES ? axe::TileKind::kLanes : axe::TileKind::kContiguous,
                      static_cast<uint32_t>(p.tile), static_cast<uint32_t>(p.inner_bits),
                      static_cast<uint32_t>(p.outer_bits)};
+    if (p.group < 0 || p.act_group < 0) fail(AXE_ERR_INVALID_ARGUMENT, "axe_quantize: group sizes must be >= 0");
+    o.format.group = static_cast<uint32_t>(p.group);
+    o.format.act_group = static_cast<uint32_t>(p.act_group);
+    // The default partition (16 lanes) becomes the groups themselves; any
+    // other is checked against them (QuantFormat::group_invalid_reason).
+    if (p.group > 0 && p.tiles == AXE_TILES_LANES && p.tile == 16)
+      o.format.plan = {axe::TileKind::kContiguous, static_cast<uint32_t>(p.group), o.format.plan.inner_bits,
+                       o.format.plan.outer_bits};
     o.threads = p.n_threads > 0 ? p.n_threads : axe::physical_core_count();
     if (o.algo != axe::Algorithm::kRtn) {
       if (!p.calib_text || p.calib_text_len == 0)

@@ -14,7 +14,7 @@ int cmd_quantize(int argc, char** argv) {
   bool acc_given = false;
   ArgParser p("quantize",
               "-m MODEL -o OUT.axe [--algo rtn|optq|gpfq] [--axe|--search|--naive|--ep-init] --wbits M --abits N "
-              "[--act asym|sym] [--tile T] [--acc P_I[,P_O]] [--plan contiguous|lanes] [--calib FILE "
+              "[--act asym|sym] [--group G [--act-group G]] [--tile T] [--acc P_I[,P_O]] [--plan contiguous|lanes] [--calib FILE "
               "--calib-samples S --calib-len L] [--act-order] [--damp 0.01] [--full-error] [-s SEED] [-t THREADS]",
               "Quantizes the linear layers of a float model (per-row MSE scales) by round to nearest, or by OPTQ\n"
               "(GPTQ) or GPFQ calibrated block by block on --calib text, and writes a .axe file with the\n"
@@ -56,6 +56,7 @@ int cmd_quantize(int argc, char** argv) {
   mf.require_model(p);
   if (out.empty()) throw UsageError("missing -o OUT.axe (see 'axe quantize --help')");
   qf.check();
+  qf.apply_group_defaults();
   if (qp.axe + qp.naive + qp.ep_init + qp.search > 1)
     throw UsageError("--axe, --search, --naive and --ep-init are alternatives");
   if ((qp.axe || qp.naive || qp.ep_init || qp.search) && !acc_given)

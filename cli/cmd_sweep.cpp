@@ -106,6 +106,7 @@ int cmd_sweep(int argc, char** argv) {
   if (eval_path.empty()) throw UsageError("missing -f EVAL (see 'axe sweep --help')");
   if (csv_path.empty()) throw UsageError("missing -o OUT.csv (see 'axe sweep --help')");
   qf.check();
+  qf.apply_group_defaults();
   if (widths.empty()) throw UsageError("missing --acc P_I,P_I,... (see 'axe sweep --help')");
   if (methods.empty()) throw UsageError("--methods: no method given");
   if (mf.acc_sim_inner) throw UsageError("--acc-sim is not supported (each run's plan is verified from its integers)");

@@ -29,9 +29,27 @@ void QuantFlags::add_to(ArgParser& p) {
         [&](auto& f, auto& v) {
           if (v != "asym" && v != "sym") throw UsageError("invalid value '" + v + "' for " + f + ": expected asym or sym");
           qp.act_signed = v == "sym";
+          act_given_ = true;
+        });
+  p.add({"--group"}, "G",
+        "one weight scale per G input columns (a multiple of 32; 32 with 8/4-bit weights is GGUF's Q8_0/Q4_0) "
+        "instead of one per row; implies --act sym --act-group G and tiles = groups (contiguous, T = G)",
+        [&](auto& f, auto& v) {
+          qp.group = static_cast<int32_t>(parse_int(f, v, 32, 4096));
+          if (qp.group % 32) throw UsageError("invalid value '" + v + "' for " + f + ": expected a multiple of 32");
+        });
+  p.add({"--act-group"}, "G",
+        "with --group: one activation scale per G input columns (a multiple of the weight group), 0: per token "
+        "(default: the weight group)",
+        [&](auto& f, auto& v) {
+          qp.act_group = static_cast<int32_t>(parse_int(f, v, 0, 1 << 20));
+          act_group_given_ = true;
         });
   p.add({"--tile"}, "T", "columns per tile (contiguous) or lanes (lanes); default 16 lanes",
-        [&](auto& f, auto& v) { qp.tile = static_cast<int32_t>(parse_int(f, v, 1, 1 << 20)); });
+        [&](auto& f, auto& v) {
+          qp.tile = static_cast<int32_t>(parse_int(f, v, 1, 1 << 20));
+          plan_given_ = true;
+        });
   p.add({"--rotate"}, "none|hadamard",
         "hadamard: rotate every linear layer's input by a block-diagonal Walsh-Hadamard matrix with random signs "
         "before quantizing (the norm gains folded into the weights; the transform runs at inference, O(K log K) per "
@@ -58,7 +76,22 @@ void QuantFlags::add_to(ArgParser& p) {
   p.add({"--plan"}, "contiguous|lanes", "tile partition (default lanes)", [&](auto& f, auto& v) {
     if (v != "contiguous" && v != "lanes") throw UsageError("invalid value '" + v + "' for " + f + ": expected contiguous or lanes");
     qp.tiles = v == "lanes" ? AXE_TILES_LANES : AXE_TILES_CONTIGUOUS;
+    plan_given_ = true;
   });
+}
+
+void QuantFlags::apply_group_defaults() {
+  if (!params.group) {
+    if (act_group_given_) throw UsageError("--act-group needs --group G");
+    return;
+  }
+  if (!act_given_) params.act_signed = 1;
+  if (!params.act_signed) throw UsageError("--group needs symmetric activations (--act sym): the groupwise kernels have no zero point");
+  if (!act_group_given_) params.act_group = params.group;
+  if (!plan_given_) {
+    params.tiles = AXE_TILES_CONTIGUOUS;
+    params.tile = params.group;
+  }
 }
 
 void QuantFlags::check() const {

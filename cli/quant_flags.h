@@ -28,6 +28,12 @@ struct QuantFlags {
   std::string calib_text_;
   std::string rotate_;  // params.rotate points here
   bool rotate_seed_given_ = false, output_bits_given_ = false;
+  bool act_given_ = false, act_group_given_ = false, plan_given_ = false;
+
+ public:
+  // After parsing, with --group: symmetric activations per group unless
+  // --act/--act-group say otherwise, and the tiles are the groups.
+  void apply_group_defaults();
   double t0_ = 0;
 };
 

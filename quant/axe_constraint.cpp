@@ -50,13 +50,17 @@ AxeConstraint::AxeConstraint(const AccumulationPlan& plan, ActivationRange x, in
   neg_row_.assign(rows, 0);
 }
 
-void AxeConstraint::set_soft_thresholds(const float* w, size_t ldw, const float* scales) {
+void AxeConstraint::set_soft_thresholds(const float* w, size_t ldw, ScaleGrid scales) {
   const size_t rows = pos_row_.size();
   const double z = (std::ldexp(1.0, static_cast<int>(plan_.inner_bits)) - 2.0) / (x_.nu - x_.mu);
   std::vector<std::vector<double>> tiles(n_tiles_);
   for (size_t r = 0; r < rows; ++r) {
     for (auto& t : tiles) t.clear();
-    for (size_t k = 0; k < cols_; ++k) tiles[plan_.tile_of(k)].push_back(w[r * ldw + k] / scales[r]);
+    std::vector<float> tile_scale(n_tiles_, 1.0f);
+    for (size_t k = 0; k < cols_; ++k) {
+      tile_scale[plan_.tile_of(k)] = scales.at(r, k);
+      tiles[plan_.tile_of(k)].push_back(w[r * ldw + k] / scales.at(r, k));
+    }
     for (uint32_t t = 0; t < n_tiles_; ++t) {
       auto& v = tiles[t];
       double mean = 0;
@@ -66,7 +70,7 @@ void AxeConstraint::set_soft_thresholds(const float* w, size_t ldw, const float*
       mean /= static_cast<double>(std::max<size_t>(width, 1));
       for (double& a : v) a = std::abs(a - mean);
       v.resize(width, std::abs(mean));  // |0 - mean| for the padding
-      lambda_[r * n_tiles_ + t] = scales[r] * l1_projection_threshold(v, z);
+      lambda_[r * n_tiles_ + t] = tile_scale[t] * l1_projection_threshold(v, z);
     }
   }
 }

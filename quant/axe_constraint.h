@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "quant/scales.h"
 #include "runtime/kernels/accumulation_plan.h"
 
 namespace axe {
@@ -29,7 +30,8 @@ class AxeConstraint {
   AxeConstraint(const AccumulationPlan& plan, ActivationRange x, int weight_bits, size_t rows, size_t cols);
 
   // lambda[row, tile] = s_r * theta from the float weights (row stride ldw).
-  void set_soft_thresholds(const float* w, size_t ldw, const float* scales);
+  // (Each tile must have one scale: per row, or groups that hold whole tiles.)
+  void set_soft_thresholds(const float* w, size_t ldw, ScaleGrid scales);
   // Steps 1-4 for value v of (row, col) with the row's scale; returns the
   // code, and the thresholded, clipped value in *clipped when not null.
   int32_t quantize(size_t row, size_t col, double v, float scale, double* clipped = nullptr);

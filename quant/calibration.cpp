@@ -79,22 +79,24 @@ Calibrator::Calibrator(const LlamaModel& model, const std::vector<std::vector<in
   if (ref_) ref_hidden_ = hidden_;
 }
 
-LayerStats Calibrator::capture(size_t l, BlockStage stage, int act_bits, bool act_signed, bool with_g) {
+LayerStats Calibrator::capture(size_t l, BlockStage stage, int act_bits, bool act_signed, bool with_g,
+                               const std::optional<GroupActFormat>& groups) {
   size_t K = 0;
   for (size_t i = 0; i < kLlamaLinears; ++i)
     if (llama_linears()[i].input == stage) K = work_->layers[l].linear(i).cols();
   const size_t L = len_, D = dim_;
-  return accumulate(K, act_bits, act_signed, with_g, [&](size_t s, bool reference) {
+  return accumulate(K, act_bits, act_signed, with_g, groups, [&](size_t s, bool reference) {
     const std::vector<float>& hs = reference ? ref_hidden_ : hidden_;
     std::copy(hs.begin() + s * L * D, hs.begin() + (s + 1) * L * D, state_.hidden());
     return llama_block_until(reference ? *ref_ : *work_, ops_, state_, l, L, 0, true, stage);
   });
 }
 
-LayerStats Calibrator::capture_head(int act_bits, bool act_signed, bool with_g) {
+LayerStats Calibrator::capture_head(int act_bits, bool act_signed, bool with_g,
+                                    const std::optional<GroupActFormat>& groups) {
   const size_t L = len_, D = dim_;
   std::vector<float> normed(L * D);
-  return accumulate(D, act_bits, act_signed, with_g, [&](size_t s, bool reference) {
+  return accumulate(D, act_bits, act_signed, with_g, groups, [&](size_t s, bool reference) {
     const std::vector<float>& hs = reference ? ref_hidden_ : hidden_;
     for (size_t m = 0; m < L; ++m)
       ops_.rmsnorm(hs.data() + (s * L + m) * D, work_->rms_final, normed.data() + m * D, D, work_->config.norm_eps);
@@ -103,6 +105,7 @@ LayerStats Calibrator::capture_head(int act_bits, bool act_signed, bool with_g) 
 }
 
 LayerStats Calibrator::accumulate(size_t K, int act_bits, bool act_signed, bool with_g,
+                                  const std::optional<GroupActFormat>& groups,
                                   const std::function<StageInput(size_t, bool)>& input) {
   const Eigen::Index k = static_cast<Eigen::Index>(K);
   RowMatrixF h = RowMatrixF::Zero(k, k), g = with_g ? RowMatrixF::Zero(k, k) : RowMatrixF();
@@ -110,18 +113,31 @@ LayerStats Calibrator::accumulate(size_t K, int act_bits, bool act_signed, bool 
   arena_.execute([&] {
     RowMatrixF ref_inputs;
     Int8Activations a;
+    GroupActivations ga;
     for (size_t s = 0; s < n_windows_; ++s) {
       if (ref_) {  // the float model's input to the same stage, for the same tokens
         const StageInput in = input(s, true);
         ref_inputs = rows_of(in.x, in.ld, L, K);
       }
       const StageInput in = input(s, false);
-      quantize_activations(in.x, in.ld, L, K, act_bits, act_signed, a);
       RowMatrixF xq(static_cast<Eigen::Index>(L), k);
-      for (size_t m = 0; m < L; ++m)
-        for (size_t c = 0; c < K; ++c)
-          xq(static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(c)) =
-              a.scales[m] * static_cast<float>(int32_t{a.codes.data()[m * a.kp + c]} - a.zeros[m]);
+      if (groups) {
+        GroupActFormat f = *groups;
+        f.bits = act_bits;
+        f.valid_cols = K;
+        size_group_activations(L, (K + kGroupSize - 1) / kGroupSize * kGroupSize, ga);
+        quantize_group_activation_rows(in.x, in.ld, 0, L, ga, f);
+        for (size_t m = 0; m < L; ++m)
+          for (size_t c = 0; c < K; ++c)
+            xq(static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(c)) =
+                ga.scales[m * ga.groups + c / kGroupSize] * static_cast<float>(ga.codes.data()[m * ga.cols + c]);
+      } else {
+        quantize_activations(in.x, in.ld, L, K, act_bits, act_signed, a);
+        for (size_t m = 0; m < L; ++m)
+          for (size_t c = 0; c < K; ++c)
+            xq(static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(c)) =
+                a.scales[m] * static_cast<float>(int32_t{a.codes.data()[m * a.kp + c]} - a.zeros[m]);
+      }
       add_cross_products(ops_, xq, xq, h, true);
       if (with_g) add_cross_products(ops_, xq, ref_ ? ref_inputs : rows_of(in.x, in.ld, L, K), g);
     }

@@ -16,12 +16,14 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "models/llama/forward.h"
 #include "models/llama/model.h"
 #include "quant/row_matrix.h"
+#include "runtime/kernels/group_types.h"
 
 namespace axe {
 
@@ -52,11 +54,15 @@ class Calibrator {
   // driver replaces them by integer layers as they are quantized.
   LlamaModel& working() { return *work_; }
   // H (and G when `with_g`) of the input of `stage` of block `layer` over
-  // every window, with `act_bits` activations.
-  LayerStats capture(size_t layer, BlockStage stage, int act_bits, bool act_signed, bool with_g);
+  // every window, with `act_bits` activations: per token, or, with `groups`,
+  // symmetric per group as the groupwise layers quantize them (its bits are
+  // act_bits').
+  LayerStats capture(size_t layer, BlockStage stage, int act_bits, bool act_signed, bool with_g,
+                     const std::optional<GroupActFormat>& groups = std::nullopt);
   // The same for the classifier's input, RMSNorm of the last block's output:
   // call after finish_block of the last block.
-  LayerStats capture_head(int act_bits, bool act_signed, bool with_g);
+  LayerStats capture_head(int act_bits, bool act_signed, bool with_g,
+                          const std::optional<GroupActFormat>& groups = std::nullopt);
   // Runs block `layer` over every window (working and float models) and keeps
   // the outputs as the next block's inputs; the block's working layers are
   // then freed.
@@ -67,6 +73,7 @@ class Calibrator {
   // returns (reference: the float model's; its rows are copied before the
   // working model's are asked for).
   LayerStats accumulate(size_t K, int act_bits, bool act_signed, bool with_g,
+                        const std::optional<GroupActFormat>& groups,
                         const std::function<StageInput(size_t, bool)>& input);
   const Ops& ops_;
   tbb::task_arena& arena_;

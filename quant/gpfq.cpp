@@ -10,7 +10,7 @@
 namespace axe {
 
 std::vector<int8_t> gpfq_quantize(const float* w_in, size_t rows, size_t cols, const Eigen::MatrixXd& h,
-                                  const Eigen::MatrixXd& g, const float* scales, int bits, AxeConstraint* axe,
+                                  const Eigen::MatrixXd& g, ScaleGrid scales, int bits, AxeConstraint* axe,
                                   const GpfqOptions& o) {
   const Eigen::Index K = static_cast<Eigen::Index>(cols);
   const std::vector<Eigen::Index> perm = column_order(h.diagonal(), o.act_order);

@@ -34,7 +34,7 @@ struct GpfqOptions {
 // h = X~^T X~ and g = X~^T X over the same calibration tokens (any common
 // normalization). Returns codes [rows][cols] in the original column order.
 std::vector<int8_t> gpfq_quantize(const float* w, size_t rows, size_t cols, const Eigen::MatrixXd& h,
-                                  const Eigen::MatrixXd& g, const float* scales, int bits, AxeConstraint* axe,
+                                  const Eigen::MatrixXd& g, ScaleGrid scales, int bits, AxeConstraint* axe,
                                   const GpfqOptions& options);
 
 }  // namespace axe

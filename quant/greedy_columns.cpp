@@ -17,7 +17,7 @@ std::vector<Eigen::Index> column_order(const Eigen::VectorXd& d, bool act_order)
 }
 
 std::vector<int8_t> greedy_quantize_columns(RowMatrixF& V, const RowMatrixF& C, const std::vector<Eigen::Index>& perm,
-                                            const float* scales, int bits, AxeConstraint* axe, const GreedyColumns& o) {
+                                            ScaleGrid scales, int bits, AxeConstraint* axe, const GreedyColumns& o) {
   const int32_t qmax = (1 << (bits - 1)) - 1;
   const size_t rows = static_cast<size_t>(V.rows()), cols = static_cast<size_t>(V.cols());
   const Eigen::Index K = V.cols();
@@ -42,7 +42,7 @@ std::vector<int8_t> greedy_quantize_columns(RowMatrixF& V, const RowMatrixF& C, 
           const Eigen::Index col = perm[static_cast<size_t>(i)];
           for (Eigen::Index r = 0; r < rn; ++r) {
             const size_t row = static_cast<size_t>(r0 + r);
-            const float s = scales[row];
+            const float s = scales.at(row, static_cast<size_t>(col));
             const double v = Vc(r, i);
             double fed_back = v;  // what the OPTQ error is measured from
             int32_t q;

@@ -16,6 +16,7 @@
 
 #include "quant/axe_constraint.h"
 #include "quant/row_matrix.h"
+#include "quant/scales.h"
 #include "runtime/ops/ops.h"
 
 namespace axe {
@@ -42,7 +43,7 @@ struct GreedyColumns {
 // column quantized t-th (tiles and codes use original columns). Returns
 // codes [rows][K] in the original order.
 std::vector<int8_t> greedy_quantize_columns(RowMatrixF& V, const RowMatrixF& C, const std::vector<Eigen::Index>& perm,
-                                            const float* scales, int bits, AxeConstraint* axe, const GreedyColumns& o);
+                                            ScaleGrid scales, int bits, AxeConstraint* axe, const GreedyColumns& o);
 
 // Quantization order: 0..K-1, or by descending d[k] (stable) for act order.
 std::vector<Eigen::Index> column_order(const Eigen::VectorXd& d, bool act_order);

@@ -30,9 +30,10 @@ std::vector<int8_t> RtnQuantizer::quantize(const LayerJob& job, double*) const {
     tbb::parallel_for(size_t{0}, rows, [&](size_t i) {
       for (size_t k = 0; k < cols; ++k) {
         const double v = w[i * cols + k];
-        const int32_t q = job.axe           ? job.axe->quantize(i, k, v, job.scales[i])
-                          : job.toward_zero ? trunc_clamp(v / job.scales[i], qmax)
-                                            : round_clamp(v / job.scales[i], qmax);
+        const float s = job.scales.at(i, k);
+        const int32_t q = job.axe           ? job.axe->quantize(i, k, v, s)
+                          : job.toward_zero ? trunc_clamp(v / s, qmax)
+                                            : round_clamp(v / s, qmax);
         codes[i * cols + k] = static_cast<int8_t>(q);
       }
     });

@@ -34,7 +34,7 @@ Algorithm parse_algorithm(std::string_view name);
 struct LayerJob {
   const LinearF32& layer;
   const QuantFormat& format;
-  const float* scales;
+  ScaleGrid scales;
   const LayerStats* stats;
   AxeConstraint* axe;
   bool toward_zero;

@@ -10,7 +10,7 @@
 
 namespace axe {
 
-std::vector<int8_t> optq_quantize(const float* w_in, size_t rows, size_t cols, Eigen::MatrixXd h, const float* scales,
+std::vector<int8_t> optq_quantize(const float* w_in, size_t rows, size_t cols, Eigen::MatrixXd h, ScaleGrid scales,
                                   int bits, AxeConstraint* axe, const OptqOptions& o, double* damping_used) {
   const Eigen::Index K = static_cast<Eigen::Index>(cols);
   RowMatrixF W = Eigen::Map<const RowMatrixF>(w_in, rows, cols);

@@ -31,7 +31,7 @@ struct OptqOptions {
 // H: cols x cols, sum of x~ x~^T over calibration tokens (quantized inputs).
 // Returns codes [rows][cols] in the original column order. `axe` (may be
 // null) holds the layer's soft thresholds and running budgets.
-std::vector<int8_t> optq_quantize(const float* w, size_t rows, size_t cols, Eigen::MatrixXd h, const float* scales,
+std::vector<int8_t> optq_quantize(const float* w, size_t rows, size_t cols, Eigen::MatrixXd h, ScaleGrid scales,
                                   int bits, AxeConstraint* axe, const OptqOptions& options, double* damping_used);
 
 }  // namespace axe

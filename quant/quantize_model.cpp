@@ -13,6 +13,7 @@
 #include "quant/ep_init.h"
 #include "quant/naive_bits.h"
 #include "quant/quant_simd.h"
+#include "quant/scales.h"
 #include "quant/search.h"
 #include "runtime/error.h"
 #include "runtime/file_io.h"
@@ -23,9 +24,13 @@ namespace {
 
 struct LayerResult {
   std::vector<int8_t> codes;
-  std::vector<float> scales;
-  double damping = 0;  // OPTQ: the damping that factorized H
+  std::vector<float> scales;  // [rows], or [rows][groups] (groupwise)
+  double damping = 0;         // OPTQ: the damping that factorized H
 };
+
+ScaleGrid grid_of(const std::vector<float>& scales, size_t cols, const QuantFormat& f) {
+  return f.group ? ScaleGrid(scales.data(), cols, f.group) : ScaleGrid(scales.data());
+}
 
 const LinearF32& float_layer(const LlamaLayer& ly, size_t i, const std::string& name) {
   const LinearF32* lin = ly.linear(i).as_f32();
@@ -33,13 +38,20 @@ const LinearF32& float_layer(const LlamaLayer& ly, size_t i, const std::string& 
   return *lin;
 }
 
-// The per-row MSE scales of a layer, rows in parallel.
-std::vector<float> row_scales(const LinearF32& lin, int bits, tbb::task_arena& arena) {
+// The MSE scales of a layer, rows in parallel: per row, or per (row, group)
+// rounded to what an fp16 holds (as GGUF's block scales), each group's
+// candidates searched over its own columns.
+std::vector<float> layer_scales(const LinearF32& lin, const QuantFormat& f, int bits, tbb::task_arena& arena) {
   const size_t rows = lin.rows(), cols = lin.cols();
-  std::vector<float> scales(rows);
+  const size_t G = f.group ? f.group : cols, groups = (cols + G - 1) / G;
+  std::vector<float> scales(rows * groups);
   arena.execute([&] {
     tbb::parallel_for(size_t{0}, rows, [&](size_t i) {
-      mse_row_scales_simd(lin.data() + i * cols, 1, cols, cols, bits, &scales[i]);
+      for (size_t g = 0; g < groups; ++g) {
+        float& s = scales[i * groups + g];
+        mse_row_scales_simd(lin.data() + i * cols + g * G, 1, std::min(G, cols - g * G), cols, bits, &s);
+        if (f.group) s = fp16_representable_scale(s);
+      }
     });
   });
   return scales;
@@ -73,6 +85,15 @@ void check_finite_weights(const LlamaModel& model) {
     if (const LinearF32* cls = model.classifier->as_f32()) check(kTensorClassifier, cls->data(), cls->rows(), cls->cols());
 }
 
+// How the calibration quantizes a layer's inputs: as the groupwise layers
+// will (per group, fp16 scales), or per token (null) as the per-row ones.
+std::optional<GroupActFormat> act_groups(const QuantFormat& f) {
+  if (!f.groupwise()) return std::nullopt;
+  GroupActFormat a;
+  a.group = f.act_group;
+  return a;  // bits: the candidate's, set by the capture
+}
+
 bool enforces_plan(Constraint c) { return c == Constraint::kAxe || c == Constraint::kSearch; }
 
 // The model-wide bits of the naive baseline: lower the activation, then the
@@ -98,7 +119,7 @@ nlohmann::json settings_record(const LlamaModel& model, const QuantizeOptions& o
                       {"naive", o.constraint == Constraint::kNaive},
                       {"ep_init", o.constraint == Constraint::kEpInit},
                       {"search", o.constraint == Constraint::kSearch},
-                      {"scales", "mse-row"},
+                      {"scales", o.format.group ? "mse-group-fp16" : "mse-row"},
                       {"source", model.path}};
   if (model.rotation) s.update({{"rotate", "hadamard"}, {"rotate_seed", model.rotation->seed()}});
   if (!o.keep_output_f32) s.update({{"classifier", "quantized"}, {"embedding", "int8-rows"}});
@@ -175,9 +196,11 @@ class Driver {
           lf.weight_bits = candidates[cj].weight_bits;
           lf.act_bits = n;
           auto it = scales[gi].find(lf.weight_bits);
-          if (it == scales[gi].end()) it = scales[gi].emplace(lf.weight_bits, row_scales(f, lf.weight_bits, arena_)).first;
+          if (it == scales[gi].end())
+            it = scales[gi].emplace(lf.weight_bits, layer_scales(f, lf, lf.weight_bits, arena_)).first;
           LayerResult r = quantize_layer(f, lf, it->second, capture ? &stats : nullptr);
-          const double err = candidates.size() > 1 ? calibration_error(f, r.codes, r.scales, stats) : 0.0;
+          const double err =
+              candidates.size() > 1 ? calibration_error(f, r.codes, grid_of(r.scales, f.cols(), lf), stats) : 0.0;
           if (err < best[gi].error) best[gi] = {std::move(r), candidates[cj], err};
         }
       }
@@ -190,21 +213,22 @@ class Driver {
   LayerResult quantize_layer(const LinearF32& lin, const QuantFormat& lf, std::vector<float> scales,
                              const LayerStats* stats) {
     LayerResult r{{}, std::move(scales)};
+    const ScaleGrid grid = grid_of(r.scales, lin.cols(), lf);
     std::unique_ptr<AxeConstraint> axe;
     if (enforces_plan(o_.constraint)) {
       axe = std::make_unique<AxeConstraint>(lf.plan, lf.x_range(), lf.weight_bits, lin.rows(), lin.cols());
-      axe->set_soft_thresholds(lin.data(), lin.cols(), r.scales.data());
+      axe->set_soft_thresholds(lin.data(), lin.cols(), grid);
     }
     const bool ep_init = o_.constraint == Constraint::kEpInit;
-    const LayerJob job{lin, lf, r.scales.data(), stats, axe.get(), ep_init, ops_, o_.threads, arena_};
+    const LayerJob job{lin, lf, grid, stats, axe.get(), ep_init, ops_, o_.threads, arena_};
     r.codes = quantizer_->quantize(job, &r.damping);
     if (ep_init) ep_init_project(r.codes, lin.rows(), lin.cols(), lf.plan, lf.act_bits, lf.act_signed);
     return r;
   }
 
   // Checks the finished layer and hands it to the writer.
-  void finish(const std::string& name, LayerResult&& r, const std::string& progress_name) {
-    const PlanCheck& check = writer_.add_linear(name, r.codes, std::move(r.scales), qf_.for_layer(name));
+  void finish(const std::string& name, size_t rows, LayerResult&& r, const std::string& progress_name) {
+    const PlanCheck& check = writer_.add_linear(name, r.codes, rows, std::move(r.scales), qf_.for_layer(name));
     if ((enforces_plan(o_.constraint) || o_.constraint == Constraint::kEpInit) && !check.ok())
       fail(AXE_ERR_INTERNAL, name + ": the constrained codes break the plan (row " +
                                  std::to_string(check.first_bad_row) + ")");
@@ -238,7 +262,7 @@ class Driver {
         search ? search_candidates(cf, max_tile) : std::vector<LayerBits>{{cf.weight_bits, cf.act_bits}};
     const bool need_g = quantizer_->needs_float_reference() || search;
     std::function<LayerStats(int)> capture;
-    if (cal) capture = [&](int n) { return cal->capture_head(n, cf.act_signed, need_g); };
+    if (cal) capture = [&](int n) { return cal->capture_head(n, cf.act_signed, need_g, act_groups(cf)); };
     Best best = std::move(best_candidates({f}, cf, candidates, capture).front());
     const LayerBits best_bits = best.bits;
     // Recorded whenever they differ from the model-wide bits, and always
@@ -246,7 +270,7 @@ class Driver {
     if (search || best_bits.weight_bits != qf_.weight_bits || best_bits.act_bits != qf_.act_bits)
       qf_.layer_bits[name] = best_bits;
     if (o_.algo == Algorithm::kOptq) dampings_[name] = best.r.damping;
-    finish(name, std::move(best.r),
+    finish(name, f->rows(), std::move(best.r),
            name + " W" + std::to_string(best_bits.weight_bits) + "A" + std::to_string(best_bits.act_bits));
   }
 
@@ -263,7 +287,7 @@ class Driver {
       for (size_t i = 0; i < kLlamaLinears; ++i) {
         const std::string name = llama_tensor_name(l, llama_linears()[i].name);
         const LinearF32& f = float_layer(model_.layers[l], i, name);
-        finish(name, quantize_layer(f, qf_, row_scales(f, qf_.weight_bits, arena_), nullptr), name);
+        finish(name, f.rows(), quantize_layer(f, qf_, layer_scales(f, qf_, qf_.weight_bits, arena_), nullptr), name);
       }
       end_block(l);
     }
@@ -290,7 +314,7 @@ class Driver {
         for (size_t i : group)
           layers.push_back(&float_layer(model_.layers[l], i, llama_tensor_name(l, llama_linears()[i].name)));
         std::vector<Best> best = best_candidates(layers, qf_, candidates, [&](int n) {
-          return cal.capture(l, stage, n, qf_.act_signed, need_g);
+          return cal.capture(l, stage, n, qf_.act_signed, need_g, act_groups(qf_));
         });
         for (size_t gi = 0; gi < group.size(); ++gi) {
           const LlamaLinearInfo& ln = llama_linears()[group[gi]];
@@ -302,11 +326,14 @@ class Driver {
           if (o_.algo == Algorithm::kOptq) dampings_[name] = r.damping;
           const QuantFormat lf = qf_.for_layer(name);
           // Later stages and blocks calibrate through the quantized layer.
-          cal.working().layers[l].*(ln.member) = std::make_unique<LinearInt8>(
-              pack_int8_weights(r.codes.data(), f.rows(), f.cols(), r.scales.data(), lf.weight_bits, lf.plan,
-                                lf.x_range()),
-              lf.act_bits, lf.act_signed, policy);
-          finish(name, std::move(r),
+          if (lf.groupwise())
+            cal.working().layers[l].*(ln.member) = make_group_layer(r.codes.data(), f.rows(), f.cols(), r.scales.data(), lf);
+          else
+            cal.working().layers[l].*(ln.member) = std::make_unique<LinearInt8>(
+                pack_int8_weights(r.codes.data(), f.rows(), f.cols(), r.scales.data(), lf.weight_bits, lf.plan,
+                                  lf.x_range()),
+                lf.act_bits, lf.act_signed, policy);
+          finish(name, f.rows(), std::move(r),
                  search ? name + " W" + std::to_string(b.weight_bits) + "A" + std::to_string(b.act_bits) : name);
         }
       }
@@ -341,6 +368,8 @@ QuantizeSummary quantize_model(const LlamaModel& model, const QuantizeOptions& o
     fail(AXE_ERR_INVALID_ARGUMENT, "the classifier's weight bits must be in [2, 8]");
   const std::string bad = qf.plan.invalid_reason();
   if (!bad.empty()) fail(AXE_ERR_INVALID_ARGUMENT, "accumulation plan: " + bad);
+  const std::string bad_group = qf.group_invalid_reason();
+  if (!bad_group.empty()) fail(AXE_ERR_INVALID_ARGUMENT, bad_group);
   if (model.quantized()) fail(AXE_ERR_INVALID_ARGUMENT, model.path + ": the model is already quantized");
   if (has_half_weights(model)) return quantize_model(*with_f32_weights(model), o, out_path);
   check_finite_weights(model);

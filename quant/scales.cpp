@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "quant/axe_constraint.h"
+#include "runtime/half_float.h"
 
 namespace axe {
 
@@ -29,6 +30,14 @@ void mse_row_scales(const float* w, size_t rows, size_t cols, size_t ldw, int bi
     }
     scales[r] = best;
   }
+}
+
+float fp16_representable_scale(float s) {
+  if (!(s > 0)) return 1.0f;
+  const float h = fp16_to_fp32(fp32_to_fp16(s));
+  if (h == 0) return fp16_to_fp32(1);          // 2^-24
+  if (!std::isfinite(h)) return fp16_to_fp32(0x7BFF);  // 65504
+  return h;
 }
 
 }  // namespace axe

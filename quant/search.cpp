@@ -20,7 +20,7 @@ std::vector<LayerBits> search_candidates(const QuantFormat& qf, uint64_t max_til
   return out;
 }
 
-double calibration_error(const LinearF32& lin, const std::vector<int8_t>& codes, const std::vector<float>& scales,
+double calibration_error(const LinearF32& lin, const std::vector<int8_t>& codes, ScaleGrid scales,
                          const LayerStats& st) {
   const Eigen::Index rows = static_cast<Eigen::Index>(lin.rows()), K = static_cast<Eigen::Index>(lin.cols());
   // One piece for the usual layers; strips of rows for very large ones (a
@@ -33,7 +33,8 @@ double calibration_error(const LinearF32& lin, const std::vector<int8_t>& codes,
     Eigen::MatrixXd B(n, K);
     for (Eigen::Index i = 0; i < n; ++i)
       for (Eigen::Index k = 0; k < K; ++k)
-        B(i, k) = double{scales[static_cast<size_t>(r0 + i)]} * codes[static_cast<size_t>((r0 + i) * K + k)];
+        B(i, k) = double{scales.at(static_cast<size_t>(r0 + i), static_cast<size_t>(k))} *
+                  codes[static_cast<size_t>((r0 + i) * K + k)];
     err += -2.0 * ((B * st.g).cwiseProduct(W)).sum() + ((B * st.h).cwiseProduct(B)).sum();
   }
   return err;

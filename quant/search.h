@@ -9,6 +9,7 @@
 
 #include "models/quant_format.h"
 #include "quant/calibration.h"
+#include "quant/scales.h"
 #include "runtime/linear.h"
 
 namespace axe {
@@ -19,7 +20,7 @@ std::vector<LayerBits> search_candidates(const QuantFormat& qf, uint64_t max_til
 
 // || X w - X~ s q ||^2 summed over rows, less the candidate-independent
 // || X w ||^2: -2 (s q)^T G w + (s q)^T H (s q).
-double calibration_error(const LinearF32& layer, const std::vector<int8_t>& codes, const std::vector<float>& scales,
+double calibration_error(const LinearF32& layer, const std::vector<int8_t>& codes, ScaleGrid scales,
                          const LayerStats& stats);
 
 }  // namespace axe

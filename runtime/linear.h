@@ -12,6 +12,7 @@ namespace axe {
 class LinearF32;
 class LinearHalf;
 class LinearInt8;
+class LinearGroup;
 
 class Linear {
  public:
@@ -28,6 +29,7 @@ class Linear {
   virtual const LinearF32* as_f32() const { return nullptr; }
   virtual const LinearHalf* as_half() const { return nullptr; }
   virtual const LinearInt8* as_int8() const { return nullptr; }
+  virtual const LinearGroup* as_group() const { return nullptr; }
 
  protected:
   Linear(size_t rows, size_t cols) : rows_(rows), cols_(cols) {}

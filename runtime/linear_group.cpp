@@ -1,11 +1,18 @@
 #include "runtime/linear_group.h"
 
+#include <string>
+
+#include "runtime/error.h"
 #include "runtime/parallel.h"
 
 namespace axe {
 
-LinearGroup::LinearGroup(GroupWeights w)
-    : Linear(w.rows, w.cols), w_(std::make_shared<const GroupWeights>(std::move(w))) {
+LinearGroup::LinearGroup(GroupWeights w, const GroupActFormat& act, size_t cols)
+    : Linear(w.rows, cols ? cols : w.cols), w_(std::make_shared<const GroupWeights>(std::move(w))), act_(act) {
+  act_.valid_cols = this->cols();
+  if (this->cols() > w_->cols || w_->cols - this->cols() >= kGroupSize)
+    fail(AXE_ERR_INTERNAL, "groupwise layer: " + std::to_string(this->cols()) + " inputs for " +
+                               std::to_string(w_->cols) + " packed columns");
   for (Target t : {Target::kScalar, Target::kAVX2, Target::kAVX512, Target::kAVX512VNNI}) {
     decode_[static_cast<size_t>(t)] = &choose_group_kernel(t, *w_, 1);
     prefill_[static_cast<size_t>(t)] = &choose_group_kernel(t, *w_, 64);
@@ -22,9 +29,9 @@ void LinearGroup::forward(const Ops& ops, const float* x, size_t ldx, size_t n_t
   // below share it (as LinearInt8 does).
   thread_local GroupActivations scratch;
   GroupActivations& acts = scratch;
-  size_group_activations(n_tokens, cols(), acts);
+  size_group_activations(n_tokens, w_->cols, acts);
   parallel_rows(n_tokens, 4, parallel && n_tokens * cols() >= (size_t{1} << 14),
-                [&](size_t m0, size_t m1) { quantize_group_activation_rows(x, ldx, m0, m1, acts); });
+                [&](size_t m0, size_t m1) { quantize_group_activation_rows(x, ldx, m0, m1, acts, act_); });
   const GroupKernel& k = kernel(ops.target, n_tokens);
   GroupOutput out;
   out.y = y;

@@ -376,6 +376,18 @@ typedef struct axe_quantize_params {
   int32_t keep_output_f32; /* 1: classifier and embedding stay fp32 (by
                             default the embedding is stored as 8-bit rows
                             with one scale each, dequantized at lookup)      */
+  int32_t group;         /* 0: one weight scale per row; G (a multiple of 32):
+                            one per (row, G input columns), MSE-chosen and
+                            fp16-representable; needs act_signed; the tiles
+                            are then the groups (contiguous, T = G: leave
+                            tiles/tile at their defaults or set them so) and
+                            each group's integer sum is scaled in fp32
+                            (outer_bits stays 32). Runs on the groupwise
+                            kernels; G = 32 with 8- or 4-bit weights is
+                            GGUF's Q8_0 / Q4_0                              */
+  int32_t act_group;     /* with group: activation scale per act_group input
+                            columns (a multiple of group; llama.cpp's Q8_0
+                            activations: 32), or 0: per token               */
 } axe_quantize_params;
 
 AXE_API axe_quantize_params axe_quantize_default_params(void);

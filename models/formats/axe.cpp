@@ -174,6 +174,7 @@ nlohmann::json plan_to_json(const QuantFormat& q) {
           {"act", q.act_signed ? "sym" : "asym"},
           {"act_min", q.x_range().mu},
           {"act_max", q.x_range().nu}};
+  if (q.group) j.update({{"group", q.group}, {"act_group", q.act_group}});
   if (!q.layer_bits.empty()) {
     nlohmann::json layers = nlohmann::json::object();
     for (const auto& [name, b] : q.layer_bits) layers[name] = {{"weight_bits", b.weight_bits}, {"act_bits", b.act_bits}};
@@ -201,6 +202,12 @@ QuantFormat plan_from_json(const std::string& text, const std::string& source) {
                              " activations [" + std::to_string(q.x_range().mu) + ", " + std::to_string(q.x_range().nu) + "]");
   const std::string bad = q.plan.invalid_reason();
   if (!bad.empty()) fail(AXE_ERR_FORMAT, source + ": accumulation plan: " + bad);
+  if (f.optional("group")) {
+    q.group = static_cast<uint32_t>(f.integer("group", 32, 4096));
+    q.act_group = static_cast<uint32_t>(f.integer("act_group", 0, 1 << 20));
+    const std::string bad_group = q.group_invalid_reason();
+    if (!bad_group.empty()) fail(AXE_ERR_FORMAT, source + ": metadata 'plan': " + bad_group);
+  }
   if (const nlohmann::json* layers = f.optional("layer_bits")) {
     if (!layers->is_object()) fail(AXE_ERR_FORMAT, source + ": plan field 'layer_bits' is not an object");
     for (auto it = layers->begin(); it != layers->end(); ++it) {
@@ -219,6 +226,11 @@ QuantFormat plan_from_json(const std::string& text, const std::string& source) {
 }
 
 std::string axe_codes_dtype(int bits) { return bits <= 4 ? "U8" : "I8"; }
+
+std::vector<uint64_t> axe_scales_shape(uint64_t rows, uint64_t cols, const QuantFormat& q) {
+  if (!q.group) return {rows};
+  return {rows, (cols + q.group - 1) / q.group};
+}
 
 std::vector<uint64_t> axe_codes_shape(uint64_t rows, uint64_t cols, int bits) {
   return {rows, bits <= 4 ? (cols + 1) / 2 : cols};
@@ -347,7 +359,7 @@ AxeFile::AxeFile(const std::string& path, MappedFile::Mode mode)
   if (quantized_classifier_) {
     const int bits = format_.for_layer(kClassifierLinear).weight_bits;
     expected[axe_codes_name(kClassifierLinear)] = {axe_codes_dtype(bits), axe_codes_shape(V, D, bits)};
-    expected[axe_scales_name(kClassifierLinear)] = {"F32", {V}};
+    expected[axe_scales_name(kClassifierLinear)] = {"F32", axe_scales_shape(V, D, format_)};
     linears.insert(kClassifierLinear);
   } else if (!config_.shared_classifier) {
     expected[kTensorClassifier] = {"F32", {V, D}};
@@ -364,7 +376,7 @@ AxeFile::AxeFile(const std::string& path, MappedFile::Mode mode)
       const int bits = format_.for_layer(name).weight_bits;
       linears.insert(name);
       expected[axe_codes_name(name)] = {axe_codes_dtype(bits), axe_codes_shape(rows, cols, bits)};
-      expected[axe_scales_name(name)] = {"F32", {rows}};
+      expected[axe_scales_name(name)] = {"F32", axe_scales_shape(rows, cols, format_)};
     }
   }
   for (const auto& [name, t] : f.tensors())
@@ -442,7 +454,8 @@ std::vector<int8_t> AxeFile::codes(size_t layer, size_t i) const {
 }
 
 const float* AxeFile::scales(size_t layer, size_t i) const {
-  return f32(axe_scales_name(llama_tensor_name(layer, llama_linears()[i].name)), {llama_linear_shape(config_, i)[0]});
+  const auto [rows, cols] = llama_linear_shape(config_, i);
+  return f32(axe_scales_name(llama_tensor_name(layer, llama_linears()[i].name)), axe_scales_shape(rows, cols, format_));
 }
 
 std::vector<int8_t> AxeFile::classifier_codes() const {
@@ -454,7 +467,7 @@ std::vector<int8_t> AxeFile::classifier_codes() const {
 }
 
 const float* AxeFile::classifier_scales() const {
-  return f32(axe_scales_name(kClassifierLinear), {uint64_t(config_.vocab)});
+  return f32(axe_scales_name(kClassifierLinear), axe_scales_shape(config_.vocab, config_.dim, format_));
 }
 
 const int8_t* AxeFile::embedding_codes() const {
@@ -519,17 +532,23 @@ std::unique_ptr<LlamaModel> load_axe(const std::string& path, bool use_mmap) {
       const float* scales = f.scales(l, i);
       const QuantFormat lf = qf.for_layer(name);
       const auto q = f.codes(l, i);
-      ly.*(llama_linears()[i].member) = std::make_unique<LinearInt8>(
-          pack_int8_weights(q.data(), rows, cols, scales, lf.weight_bits, lf.plan, lf.x_range()), lf.act_bits,
-          lf.act_signed, policy);
+      if (lf.groupwise())
+        ly.*(llama_linears()[i].member) = make_group_layer(q.data(), rows, cols, scales, lf);
+      else
+        ly.*(llama_linears()[i].member) = std::make_unique<LinearInt8>(
+            pack_int8_weights(q.data(), rows, cols, scales, lf.weight_bits, lf.plan, lf.x_range()), lf.act_bits,
+            lf.act_signed, policy);
     }
   }
   if (f.quantized_classifier()) {
     const QuantFormat lf = qf.for_layer(kClassifierLinear);
     const auto q = f.classifier_codes();
-    m->classifier = std::make_unique<LinearInt8>(
-        pack_int8_weights(q.data(), V, D, f.classifier_scales(), lf.weight_bits, lf.plan, lf.x_range()), lf.act_bits,
-        lf.act_signed, policy);
+    if (lf.groupwise())
+      m->classifier = make_group_layer(q.data(), V, D, f.classifier_scales(), lf);
+    else
+      m->classifier = std::make_unique<LinearInt8>(
+          pack_int8_weights(q.data(), V, D, f.classifier_scales(), lf.weight_bits, lf.plan, lf.x_range()), lf.act_bits,
+          lf.act_signed, policy);
   } else {
     m->classifier = std::make_unique<LinearF32>(c.shared_classifier ? m->embedding : f.f32(kTensorClassifier, {V, D}), V, D);
   }
@@ -549,9 +568,12 @@ AxeWriter::AxeWriter(const LlamaModel& source, bool compact_embedding)
 }
 
 const PlanCheck& AxeWriter::add_linear(const std::string& name, const std::vector<int8_t>& codes,
-                                       std::vector<float> scales, const QuantFormat& lf) {
-  const size_t rows = scales.size(), cols = rows ? codes.size() / rows : 0;
-  Layer layer{encode_axe_codes(codes, rows, cols, lf.weight_bits), std::move(scales),
+                                       size_t rows, std::vector<float> scales, const QuantFormat& lf) {
+  const size_t cols = rows ? codes.size() / rows : 0;
+  std::vector<uint64_t> shape = axe_scales_shape(rows, cols, lf);
+  if (rows * cols != codes.size() || (shape.size() == 1 ? shape[0] : shape[0] * shape[1]) != scales.size())
+    fail(AXE_ERR_INTERNAL, name + ": codes and scales disagree with " + std::to_string(rows) + " rows");
+  Layer layer{encode_axe_codes(codes, rows, cols, lf.weight_bits), std::move(scales), std::move(shape), rows,
               check_plan(codes.data(), rows, cols, cols, lf.plan, lf.x_range())};
   return (layers_[name] = std::move(layer)).check;
 }
@@ -566,7 +588,7 @@ AxeCertificate AxeWriter::write(const std::string& path, const QuantFormat& qf, 
   auto add_layer = [&](const std::string& name) {
     Layer& layer = layers_.at(name);
     const PlanCheck& check = layer.check;
-    const uint64_t rows = layer.scales.size();
+    const uint64_t rows = layer.rows;
     sum.inner_violations += check.inner_violations;
     sum.outer_violations += check.outer_violations;
     sum.worst_inner_use = std::max(sum.worst_inner_use, check.worst_inner_use);
@@ -579,7 +601,7 @@ AxeCertificate AxeWriter::write(const std::string& path, const QuantFormat& qf, 
                            {"inner_violations", check.inner_violations},
                            {"outer_violations", check.outer_violations}});
     out.add(axe_codes_name(name), layer.codes.dtype, layer.codes.shape, std::move(layer.codes.bytes));
-    out.add(axe_scales_name(name), "F32", {rows}, layer.scales.data(), 4 * rows);
+    out.add(axe_scales_name(name), "F32", layer.scales_shape, layer.scales.data(), 4 * layer.scales.size());
     ++sum.layers;
   };
   const uint64_t D = c.dim, V = c.vocab;

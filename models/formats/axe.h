@@ -63,6 +63,9 @@ struct StoredCodes {
 StoredCodes encode_axe_codes(const std::vector<int8_t>& q, size_t rows, size_t cols, int bits);
 std::string axe_codes_dtype(int bits);
 std::vector<uint64_t> axe_codes_shape(uint64_t rows, uint64_t cols, int bits);
+// A linear layer's scales: F32 [rows] per row, or [rows, ceil(cols / group)]
+// for a groupwise format.
+std::vector<uint64_t> axe_scales_shape(uint64_t rows, uint64_t cols, const QuantFormat& q);
 
 // ---- reading -------------------------------------------------------------
 // An open .axe file whose header is checked: the container, the format name
@@ -84,6 +87,7 @@ class AxeFile {
   // The codes of linear layer i of block `layer` (checked for dtype, shape
   // and range with the layer's own bits), unpacked into int8 [rows][cols].
   std::vector<int8_t> codes(size_t layer, size_t i) const;
+  // Per row [rows], or [rows][groups] for a groupwise format.
   const float* scales(size_t layer, size_t i) const;
   // A quantized classifier (the linear layer kClassifierLinear) and 8-bit
   // embedding rows, when the file has them.
@@ -144,10 +148,10 @@ class AxeWriter {
   // compact_embedding: store the embedding as 8-bit rows with one scale each
   // (symmetric, scale = max |row| / 127) instead of fp32.
   explicit AxeWriter(const LlamaModel& source, bool compact_embedding = false);
-  // The layer's codes [rows][cols] and per-row scales under its own format;
-  // returns the plan check of its integers.
-  const PlanCheck& add_linear(const std::string& name, const std::vector<int8_t>& codes, std::vector<float> scales,
-                              const QuantFormat& layer_format);
+  // The layer's codes [rows][cols] and scales (axe_scales_shape) under its
+  // own format; returns the plan check of its integers.
+  const PlanCheck& add_linear(const std::string& name, const std::vector<int8_t>& codes, size_t rows,
+                              std::vector<float> scales, const QuantFormat& layer_format);
   // Writes atomically: the tensors in the architecture's order, the plan
   // `format`, the `settings` (how the codes were made) and the certificate.
   AxeCertificate write(const std::string& path, const QuantFormat& format, const nlohmann::json& settings);
@@ -156,6 +160,8 @@ class AxeWriter {
   struct Layer {
     StoredCodes codes;
     std::vector<float> scales;
+    std::vector<uint64_t> scales_shape;
+    uint64_t rows = 0;
     PlanCheck check;
   };
   const LlamaModel& source_;

@@ -14,7 +14,8 @@ VerifyReport verify_axe_file(const std::string& path) {
   const QuantFormat& qf = f.format();
   const ActivationRange xr = qf.x_range();
   VerifyReport r;
-  r.plan = qf.plan.describe() + ", " + qf.describe_bits() + ", activations [" + std::to_string(xr.mu) + ", " +
+  r.plan = qf.plan.describe() + ", " + qf.describe_bits() + (qf.groupwise() ? ", " + qf.describe_groups() : "") +
+           ", activations [" + std::to_string(xr.mu) + ", " +
            std::to_string(xr.nu) + "]" + (qf.layer_bits.size() > qf.layer_bits.count(kClassifierLinear) ? " (model-wide; layers may use fewer bits)" : "");
   if (f.rotation_seed()) r.rotation = "hadamard, seed " + std::to_string(*f.rotation_seed());
   if (f.quantized_classifier()) r.plan += "; classifier " + qf.for_layer(kClassifierLinear).describe_bits();

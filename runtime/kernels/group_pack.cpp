@@ -131,30 +131,51 @@ void size_group_activations(size_t tokens, size_t cols, GroupActivations& out) {
   out.sums.resize(tokens * out.groups);
 }
 
-void quantize_group_activation_rows(const float* x, size_t ldx, size_t m0, size_t m1, GroupActivations& out) {
+void quantize_group_activation_rows(const float* x, size_t ldx, size_t m0, size_t m1, GroupActivations& out,
+                                    const GroupActFormat& f) {
+  if (f.bits < 2 || f.bits > 8 || f.group % kGroupSize != 0 || f.valid_cols > out.cols)
+    fail(AXE_ERR_INVALID_ARGUMENT, "groupwise activations: bad format (" + std::to_string(f.bits) + " bits, groups of " +
+                                       std::to_string(f.group) + ", " + std::to_string(f.valid_cols) + " of " +
+                                       std::to_string(out.cols) + " columns)");
+  const float qmax = static_cast<float>((1 << (f.bits - 1)) - 1);
+  const size_t valid = f.valid_cols ? f.valid_cols : out.cols;
+  const size_t span = f.group ? f.group : out.cols;
   for (size_t m = m0; m < m1; ++m) {
-    for (size_t g = 0; g < out.groups; ++g) {
-      const float* v = x + m * ldx + g * kGroupSize;
+    const float* v = x + m * ldx;
+    for (size_t c0 = 0; c0 < out.cols; c0 += span) {
+      const size_t c1 = std::min(out.cols, c0 + span), end = std::min(c1, valid);
       float amax = 0.0f;
-      for (size_t j = 0; j < kGroupSize; ++j) {
-        const float a = std::fabs(v[j]);
+      for (size_t k = c0; k < end; ++k) {
+        const float a = std::fabs(v[k]);
         amax = amax > a ? amax : a;  // ggml's MAX(amax, |v|), NaN handling included
       }
-      const float d = amax / 127.0f;
+      const float d = amax / qmax;
       const float id = d != 0.0f ? 1.0f / d : 0.0f;
-      out.scales[m * out.groups + g] = fp16_to_fp32(fp32_to_fp16(d));
-      int8_t* c = out.codes.data() + m * out.cols + g * kGroupSize;
-      int32_t sum = 0;
-      for (size_t j = 0; j < kGroupSize; ++j) {
-        float t = v[j] * id;
-        if (std::isnan(t)) t = 0.0f;
-        t = std::clamp(t, -127.0f, 127.0f);  // integer bounds: the same as clamping after rounding
-        c[j] = static_cast<int8_t>(std::round(t));
-        sum += c[j];
+      const float stored = fp16_to_fp32(fp32_to_fp16(d));
+      for (size_t b0 = c0; b0 < c1; b0 += kGroupSize) {
+        const size_t g = b0 / kGroupSize;
+        out.scales[m * out.groups + g] = stored;
+        int8_t* c = out.codes.data() + m * out.cols + b0;
+        int32_t sum = 0;
+        for (size_t j = 0; j < kGroupSize; ++j) {
+          if (b0 + j >= valid) {
+            c[j] = 0;
+            continue;
+          }
+          float t = v[b0 + j] * id;
+          if (std::isnan(t)) t = 0.0f;
+          t = std::clamp(t, -qmax, qmax);  // integer bounds: the same as clamping after rounding
+          c[j] = static_cast<int8_t>(std::round(t));
+          sum += c[j];
+        }
+        out.sums[m * out.groups + g] = sum;
       }
-      out.sums[m * out.groups + g] = sum;
     }
   }
+}
+
+void quantize_group_activation_rows(const float* x, size_t ldx, size_t m0, size_t m1, GroupActivations& out) {
+  quantize_group_activation_rows(x, ldx, m0, m1, out, GroupActFormat{});
 }
 
 void quantize_group_activations(const float* x, size_t ldx, size_t tokens, size_t cols, GroupActivations& out) {

@@ -112,4 +112,19 @@ void quantize_group_activations(const float* x, size_t ldx, size_t tokens, size_
 void size_group_activations(size_t tokens, size_t cols, GroupActivations& out);
 void quantize_group_activation_rows(const float* x, size_t ldx, size_t m0, size_t m1, GroupActivations& out);
 
+// AXE's groupwise activations, the same rule generalized: N-bit symmetric
+// codes (qmax = 2^(N-1) - 1: d = amax / qmax, code = roundf(x / d) in
+// [-qmax, qmax], d rounded to fp16) with one scale per `group` columns (a
+// multiple of 32, the scale repeated in each of its blocks; 0: one per
+// token), and x holding only `valid_cols` columns (0: all), the rest of the
+// out.cols being zero (a layer whose K is not a multiple of 32, padded).
+// {8, 32, 0} is quantize_group_activation_rows exactly.
+struct GroupActFormat {
+  int bits = 8;
+  size_t group = kGroupSize;
+  size_t valid_cols = 0;
+};
+void quantize_group_activation_rows(const float* x, size_t ldx, size_t m0, size_t m1, GroupActivations& out,
+                                    const GroupActFormat& f);
+
 }  // namespace axe

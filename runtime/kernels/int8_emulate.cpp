@@ -13,11 +13,7 @@
 #include "runtime/ops/ops.h"
 
 namespace axe {
-namespace {
 
-// One P-bit register step in int64, branch-free: adds v to acc, wrapping
-// (sign-extend the low P bits) or saturating; 1 when the exact value left
-// the range.
 uint32_t add_narrow(int64_t& acc, int64_t v, uint32_t bits, bool saturate) {
   const int64_t exact = acc + v;
   const int64_t lo = -(int64_t{1} << (bits - 1)), hi = (int64_t{1} << (bits - 1)) - 1;
@@ -27,8 +23,6 @@ uint32_t add_narrow(int64_t& acc, int64_t v, uint32_t bits, bool saturate) {
   acc = r;
   return r != exact;
 }
-
-}  // namespace
 
 EmulatedLayer prepare_emulation(const Int8Weights& w, const DatapathSpec& spec, ActivationRange x,
                                 const Int8KernelPolicy& policy) {

@@ -78,6 +78,10 @@ struct DatapathSpec {
   bool saturate = false;
 };
 struct Ops;
+// One P-bit register step in int64, branch-free: adds v to acc, wrapping
+// (sign-extend the low P bits) or saturating; 1 when the exact value left
+// the range.
+uint32_t add_narrow(int64_t& acc, int64_t v, uint32_t bits, bool saturate);
 struct OverflowCounts {
   uint64_t inner = 0, outer = 0, dot_products = 0;
 };
