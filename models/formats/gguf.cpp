@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <limits>
@@ -216,11 +217,8 @@ void block_q2_K(const uint8_t* b, float* y) {
   }
 }
 
-// block_q3_K: u8 hmask[32]; u8 qs[64]; u8 scales[12] (16 6-bit scales); half d
-void block_q3_K(const uint8_t* b, float* y) {
-  const uint8_t* hm = b;
-  const uint8_t* q = b + 32;
-  const float d_all = half_at(b + 108);
+// The 16 6-bit scales (0..63) of a block_q3_K, unpacked from its 12 bytes.
+void q3_k_scales(const uint8_t* b, int8_t* scales) {
   constexpr uint32_t kmask1 = 0x03030303, kmask2 = 0x0f0f0f0f;
   uint32_t aux[4];
   std::memcpy(aux, b + 96, 12);
@@ -229,8 +227,16 @@ void block_q3_K(const uint8_t* b, float* y) {
   aux[3] = ((aux[1] >> 4) & kmask2) | (((tmp >> 6) & kmask1) << 4);
   aux[0] = (aux[0] & kmask2) | (((tmp >> 0) & kmask1) << 4);
   aux[1] = (aux[1] & kmask2) | (((tmp >> 2) & kmask1) << 4);
-  int8_t scales[16];
   std::memcpy(scales, aux, 16);
+}
+
+// block_q3_K: u8 hmask[32]; u8 qs[64]; u8 scales[12] (16 6-bit scales); half d
+void block_q3_K(const uint8_t* b, float* y) {
+  const uint8_t* hm = b;
+  const uint8_t* q = b + 32;
+  const float d_all = half_at(b + 108);
+  int8_t scales[16];
+  q3_k_scales(b, scales);
   int is = 0;
   uint8_t m = 1;
   for (int n = 0; n < 256; n += 128) {
@@ -402,6 +408,145 @@ void ggml_dequantize(GgmlType t, const uint8_t* src, size_t n, float* out) {
     default: fail(AXE_ERR_INTERNAL, std::string("no dequantizer for ") + ti->name);
   }
   for (size_t i = 0; i < nb; ++i) fn(src + i * bb, out + i * bs);
+}
+
+// ---------------------------------------------------------------------------
+// Conversion to Q8_0
+
+namespace {
+
+// llama.cpp's quantize_row_q8_0_ref on one group of 32 (with
+// quantize_group_activations' defined answers for a NaN or an infinite
+// x * id); returns the scale, fp16(d) widened.
+float quantize_q8_0_group(const float* x, int8_t* q) {
+  float amax = 0.0f;
+  for (size_t j = 0; j < 32; ++j) {
+    const float a = std::fabs(x[j]);
+    amax = amax > a ? amax : a;  // ggml's MAX(amax, |x|), NaN handling included
+  }
+  const float d = amax / 127.0f;
+  const float id = d != 0.0f ? 1.0f / d : 0.0f;
+  for (size_t j = 0; j < 32; ++j) {
+    float t = x[j] * id;
+    if (std::isnan(t)) t = 0.0f;
+    t = std::clamp(t, -127.0f, 127.0f);  // integer bounds: the same as clamping after rounding
+    // roundf(t) (half away from zero) without a libm call: t - trunc(t) is exact.
+    const int i = static_cast<int>(t);
+    const float f = t - static_cast<float>(i);
+    q[j] = static_cast<int8_t>(i + (f >= 0.5f) - (f <= -0.5f));
+  }
+  return fp16_to_fp32(fp32_to_fp16(d));
+}
+
+// Q3_K's 256 values as d times integer codes (scale - 32) * q in [-124, 128];
+// per group of 32, the scale d, or -d and the negated codes when the group
+// holds 128.
+void q3_k_to_q8_0(const uint8_t* b, int8_t* codes, float* scales) {
+  const uint8_t* hm = b;
+  const uint8_t* q = b + 32;
+  const float d_all = half_at(b + 108);
+  int8_t sc[16];
+  q3_k_scales(b, sc);
+  int c[32];
+  int is = 0, g = 0;
+  uint8_t m = 1;
+  for (int n = 0; n < 256; n += 128) {
+    int shift = 0;
+    for (int j = 0; j < 4; ++j, ++g) {
+      int s = sc[is++] - 32;
+      for (int l = 0; l < 16; ++l) c[l] = s * (((q[l] >> shift) & 3) - ((hm[l] & m) ? 0 : 4));
+      s = sc[is++] - 32;
+      for (int l = 0; l < 16; ++l) c[16 + l] = s * (((q[l + 16] >> shift) & 3) - ((hm[l + 16] & m) ? 0 : 4));
+      const bool flip = std::find(c, c + 32, 128) != c + 32;
+      scales[g] = flip ? -d_all : d_all;
+      for (int l = 0; l < 32; ++l) codes[g * 32 + l] = static_cast<int8_t>(flip ? -c[l] : c[l]);
+      shift += 2;
+      m = static_cast<uint8_t>(m << 1);
+    }
+    q += 32;
+  }
+}
+
+}  // namespace
+
+bool ggml_to_q8_0(GgmlType t, const uint8_t* src, size_t n, float* values, int8_t* codes, float* scales) {
+  if (n % 32)
+    fail(AXE_ERR_INVALID_ARGUMENT, std::string("converting ") + ggml_type_name(t) + " to Q8_0: " + std::to_string(n) +
+                                       " elements is not a multiple of 32");
+  ggml_dequantize(t, src, n, values);  // checks the type and n
+  const TypeInfo* ti = type_info(t);
+  const size_t nb = n / ti->block, bb = ti->bytes;
+  switch (t) {
+    case GgmlType::Q8_0:
+      for (size_t i = 0; i < nb; ++i) {
+        const uint8_t* b = src + i * bb;
+        scales[i] = half_at(b);
+        std::memcpy(codes + 32 * i, b + 2, 32);
+      }
+      return true;
+    case GgmlType::Q4_0:
+    case GgmlType::IQ4_NL:
+      for (size_t i = 0; i < nb; ++i) {
+        const uint8_t* b = src + i * bb;
+        scales[i] = half_at(b);
+        int8_t* c = codes + 32 * i;
+        for (int j = 0; j < 16; ++j) {
+          const int lo = b[2 + j] & 0x0F, hi = b[2 + j] >> 4;
+          c[j] = static_cast<int8_t>(t == GgmlType::Q4_0 ? lo - 8 : kIq4nlValues[lo]);
+          c[j + 16] = static_cast<int8_t>(t == GgmlType::Q4_0 ? hi - 8 : kIq4nlValues[hi]);
+        }
+      }
+      return true;
+    case GgmlType::Q5_0:
+      for (size_t i = 0; i < nb; ++i) {
+        const uint8_t* b = src + i * bb;
+        scales[i] = half_at(b);
+        const uint32_t qh = u32_at(b + 2);
+        const uint8_t* qs = b + 6;
+        int8_t* c = codes + 32 * i;
+        for (int j = 0; j < 16; ++j) {
+          const int xh0 = ((qh >> j) << 4) & 0x10;
+          const int xh1 = (qh >> (j + 12)) & 0x10;
+          c[j] = static_cast<int8_t>(((qs[j] & 0x0F) | xh0) - 16);
+          c[j + 16] = static_cast<int8_t>(((qs[j] >> 4) | xh1) - 16);
+        }
+      }
+      return true;
+    case GgmlType::Q3_K:
+      for (size_t i = 0; i < nb; ++i) q3_k_to_q8_0(src + i * bb, codes + 256 * i, scales + 8 * i);
+      return true;
+    case GgmlType::Q8_K:
+      for (size_t i = 0; i < nb; ++i) {
+        const uint8_t* b = src + i * bb;
+        float d;
+        std::memcpy(&d, b, 4);
+        std::fill(scales + 8 * i, scales + 8 * i + 8, d);
+        std::memcpy(codes + 256 * i, b + 4, 256);
+      }
+      return true;
+    case GgmlType::IQ4_XS:
+      for (size_t i = 0; i < nb; ++i) {
+        const uint8_t* b = src + i * bb;
+        const float d = half_at(b);
+        uint16_t scales_h;
+        std::memcpy(&scales_h, b + 2, 2);
+        const uint8_t* scales_l = b + 4;
+        const uint8_t* qs = b + 8;
+        for (int ib = 0; ib < 8; ++ib) {
+          const int ls = ((scales_l[ib / 2] >> 4 * (ib % 2)) & 0xf) | (((scales_h >> 2 * ib) & 3) << 4);
+          scales[8 * i + ib] = d * static_cast<float>(ls - 32);  // block_iq4_xs's dl
+          int8_t* c = codes + 256 * i + 32 * ib;
+          for (int j = 0; j < 16; ++j) {
+            c[j] = kIq4nlValues[qs[16 * ib + j] & 0xf];
+            c[j + 16] = kIq4nlValues[qs[16 * ib + j] >> 4];
+          }
+        }
+      }
+      return true;
+    default:
+      for (size_t g = 0; g < n / 32; ++g) scales[g] = quantize_q8_0_group(values + 32 * g, codes + 32 * g);
+      return false;
+  }
 }
 
 #if defined(__clang__)

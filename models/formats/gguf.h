@@ -95,6 +95,36 @@ bool ggml_can_dequantize(GgmlType t);
 // when n is not a multiple of the block size.
 void ggml_dequantize(GgmlType t, const uint8_t* src, size_t n, float* out);
 
+// The nearest Q8_0 form (llama.cpp's block_q8_0, axe's native 8-bit groupwise
+// format) of `n` elements of type `t` at `src` (whole blocks, any alignment;
+// n a multiple of 32): per group of 32 consecutive elements a scale
+// (scales[n / 32]) and 32 codes in [-128, 127] (codes[n]), standing for the
+// values float(code) * scale (dequantize_row_q8_0's arithmetic). `values`
+// (n floats) receives ggml_dequantize's floats, the file's exact values.
+// Returns whether the conversion is exact for type t, i.e. whether every
+// float(code) * scale is the value ggml_dequantize gives (bit for bit; a NaN
+// stays a NaN): the types whose values already are, per group of 32, one
+// scale times integers of at most 8 bits:
+//   Q8_0: d and the codes; Q4_0: d and nibble - 8; Q5_0: d and q - 16;
+//   IQ4_NL: d and the table's value (-127..113);
+//   Q3_K: d and (scale - 32) * q (sub-blocks of 16 share d; the product is
+//     in [-124, 128], and a group holding 128 is stored as -d and the
+//     negated codes, so any block fits);
+//   IQ4_XS: d * (scale - 32) (an fp32 scale: exact, not always a half)
+//     and the table's value; Q8_K: its fp32 d and the codes.
+// Every other type ggml_dequantize handles (Q4_1, Q5_1 and the K-quants
+// with a minimum, Q2_K, Q4_K, Q5_K, whose values are d * q - m; Q6_K, whose
+// two sub-block scales of 16 in a group make codes up to 32 * 128; F32, F16,
+// BF16) is requantized from `values` as llama.cpp's quantize_row_q8_0_ref
+// does: amax = running MAX(amax, |x|), d = amax / 127, id = d != 0 ? 1 / d
+// : 0, code = roundf(x * id), the scale d rounded to fp16 and widened (the
+// rule of quantize_group_activations in runtime/kernels/group_types.h,
+// including its defined answers where llama.cpp's float-to-int8 conversion
+// would be undefined: code 0 for a NaN, clamped to [-127, 127] otherwise).
+// Errors as ggml_dequantize, and AXE_ERR_INVALID_ARGUMENT when n is not a
+// multiple of 32.
+bool ggml_to_q8_0(GgmlType t, const uint8_t* src, size_t n, float* values, int8_t* codes, float* scales);
+
 // One metadata value.
 struct GgufValue {
   // GGUF's numbering of value kinds.

@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -13,6 +15,7 @@
 #include "models/formats/gguf_writer.h"
 #include "runtime/error.h"
 #include "runtime/linear_group.h"
+#include "runtime/parallel.h"
 #include "runtime/tokenizer_json.h"
 
 namespace axe {
@@ -144,12 +147,12 @@ std::unique_ptr<Tokenizer> gguf_tokenizer(const GgufFile& f, int32_t n_vocab) {
 }
 
 std::unique_ptr<LlamaModel> load_gguf(const std::string& path, bool use_mmap) {
-  // A file whose integer blocks are repacked stays mapped, never copied: a
-  // copy would hold those tensors twice. Others are copied into huge pages
-  // unless use_mmap, which needs a second read only then.
+  // A file whose integer blocks are repacked, converted or dequantized stays
+  // mapped, never copied: a copy would hold those tensors twice. Others are
+  // copied into huge pages unless use_mmap, which needs a second read only then.
   auto file = std::make_shared<const GgufFile>(path, MappedFile::Mode::kMap);
   const bool repacked = std::any_of(file->tensors().begin(), file->tensors().end(), [](const GgufFile::Tensor& t) {
-    return t.type == GgmlType::Q8_0 || t.type == GgmlType::Q4_0;
+    return t.type != GgmlType::F32 && t.type != GgmlType::F16 && t.type != GgmlType::BF16;
   });
   if (!use_mmap && !repacked) file = std::make_shared<const GgufFile>(path, MappedFile::Mode::kHugePageCopy);
   const GgufFile& f = *file;
@@ -241,6 +244,54 @@ std::unique_ptr<LlamaModel> load_gguf(const std::string& path, bool use_mmap) {
     if (t.type != GgmlType::F32 && t.type != GgmlType::F16 && t.type != GgmlType::BF16) ++dequantized[t.type];
     return v->data();
   };
+  // Other quantized types: converted to Q8_0 (ggml_to_q8_0), a row at a time
+  // (rows in parallel, each with its own one-row buffer: no fp32 copy of the
+  // tensor), with the error against the file's values measured on the way.
+  std::map<GgmlType, std::pair<size_t, bool>> converted;  // count, exact
+  auto to_q8_0 = [&](const GgufFile::Tensor& t) -> std::unique_ptr<Linear> {
+    const uint64_t rows = t.ne[1], cols = t.ne[0], groups = cols / kGroupSize;
+    const uint64_t row_bytes = cols / ggml_block_size(t.type) * ggml_block_bytes(t.type);
+    std::vector<int8_t> codes(rows * cols);
+    std::vector<float> scales(rows * groups);
+    // Per row: sum of squared errors, sum of squared finite file values, max |error|.
+    std::vector<double> err2(rows), norm2(rows), worst(rows);
+    bool exact = false;  // whether t's type converts exactly (row 0 says)
+    parallel_rows(rows, 16, rows * cols >= (1u << 16), [&](size_t r0, size_t r1) {
+      std::vector<float> file(cols);
+      for (size_t r = r0; r < r1; ++r) {
+        const bool ex = ggml_to_q8_0(t.type, t.data + r * row_bytes, cols, file.data(), codes.data() + r * cols,
+                                     scales.data() + r * groups);
+        if (r == 0) exact = ex;
+        double e2 = 0, n2 = 0, mx = 0;
+        for (size_t k = 0; k < cols; ++k) {
+          const float w = file[k];
+          const float q = static_cast<float>(codes[r * cols + k]) * scales[r * groups + k / kGroupSize];
+          // The same value (a NaN for a NaN) is no error; a non-finite
+          // difference makes the figures NaN or infinite, and NaN sticks.
+          const double e = q == w || (std::isnan(q) && std::isnan(w)) ? 0.0 : double{q} - double{w};
+          e2 += e * e;
+          if (std::isfinite(w)) n2 += double{w} * w;
+          mx = std::isnan(mx) || std::isnan(e) ? std::nan("") : std::max(mx, std::abs(e));
+        }
+        err2[r] = e2;
+        norm2[r] = n2;
+        worst[r] = mx;
+      }
+    });
+    LlamaModel::Conversion c{t.name, ggml_type_name(t.type), "Q8_0", 0.0, 0.0};
+    double e2 = 0, n2 = 0;
+    for (size_t r = 0; r < rows; ++r) {  // in row order: the same figures for any thread count
+      e2 += err2[r];
+      n2 += norm2[r];
+      c.max_abs = std::isnan(c.max_abs) || std::isnan(worst[r]) ? std::nan("") : std::max(c.max_abs, worst[r]);
+    }
+    c.rel_rms = e2 == 0 ? 0.0 : n2 == 0 ? std::numeric_limits<double>::infinity() : std::sqrt(e2) / std::sqrt(n2);
+    m->conversions.push_back(std::move(c));
+    auto& [n, ex] = converted[t.type];
+    ++n;
+    ex = exact;
+    return std::make_unique<LinearGroup>(pack_group_weights(codes.data(), rows, cols, scales.data(), 8));
+  };
   auto linear = [&](const GgufFile::Tensor& t) -> std::unique_ptr<Linear> {
     const uint64_t rows = t.ne[1], cols = t.ne[0];
     // Q8_0 and Q4_0 run natively on the groupwise kernels (repacked).
@@ -249,6 +300,9 @@ std::unique_ptr<LlamaModel> load_gguf(const std::string& path, bool use_mmap) {
     if ((t.type == GgmlType::F16 || t.type == GgmlType::BF16) && reinterpret_cast<uintptr_t>(t.data) % 2 == 0)
       return std::make_unique<LinearHalf>(t.type == GgmlType::BF16 ? LinearHalf::HalfType::kBF16 : LinearHalf::HalfType::kF16,
                                           reinterpret_cast<const uint16_t*>(t.data), rows, cols);
+    if (t.type != GgmlType::F32 && t.type != GgmlType::F16 && t.type != GgmlType::BF16 && ggml_can_dequantize(t.type) &&
+        cols % kGroupSize == 0 && rows > 0)
+      return to_q8_0(t);
     return std::make_unique<LinearF32>(floats(t), rows, cols);
   };
 
@@ -280,6 +334,25 @@ std::unique_ptr<LlamaModel> load_gguf(const std::string& path, bool use_mmap) {
     std::string types;
     for (const auto& [t, n] : dequantized) types += (types.empty() ? "" : ", ") + std::to_string(n) + " " + ggml_type_name(t);
     log(AXE_LOG_INFO, path + ": dequantized to F32 at load: " + types + " tensors");
+  }
+  if (!m->conversions.empty()) {
+    std::string types;
+    for (const auto& [t, ne] : converted)
+      types += (types.empty() ? "" : ", ") + std::to_string(ne.first) + " " + ggml_type_name(t) + (ne.second ? " (exact)" : "");
+    // The worst tensor by relative RMS error, a NaN worst of all.
+    const LlamaModel::Conversion* w = &m->conversions[0];
+    for (const LlamaModel::Conversion& c : m->conversions)
+      if (!std::isnan(w->rel_rms) && (std::isnan(c.rel_rms) || c.rel_rms > w->rel_rms)) w = &c;
+    auto figure = [](double v) {
+      if (std::isnan(v)) return std::string("nan");
+      char s[32];
+      std::snprintf(s, sizeof s, "%.3g", v);
+      return std::string(s);
+    };
+    std::string line = path + ": converted to Q8_0 at load: " + types + " tensors; relative RMS error <= " + figure(w->rel_rms);
+    if (w->rel_rms != 0)
+      line += " (" + w->tensor + ", " + w->from + "; max |error| " + figure(w->max_abs) + ")";
+    log(AXE_LOG_INFO, line);
   }
 
   m->tokenizer = gguf_tokenizer(f, c.vocab);

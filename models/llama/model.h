@@ -52,6 +52,16 @@ struct LlamaModel {
   // list, and the tokenizer's end-of-turn tokens), ascending.
   std::string chat_template;
   std::vector<int32_t> stop_ids;
+  // The tensors the reader converted at load to a format axe runs natively
+  // (a GGUF's non-native quantized linears to Q8_0: models/formats/gguf_model.h),
+  // in load order, with the error against the file's exact values:
+  // ||W_converted - W_file|| / ||W_file|| and max |W_converted - W_file|
+  // (both 0 for an exact conversion, NaN when a non-finite value changed).
+  struct Conversion {
+    std::string tensor, from, to;  // "blk.0.attn_k.weight", "Q3_K", "Q8_0"
+    double rel_rms = 0, max_abs = 0;
+  };
+  std::vector<Conversion> conversions;
 
   bool quantized() const { return quant.has_value(); }
   // Sets stop_ids to the ids a file names (`from_file`), the tokenizer's EOS
