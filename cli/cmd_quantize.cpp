@@ -26,7 +26,9 @@ int cmd_quantize(int argc, char** argv) {
               "The default plan is 'lanes' with 16 tiles: the partition both int16 kernels respect.");
   p.add({"-m", "--model"}, "FILE", "float model (llama2.c .bin)", [&](auto&, auto& v) { mf.model_path = v; });
   p.add({"--tokenizer"}, "FILE", "tokenizer.bin", [&](auto&, auto& v) { mf.tokenizer_path = v; });
-  p.add({"-o", "--output"}, "FILE", "the .axe file to write", [&](auto&, auto& v) { out = v; });
+  p.add({"-o", "--output"}, "FILE",
+        "the .axe file to write; a name ending in .gguf writes GGUF Q8_0/Q4_0 for llama.cpp (needs --group 32)",
+        [&](auto&, auto& v) { out = v; });
   p.add({"--algo"}, "rtn|optq|gpfq", "quantization algorithm (default rtn)", [&](auto& f, auto& v) {
     if (v != "rtn" && v != "optq" && v != "gpfq")
       throw UsageError("invalid value '" + v + "' for " + f + ": expected rtn, optq or gpfq");
@@ -70,6 +72,19 @@ int cmd_quantize(int argc, char** argv) {
   ModelPtr model = load_model(mf);
   check(axe_quantize(model.get(), out.c_str(), &qp), model.get());
   std::fprintf(stderr, "\n");
+  if (out.size() > 5 && out.compare(out.size() - 5, 5, ".gguf") == 0) {
+    // GGUF: the block check of 'axe verify FILE.gguf' at the plan's P_I.
+    axe_gguf_check_result g{};
+    g.struct_size = sizeof g;
+    size_t n = 0;
+    const axe_status st = axe_verify_gguf(out.c_str(), static_cast<uint32_t>(qp.inner_bits), qp.act_bits,
+                                          qp.act_signed, &g, nullptr, 0, &n);
+    if (st != AXE_OK && st != AXE_ERR_BUFFER_TOO_SMALL) throw ApiError(axe_last_error());
+    std::printf("wrote %s: %llu Q8_0/Q4_0 tensors (%llu others), every block of 32 fits %u bits; P_I=%d %s\n", out.c_str(),
+                static_cast<unsigned long long>(g.tensors_checked), static_cast<unsigned long long>(g.tensors_skipped),
+                g.min_inner_bits, qp.inner_bits, g.overflowing_blocks == 0 ? "holds" : "does NOT hold");
+    return 0;
+  }
   axe_verify_result r{};
   r.struct_size = sizeof r;
   if (axe_verify(out.c_str(), &r) != AXE_OK) throw ApiError(axe_last_error());

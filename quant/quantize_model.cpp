@@ -9,6 +9,7 @@
 #include <map>
 
 #include "models/formats/axe.h"
+#include "models/formats/gguf_model.h"
 #include "quant/axe_constraint.h"
 #include "quant/ep_init.h"
 #include "quant/naive_bits.h"
@@ -355,6 +356,53 @@ class Driver {
   size_t done_ = 0;
 };
 
+bool ends_with(const std::string& s, const std::string& tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+// OUT.gguf: GGUF's Q8_0 / Q4_0 are groups of 32 with fp16 scales whose
+// activations llama.cpp quantizes to 8 bits per 32; anything else would not
+// be what llama.cpp runs, so it is refused before any work.
+void check_gguf_format(const QuantFormat& qf, const std::string& out_path) {
+  if (qf.group != 32 || qf.act_group != 32 || qf.act_bits != 8)
+    fail(AXE_ERR_INVALID_ARGUMENT, out_path + ": a GGUF file holds Q8_0/Q4_0 blocks of 32 that llama.cpp runs with 8-bit "
+                                              "activations per 32: quantize with --group 32 --act-group 32 --abits 8, "
+                                              "or write a .axe file");
+}
+
+// The .axe file written beside out_path, loaded, and written again as GGUF
+// with the plan, the settings and the certificate in axe.* keys; the
+// temporary .axe is removed whatever happens.
+QuantizeSummary write_as_gguf(const LlamaModel& model, const QuantizeOptions& o, const std::string& out_path,
+                              const std::function<QuantizeSummary(const std::string&)>& quantize) {
+  std::string tmp;
+  std::FILE* f = create_temporary_beside(out_path + ".axe", &tmp);
+  std::fclose(f);
+  struct Remove {
+    std::string path;
+    ~Remove() { std::remove(path.c_str()); }
+  } remove{tmp};
+  const QuantizeSummary sum = quantize(tmp);
+  const std::unique_ptr<LlamaModel> q = load_axe(tmp, false);
+  q->path = model.path;
+  const AxeFile file(tmp, MappedFile::Mode::kMap);
+  // The layers GGUF holds as floats (no short blocks in GGUF): their
+  // certificate entries still describe the integers axe ran them with.
+  nlohmann::json floats = nlohmann::json::array();
+  for (size_t l = 0; l < q->layers.size(); ++l)
+    for (size_t i = 0; i < kLlamaLinears; ++i)
+      if (q->layers[l].linear(i).cols() % kGroupSize) floats.push_back(llama_tensor_name(l, llama_linears()[i].name));
+  if (!o.keep_output_f32 && q->classifier->cols() % kGroupSize) floats.push_back(kClassifierLinear);
+  const GgufWriteSummary w = write_gguf(*q, out_path,
+                                        {{"axe.plan", file.meta(kAxeMetaPlan)},
+                                         {"axe.quantization", file.meta(kAxeMetaQuantization)},
+                                         {"axe.certificate", file.meta(kAxeMetaCertificate)},
+                                         {"axe.not_groupwise", floats.dump()}});
+  QuantizeSummary out = sum;
+  out.not_groupwise = w.not_groupwise;
+  return out;
+}
+
 }  // namespace
 
 QuantizeSummary quantize_model(const LlamaModel& model, const QuantizeOptions& o, const std::string& out_path) {
@@ -374,6 +422,12 @@ QuantizeSummary quantize_model(const LlamaModel& model, const QuantizeOptions& o
   if (has_half_weights(model)) return quantize_model(*with_f32_weights(model), o, out_path);
   check_finite_weights(model);
   check_output_path(out_path);  // before the work, not only when writing
+  if (ends_with(out_path, ".gguf")) {
+    check_gguf_format(qf, out_path);
+    if (o.rotate_seed)
+      fail(AXE_ERR_INVALID_ARGUMENT, out_path + ": a rotated model needs its online transform, which GGUF cannot express");
+    return write_as_gguf(model, o, out_path, [&](const std::string& tmp) { return Driver(model, o, qf).run(tmp); });
+  }
   if (!o.rotate_seed) return Driver(model, o, qf).run(out_path);
   if (*o.rotate_seed > static_cast<uint64_t>(INT64_MAX))
     fail(AXE_ERR_INVALID_ARGUMENT, "the rotation seed must be at most 2^63-1 (the .axe file stores it as a JSON integer)");

@@ -7,10 +7,19 @@
 // (quant/search.h). Every layer is checked against the plan from its
 // integers as soon as it is quantized; the checks are the file's certificate
 // (models/formats/axe.h writes it).
+//
+// An out_path ending in ".gguf" gets a GGUF file llama.cpp runs instead
+// (groupwise with G = 32, activations 8-bit per 32 only: Q8_0 for weights of
+// more than 4 bits, Q4_0 otherwise), holding exactly the .axe file's codes and
+// scales, its plan, settings and certificate as the JSON strings axe.plan,
+// axe.quantization and axe.certificate, and in axe.not_groupwise (a JSON
+// array) the layers GGUF cannot hold as blocks (K not a multiple of 32),
+// which it stores as F32 of the exact values and llama.cpp runs in float.
 #pragma once
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "models/llama/model.h"
 #include "models/quant_format.h"
@@ -53,6 +62,9 @@ struct QuantizeSummary {
   std::string bits;                   // "W4A8", or a range per layer (search)
   uint64_t inner_violations = 0, outer_violations = 0;
   double worst_inner_use = 0, worst_outer_use = 0;
+  // OUT.gguf: the linear layers not written as Q8_0/Q4_0 blocks (K not a
+  // multiple of 32: F32, exactly), by GGUF name.
+  std::vector<std::string> not_groupwise;
 };
 
 QuantizeSummary quantize_model(const LlamaModel& model, const QuantizeOptions& options, const std::string& out_path);

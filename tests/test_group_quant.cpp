@@ -13,6 +13,7 @@
 
 #include "api_helpers.h"
 #include "models/formats/axe.h"
+#include "models/formats/gguf.h"
 #include "models/formats/llama2c.h"
 #include "quant/axe_constraint.h"
 #include "quant/scales.h"
@@ -318,4 +319,55 @@ TEST_CASE("groupwise settings that cannot run are refused by quantize and by the
   rejected(with_plan([](nlohmann::json& p) { p["act_group"] = 16; }), "do not cover whole weight groups");
   rejected(with_plan([](nlohmann::json& p) { p["group"] = 40, p["tile"] = 40; }), "multiple of 32");
   rejected(with_plan([](nlohmann::json& p) { p.erase("group"), p.erase("act_group"); }), "scales");  // [rows, groups] scales, per-row plan
+}
+
+TEST_CASE("quantize to OUT.gguf: Q4_0 blocks of the .axe codes with the plan and certificate in axe keys") {
+  TempDir dir;
+  auto m = th::load();
+  const std::string axe_file = th::quantize(m.get(), dir.file("w4.axe"), group_params(4, 32, 32, true, 14));
+  const std::string gguf = th::quantize(m.get(), dir.file("w4.gguf"), group_params(4, 32, 32, true, 14));
+  // Nothing else is left in the folder (the intermediate .axe is removed).
+  size_t files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path)) files += e.is_regular_file();
+  CHECK(files == 2);
+
+  const GgufFile g(gguf, MappedFile::Mode::kMap);
+  const AxeFile a(axe_file, MappedFile::Mode::kMap);
+  CHECK(g.get_string("axe.plan") == a.meta(kAxeMetaPlan));
+  CHECK(g.get_string("axe.certificate") == a.meta(kAxeMetaCertificate));
+  CHECK(nlohmann::json::parse(g.get_string("axe.quantization"))["axe"] == true);
+  const auto floats = nlohmann::json::parse(g.get_string("axe.not_groupwise"));
+  REQUIRE(floats.size() == 5);  // each block's w2 (K = 172)
+  CHECK(floats[0] == "layers.0.feed_forward.w2");
+  // The same codes and scales as the .axe file: wq of block 2 as Q4_0 blocks.
+  const GgufFile::Tensor* t = g.tensor("blk.2.attn_q.weight");
+  REQUIRE(t != nullptr);
+  CHECK(t->type == GgmlType::Q4_0);
+  const auto q = a.codes(2, 0);
+  const float* s = a.scales(2, 0);
+  const uint8_t* blocks = t->data;
+  for (size_t r = 0; r < 64; ++r)
+    for (size_t b = 0; b < 2; ++b) {
+      const uint8_t* blk = blocks + (r * 2 + b) * 18;
+      uint16_t d;
+      std::memcpy(&d, blk, 2);
+      REQUIRE(fp16_to_fp32(d) == s[r * 2 + b]);
+      for (size_t j = 0; j < 16; ++j) {
+        CHECK(int{blk[2 + j] & 0x0F} - 8 == q[r * 64 + b * 32 + j]);
+        CHECK(int{blk[2 + j] >> 4} - 8 == q[r * 64 + b * 32 + j + 16]);
+      }
+    }
+  CHECK(g.tensor("blk.0.ffn_down.weight")->type == GgmlType::F32);
+  // It runs as the .axe file does but for w2 (fp32 activations there).
+  auto mg = th::load(gguf), ma = th::load(axe_file);
+  const double pg = th::ppl(mg.get(), th::eval_slice()), pa = th::ppl(ma.get(), th::eval_slice());
+  CHECK(pg < pa * 1.01);
+  CHECK(pg > pa * 0.99);
+
+  // Formats GGUF cannot hold are refused before any work, leaving no file.
+  for (const axe_quantize_params& p : {group_params(4, 64, 64), group_params(4, 32, 0), axe_quantize_default_params()}) {
+    CHECK(axe_quantize(m.get(), dir.file("no.gguf").c_str(), &p) == AXE_ERR_INVALID_ARGUMENT);
+    CHECK(std::string(axe_model_last_error(m.get())).find("--group 32") != std::string::npos);
+    CHECK_FALSE(std::filesystem::exists(dir.file("no.gguf")));
+  }
 }
