@@ -108,6 +108,29 @@ TEST_CASE("GGUF tokenizers reproduce llama.cpp's test vectors for Llama 2 SPM an
   CHECK(std::find(eot.begin(), eot.end(), 128009) != eot.end());
 }
 
+// Decodes toks one at a time through ctx and the double reference: the
+// largest |logit difference|, the largest |reference logit|, and at how many
+// positions the top token agrees.
+struct ReferenceGap {
+  double worst = 0, scale = 0;
+  int same_top = 0;
+};
+ReferenceGap against_reference(axe_context* ctx, reference::Llama& ref, const Ids& toks) {
+  ReferenceGap g;
+  for (size_t p = 0; p < toks.size(); ++p) {
+    const int32_t pos = static_cast<int32_t>(p);
+    REQUIRE(axe_decode(ctx, &toks[p], &pos, 1, nullptr) == AXE_OK);
+    const float* got = axe_get_logits(ctx, -1);
+    const std::vector<double> want = ref.step(toks[p], pos);
+    for (size_t v = 0; v < want.size(); ++v) {
+      g.worst = std::max(g.worst, std::abs(double(got[v]) - want[v]));
+      g.scale = std::max(g.scale, std::abs(want[v]));
+    }
+    g.same_top += std::max_element(got, got + want.size()) - got == std::max_element(want.begin(), want.end()) - want.begin();
+  }
+  return g;
+}
+
 TEST_CASE("a GGUF model llama.cpp quantized matches the reference on its dequantized weights") {
   // tiny-mix.gguf: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, F16 and F32 tensors (tests/fixtures/gguf/README.md).
   // Q8_0/Q4_0 layers run natively and quantize their inputs per block of 32
@@ -130,19 +153,7 @@ TEST_CASE("a GGUF model llama.cpp quantized matches the reference on its dequant
   CHECK(info.n_vocab == 512);
   th::Context ctx = th::context(m.get());
   const Ids toks = {1, 400, 72, 300, 9, 511, 2, 17};
-  double worst = 0, scale = 0;
-  int same_top = 0;
-  for (size_t p = 0; p < toks.size(); ++p) {
-    const int32_t pos = static_cast<int32_t>(p);
-    REQUIRE(axe_decode(ctx.get(), &toks[p], &pos, 1, nullptr) == AXE_OK);
-    const float* got = axe_get_logits(ctx.get(), -1);
-    const std::vector<double> want = ref.step(toks[p], pos);
-    for (size_t v = 0; v < want.size(); ++v) {
-      worst = std::max(worst, std::abs(double(got[v]) - want[v]));
-      scale = std::max(scale, std::abs(want[v]));
-    }
-    same_top += std::max_element(got, got + want.size()) - got == std::max_element(want.begin(), want.end()) - want.begin();
-  }
+  const auto [worst, scale, same_top] = against_reference(ctx.get(), ref, toks);
   INFO("max |logit difference| " << worst << " of logits up to " << scale);
   CHECK(worst < 1.5e-2 * std::max(1.0, scale));  // measured 0.0068 of the scale (0.0060 with Q4_1/Q5_1 in fp32)
   CHECK(same_top >= 7);
@@ -691,19 +702,7 @@ TEST_CASE("a K-quant GGUF converted to Q8_0 matches the reference on its dequant
   th::Model m = th::load(fixture("kq-mix.gguf"));
   th::Context ctx = th::context(m.get());
   const Ids toks = {1, 30, 7, 12, 9, 31, 2, 17};
-  double worst = 0, scale = 0;
-  int same_top = 0;
-  for (size_t p = 0; p < toks.size(); ++p) {
-    const int32_t pos = static_cast<int32_t>(p);
-    REQUIRE(axe_decode(ctx.get(), &toks[p], &pos, 1, nullptr) == AXE_OK);
-    const float* got = axe_get_logits(ctx.get(), -1);
-    const std::vector<double> want = ref.step(toks[p], pos);
-    for (size_t v = 0; v < want.size(); ++v) {
-      worst = std::max(worst, std::abs(double(got[v]) - want[v]));
-      scale = std::max(scale, std::abs(want[v]));
-    }
-    same_top += std::max_element(got, got + want.size()) - got == std::max_element(want.begin(), want.end()) - want.begin();
-  }
+  const auto [worst, scale, same_top] = against_reference(ctx.get(), ref, toks);
   MESSAGE("kq-mix.gguf: max |logit difference| " << worst << " of logits up to " << scale);
   CHECK(worst < 1.5e-2 * std::max(1.0, scale));
   CHECK(same_top >= 7);

@@ -41,37 +41,6 @@ axe_quantize_params group_params(int wbits, int group, int act_group, bool axe_o
 
 const std::vector<axe_token> kTokens{1, 403, 407, 261, 378, 290, 41, 5, 88, 199, 300, 301, 12, 99, 250, 7};
 
-// Logits of kTokens through a context of `target` (null: the best) and an
-// optional emulated datapath; *overflows gets its overflow steps.
-std::vector<float> logits(axe_model* m, const char* target, int32_t sim_bits = 0, uint64_t* overflows = nullptr) {
-  axe_context_params p = axe_context_default_params();
-  p.target = target;
-  p.n_threads = 2;
-  p.acc_sim_inner_bits = sim_bits;
-  axe_context* c = nullptr;
-  INFO(axe_last_error());
-  REQUIRE(axe_context_create(m, &p, &c) == AXE_OK);
-  th::Context ctx(c);
-  std::vector<int32_t> pos(kTokens.size());
-  for (size_t i = 0; i < pos.size(); ++i) pos[i] = static_cast<int32_t>(i);
-  std::vector<int8_t> want(kTokens.size(), 1);
-  REQUIRE(axe_decode(c, kTokens.data(), pos.data(), kTokens.size(), want.data()) == AXE_OK);
-  std::vector<float> out;
-  for (size_t i = 0; i < kTokens.size(); ++i) {
-    const float* l = axe_get_logits(c, static_cast<int32_t>(i));
-    out.insert(out.end(), l, l + 512);
-  }
-  if (overflows) {
-    size_t n = 0;
-    REQUIRE(axe_context_overflows(c, nullptr, 0, &n) == AXE_ERR_BUFFER_TOO_SMALL);
-    std::vector<axe_overflow_report> r(n);
-    REQUIRE(axe_context_overflows(c, r.data(), r.size(), &n) == AXE_OK);
-    *overflows = 0;
-    for (const auto& e : r) *overflows += e.inner_overflows;
-  }
-  return out;
-}
-
 }  // namespace
 
 TEST_CASE("groupwise activations: llama.cpp's rule generalized to N bits and wider groups and padded columns") {
@@ -205,9 +174,9 @@ TEST_CASE("a groupwise model runs on LinearGroup: every kernel gives the referen
           }
         }
       auto q = th::load(out);
-      const auto best = logits(q.get(), nullptr);
-      uint64_t steps = 1;
-      CHECK(logits(q.get(), nullptr, 32, &steps) == best);
+      const auto best = th::decode_logits(q.get(), kTokens);
+      size_t steps = 1;
+      CHECK(th::decode_logits(q.get(), kTokens, 2, 32, &steps) == best);
       CHECK(steps == 0);
       if (wbits == 8 && act_group == 32) {
         const double p = th::ppl(q.get(), th::eval_slice());
@@ -239,10 +208,10 @@ TEST_CASE("AXE with groups: every group tile fits P_I and the narrow datapath ne
   CHECK(r.inner_violations > 0);
 
   auto ma = th::load(axe13), mr = th::load(raw);
-  uint64_t steps = 1;
-  CHECK(logits(ma.get(), nullptr, 13, &steps) == logits(ma.get(), nullptr));
+  size_t steps = 1;
+  CHECK(th::decode_logits(ma.get(), kTokens, 2, 13, &steps) == th::decode_logits(ma.get(), kTokens));
   CHECK(steps == 0);
-  CHECK(logits(mr.get(), nullptr, 13, &steps) != logits(mr.get(), nullptr));
+  CHECK(th::decode_logits(mr.get(), kTokens, 2, 13, &steps) != th::decode_logits(mr.get(), kTokens));
   CHECK(steps > 0);
   // Saturating instead of wrapping changes the outputs of the overflowing model only.
   axe_context_params p = axe_context_default_params();

@@ -349,16 +349,20 @@ void block_iq4_nl(const uint8_t* b, float* y) {
   }
 }
 
-// block_iq4_xs: half d; u16 scales_h; u8 scales_l[4]; u8 qs[128]
-void block_iq4_xs(const uint8_t* b, float* y) {
-  const float d = half_at(b);
+// block_iq4_xs: half d; u16 scales_h; u8 scales_l[4]; u8 qs[128]. The
+// scale dl of sub-block ib (of 8, 32 values each).
+float iq4_xs_scale(const uint8_t* b, int ib) {
   uint16_t scales_h;
   std::memcpy(&scales_h, b + 2, 2);
   const uint8_t* scales_l = b + 4;
+  const int ls = ((scales_l[ib / 2] >> 4 * (ib % 2)) & 0xf) | (((scales_h >> 2 * ib) & 3) << 4);
+  return half_at(b) * static_cast<float>(ls - 32);
+}
+
+void block_iq4_xs(const uint8_t* b, float* y) {
   const uint8_t* qs = b + 8;
   for (int ib = 0; ib < 8; ++ib) {
-    const int ls = ((scales_l[ib / 2] >> 4 * (ib % 2)) & 0xf) | (((scales_h >> 2 * ib) & 3) << 4);
-    const float dl = d * static_cast<float>(ls - 32);
+    const float dl = iq4_xs_scale(b, ib);
     for (int j = 0; j < 16; ++j) {
       y[j + 0] = dl * static_cast<float>(kIq4nlValues[qs[j] & 0xf]);
       y[j + 16] = dl * static_cast<float>(kIq4nlValues[qs[j] >> 4]);
@@ -527,14 +531,9 @@ bool ggml_to_q8_0(GgmlType t, const uint8_t* src, size_t n, float* values, int8_
     case GgmlType::IQ4_XS:
       for (size_t i = 0; i < nb; ++i) {
         const uint8_t* b = src + i * bb;
-        const float d = half_at(b);
-        uint16_t scales_h;
-        std::memcpy(&scales_h, b + 2, 2);
-        const uint8_t* scales_l = b + 4;
         const uint8_t* qs = b + 8;
         for (int ib = 0; ib < 8; ++ib) {
-          const int ls = ((scales_l[ib / 2] >> 4 * (ib % 2)) & 0xf) | (((scales_h >> 2 * ib) & 3) << 4);
-          scales[8 * i + ib] = d * static_cast<float>(ls - 32);  // block_iq4_xs's dl
+          scales[8 * i + ib] = iq4_xs_scale(b, ib);
           int8_t* c = codes + 256 * i + 32 * ib;
           for (int j = 0; j < 16; ++j) {
             c[j] = kIq4nlValues[qs[16 * ib + j] & 0xf];
