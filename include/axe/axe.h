@@ -392,7 +392,12 @@ typedef struct axe_quantize_params {
 
 AXE_API axe_quantize_params axe_quantize_default_params(void);
 /* Quantizes a float model and writes a .axe file (atomically: a failed or
- * aborted run leaves no file at out_path). Errors are in the model's last
+ * aborted run leaves no file at out_path). An out_path ending in ".gguf"
+ * writes a GGUF file llama.cpp runs instead: it needs group = 32, act_group =
+ * 32 and act_bits = 8 (Q4_0 for weight_bits <= 4, Q8_0 above; layers whose
+ * input width is not a multiple of 32 as exact F32), with the plan, the
+ * settings and the certificate in the axe.plan, axe.quantization,
+ * axe.certificate and axe.not_groupwise keys. Errors are in the model's last
  * error. */
 AXE_API axe_status axe_quantize(axe_model *model, const char *out_path, const axe_quantize_params *params);
 
