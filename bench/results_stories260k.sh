@@ -6,8 +6,9 @@
 # PART: "base" (unrotated), "rotation" (the same with --rotate hadamard, and
 # W4A4), "aim" (the search at T = 64 with and without rotation, both
 # protocols), "classifier" (the quantized classifier and 8-bit embedding rows
-# against fp32), or "all" (default).
-#   bench/results_stories260k.sh [build-dir] [output-dir] [all|base|rotation|aim|classifier]
+# against fp32), "groups" (per-row scales against groups of 32 and 64 with
+# symmetric activations, --group), or "all" (default).
+#   bench/results_stories260k.sh [build-dir] [output-dir] [all|base|rotation|aim|classifier|groups]
 set -euo pipefail
 build=${1:-build}
 outdir=${2:-docs/results}
@@ -163,4 +164,23 @@ if [[ $part == all || $part == classifier ]]; then
   row "W4A8 OPTQ, classifier W8, embedding 8-bit rows" --wbits 4 --abits 8 --algo optq --calib "$calib"
   row "W4A8 OPTQ, classifier W4, embedding 8-bit rows" --wbits 4 --abits 8 --algo optq --calib "$calib" --wbits-output 4
   row "W4A8 AXE-OPTQ lanes 16 P_I=16, classifier W4 under AXE, embedding 8-bit rows" --wbits 4 --abits 8 --axe --acc 16 --algo optq --calib "$calib"
+fi
+
+# Groupwise: W4A8 with symmetric activations, per-row scales (activations per
+# token, tiles of 32 contiguous columns) against --group 32 and --group 64
+# (activations per group; the tiles are the groups), every method at every P_I.
+if [[ $part == all || $part == groups ]]; then
+  mkdir -p "$outdir"
+  for cfg in "rows|--act sym --plan contiguous --tile 32" "g32|--group 32" "g64|--group 64"; do
+    label=${cfg%%|*}
+    read -r -a flags <<< "${cfg#*|}"
+    name=$outdir/stories260K-groups-$label
+    "$build/axe" sweep -m "$model" --calib "$calib" -f "$eval" --acc 16,15,14,13,12 "${flags[@]}" \
+      --methods optq,axe-optq,search-optq,naive-optq -o "$name.csv" --svg "$name.svg" -t 2 --keep-output-f32 \
+      --no-kld > /dev/null 2>&1
+    echo
+    echo "$label (${cfg#*|}; PPL, llama.cpp protocol; $name.csv, $name.svg):"
+    echo
+    sweep_table "$name.csv" 5 '%.4f'
+  done
 fi
