@@ -88,10 +88,11 @@ void QuantFlags::apply_group_defaults() {
   if (!act_given_) params.act_signed = 1;
   if (!params.act_signed) throw UsageError("--group needs symmetric activations (--act sym): the groupwise kernels have no zero point");
   if (!act_group_given_) params.act_group = params.group;
-  if (!plan_given_) {
-    params.tiles = AXE_TILES_CONTIGUOUS;
-    params.tile = params.group;
-  }
+  if (plan_given_ && (params.tiles != AXE_TILES_CONTIGUOUS || params.tile != params.group))
+    throw UsageError("with --group " + std::to_string(params.group) + " the tiles are the groups (--plan contiguous --tile " +
+                     std::to_string(params.group) + ", the default)");
+  params.tiles = AXE_TILES_CONTIGUOUS;
+  params.tile = params.group;
 }
 
 void QuantFlags::check() const {

@@ -92,6 +92,17 @@ expect "rotate bad" 2 "expected none or hadamard" -- "$AXE" quantize -m "$MODEL"
 expect "rotate seed bad" 2 "--rotate-seed" -- "$AXE" quantize -m "$MODEL" -o "$TMP/r.axe" --rotate hadamard --rotate-seed -1
 expect "rotate seed alone" 2 "--rotate-seed needs --rotate hadamard" -- "$AXE" quantize -m "$MODEL" -o "$TMP/r.axe" --rotate-seed 3
 expect "output bits and f32" 2 "alternatives" -- "$AXE" quantize -m "$MODEL" -o "$TMP/r.axe" --wbits-output 4 --keep-output-f32
+expect "group not 32k" 2 "expected a multiple of 32" -- "$AXE" quantize -m "$MODEL" -o "$TMP/g.axe" --group 48
+expect "act group alone" 2 "--act-group needs --group G" -- "$AXE" quantize -m "$MODEL" -o "$TMP/g.axe" --act-group 32
+expect "group asym" 2 "needs symmetric activations" -- "$AXE" quantize -m "$MODEL" -o "$TMP/g.axe" --group 32 --act asym
+expect "group act group" 1 "do not cover whole weight groups" -- "$AXE" quantize -m "$MODEL" -o "$TMP/g.axe" --group 64 --act-group 32
+expect "group tiles" 2 "the tiles are the groups" -- "$AXE" quantize -m "$MODEL" -o "$TMP/g.axe" --group 32 --plan lanes
+expect "group quantize" 0 "G=32, act per 32.*plan holds" -- "$AXE" quantize -m "$MODEL" -o "$TMP/g32.axe" --wbits 4 --group 32 --axe --acc 14
+expect "group verify" 0 "OK: the plan holds" -- "$AXE" verify "$TMP/g32.axe"
+expect "group acc-sim" 0 "overflows: 0 tile steps" -- "$AXE" perplexity -m "$TMP/g32.axe" -f "$SHARED/data/tinystories/eval.txt" -c 128 --chunks 4 --acc-sim 14
+expect "gguf out" 0 "Q8_0/Q4_0 tensors .*P_I=14 holds" -- "$AXE" quantize -m "$MODEL" -o "$TMP/g32.gguf" --wbits 4 --group 32 --axe --acc 14
+expect "gguf out verify" 0 "" -- "$AXE" verify "$TMP/g32.gguf" --acc 14 --act sym8
+expect "gguf out per row" 1 "quantize with --group 32" -- "$AXE" quantize -m "$MODEL" -o "$TMP/row.gguf" --wbits 4
 for t in 1 2; do
   expect "rotate -t $t" 0 "W4A8.*plan holds" -- "$AXE" quantize -m "$MODEL" -o "$TMP/rot$t.axe" --wbits 4 --algo optq --axe --acc 13 --rotate hadamard --rotate-seed 9 --calib "$SHARED/data/tinystories/calib.txt" --calib-samples 8 --calib-len 64 -t $t
 done
