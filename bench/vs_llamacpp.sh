@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Same-run, side-by-side speed of axe and llama.cpp on identical random weights.
 #
-#   bench/vs_llamacpp.sh [--shapes stories110M,tinyllama-1.1B] [--formats f32,q8,q4,bf16] [-p 512]
+#   bench/vs_llamacpp.sh [--shapes stories110M,tinyllama-1.1B] [--formats f32,q8,q4,bf16,gguf-q8,gguf-q4]
+#                        [-p 512]
 #                        [-n 128] [-r 3] [-t 1,2] [--rounds 2] [--stat best|median] [--work DIR]
 #                        [--peer DIR] [--build DIR] [--tokenizer FILE] [--tokenizer-model FILE]
 #                        [--llama-amx auto|on|off]
@@ -17,7 +18,8 @@
 #     llama-quantize; and checks, once, that every tensor of the F32 GGUF holds exactly the bytes of
 #     the llama2.c file (python3, no numpy);
 #  3. makes axe's files from the same checkpoint: W8A8 and W4A8 RTN with axe's defaults (lanes x16
-#     plan, P_I = 32); for BF16, a Hugging Face folder with bf16 safetensors
+#     plan, P_I = 32) (not for gguf-q8/gguf-q4, where axe runs llama.cpp's own GGUF); for BF16, a
+#     Hugging Face folder with bf16 safetensors
 #     (build/bench/axe_make_hf_folder --dtype bf16, Llama 2's tokenizer.model copied in), checked
 #     once to hold the same bf16 values as llama.cpp's BF16 GGUF (python3, no numpy);
 #  4. runs llama-bench and axe bench alternately, one configuration (shape, format pair, thread
@@ -39,6 +41,14 @@
 #    twice llama.cpp's). The quantized files come from the same float weights but are different
 #    quantizations (per-32-block scales vs axe's per-row scales; 8-bit activations in both).
 #    .axe files are remade whenever the axe binary changes (WORK/*.axe.made-by).
+#  - gguf-q8, gguf-q4 (not in the default formats): both programs run the very same file, the
+#    Q8_0 or Q4_0 GGUF from llama-quantize (axe bench -m X.gguf). axe runs its Q8_0 and Q4_0
+#    tensors natively on its groupwise kernels (runtime/linear_group; activations quantized per
+#    block of 32 as llama.cpp's q8_0 activations are) and dequantizes any other type to F32 at
+#    load: in the Q4_0 file that is llama-quantize's Q6_K classifier, which axe then streams as
+#    F32 in every decode step (llama.cpp reads it as Q6_K), and in both files the embedding (only
+#    looked up). The size column is each program's own count (axe's includes the tensors it
+#    dequantized, at F32).
 #  - BF16 (not in the default formats; --formats f32,bf16 adds it beside F32): llama.cpp's BF16
 #    GGUF from llama-quantize and axe's bf16 Hugging Face folder hold the same bf16 values (both
 #    round to nearest even; the q/k rows of the folder are in Hugging Face's rotate_half order, as
@@ -93,7 +103,8 @@ and (--formats ...,bf16) the same bf16 weights in both.
 options:
   --shapes LIST      comma-separated: stories110M, tinyllama-1.1B (default both)
   --formats LIST     comma-separated format pairs (llama.cpp vs axe): f32 (F32 vs F32), q8 (Q8_0 vs
-                     W8A8), q4 (Q4_0 vs W4A8), bf16 (BF16 GGUF vs a bf16 Hugging Face folder)
+                     W8A8), q4 (Q4_0 vs W4A8), bf16 (BF16 GGUF vs a bf16 Hugging Face folder),
+                     gguf-q8 / gguf-q4 (llama-quantize's Q8_0 / Q4_0 GGUF, the same file in both)
                      (default f32,q8,q4)
   -p N               prompt tokens, pp test; 0 skips it (default 512)
   -n N               generated tokens, tg test; 0 skips it (default 128)
@@ -114,6 +125,7 @@ options:
 
 Example (a quick check): bench/vs_llamacpp.sh --shapes stories110M -p 16 -n 8 -r 1 --rounds 1 -t 1
 16-bit weights:          bench/vs_llamacpp.sh --shapes tinyllama-1.1B --formats f32,bf16
+The same GGUF files:     bench/vs_llamacpp.sh --formats gguf-q8,gguf-q4 --rounds 3
 EOF
 }
 
@@ -180,7 +192,9 @@ for f in "${format_list[@]}"; do
     q8|q8_0|w8a8) p=q8 ;;
     q4|q4_0|w4a8) p=q4 ;;
     bf16) p=bf16 ;;
-    *) die "unknown format '$f' (f32, q8, q4, bf16)" ;;
+    gguf-q8|gguf-q8_0) p=gguf-q8 ;;
+    gguf-q4|gguf-q4_0) p=gguf-q4 ;;
+    *) die "unknown format '$f' (f32, q8, q4, bf16, gguf-q8, gguf-q4)" ;;
   esac
   [[ " ${pairs[*]} " == *" $p "* ]] || pairs+=("$p")
 done
@@ -505,7 +519,11 @@ prepare_shape() {
   fi
   local q
   for q in Q8_0 Q4_0 BF16; do
-    case $q in Q8_0) want q8 || continue ;; Q4_0) want q4 || continue ;; BF16) want bf16 || continue ;; esac
+    case $q in
+      Q8_0) want q8 || want gguf-q8 || continue ;;
+      Q4_0) want q4 || want gguf-q4 || continue ;;
+      BF16) want bf16 || continue ;;
+    esac
     local out="$work/$shape-${q,,}.gguf"
     if [[ ! -s $out ]]; then
       note "$shape: llama-quantize to $q"
@@ -586,8 +604,8 @@ amx_note="not used (no amx_int8 in lscpu)"
 if grep -qw amx_int8 <(lscpu); then
   amx_note="used (--llama-amx on)"
   probe_list=()
-  want q8 && probe_list+=(q8_0)
-  want q4 && probe_list+=(q4_0)
+  { want q8 || want gguf-q8; } && probe_list+=(q8_0)
+  { want q4 || want gguf-q4; } && probe_list+=(q4_0)
   if [[ $llama_amx == auto && ${#probe_list[@]} == 0 ]]; then
     amx_note="not refused, not probed: ggml's AMX kernels take none of the formats measured"
   elif [[ $llama_amx == auto ]]; then
@@ -617,17 +635,18 @@ stamp=$(date +%Y%m%d-%H%M%S)
 axe_rev=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 git -C "$root" diff --quiet HEAD -- 2>/dev/null || axe_rev="$axe_rev (with local changes)"
 results="$work/results-$stamp.tsv"
-printf 'round\tshape\tpair\tprogram\ttest\tthreads\tt/s\tsize\tparams\n' >"$results"
+printf 'round\tshape\tpair\tprogram\ttest\tthreads\tt/s\tsize\tparams\tload1\n' >"$results"
 llama_file() {
   case $2 in
-    f32) echo "$work/$1-f32.gguf" ;; q8) echo "$work/$1-q8_0.gguf" ;; q4) echo "$work/$1-q4_0.gguf" ;;
-    bf16) echo "$work/$1-bf16.gguf" ;;
+    f32) echo "$work/$1-f32.gguf" ;; q8|gguf-q8) echo "$work/$1-q8_0.gguf" ;;
+    q4|gguf-q4) echo "$work/$1-q4_0.gguf" ;; bf16) echo "$work/$1-bf16.gguf" ;;
   esac
 }
 axe_file() {
   case $2 in
     f32) echo "$work/$1.bin" ;; q8) echo "$work/$1-w8a8.axe" ;; q4) echo "$work/$1-w4a8.axe" ;;
     bf16) echo "$work/$1-bf16-hf" ;;
+    gguf-q8|gguf-q4) llama_file "$1" "$2" ;;  # the very same file
   esac
 }
 
@@ -635,7 +654,9 @@ axe_file() {
 bench_one() {
   local round=$1 shape=$2 pair=$3 name=$4 t=$5
   shift 5
-  local out="$work/logs/bench-$stamp-$round-$shape-$pair-$name-t$t"
+  local out="$work/logs/bench-$stamp-$round-$shape-$pair-$name-t$t" load
+  # The 1-minute load average as the run starts: a check on how busy the machine was.
+  load=$(cut -d ' ' -f 1 /proc/loadavg 2>/dev/null || echo "?")
   if ! "$@" >"$out.md" 2>"$out.err"; then
     tail -n 20 "$out.err" >&2
     die "failed: $* (logs: $out.md, $out.err)"
@@ -644,9 +665,9 @@ bench_one() {
   rows=$(parse_md "$out.md")
   [[ -n $rows ]] || die "no result table in $out.md from: $*"
   while IFS=$'\t' read -r test th tps size params; do
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$shape" "$pair" "$name" "$test" "$th" "$tps" "$size" "$params"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$shape" "$pair" "$name" "$test" "$th" "$tps" "$size" "$params" "$load"
   done <<<"$rows" >>"$results"
-  note "  $name: $(awk -F'\t' '{ printf "%s t=%s %s t/s  ", $1, $2, $3 }' <<<"$rows")"
+  note "  $name: $(awk -F'\t' '{ printf "%s t=%s %s t/s  ", $1, $2, $3 }' <<<"$rows")(load $load)"
 }
 
 total=$(( rounds * ${#shape_list[@]} * ${#pairs[@]} * ${#thread_list[@]} ))
@@ -696,6 +717,8 @@ awk -F'\t' -v stat="$stat" -v tests="${tests[*]}" -v threads="${thread_list[*]}"
     np = split(pairs, P, " ")
     L["f32"] = "F32"; L["q8"] = "Q8_0"; L["q4"] = "Q4_0"; L["bf16"] = "BF16"
     A["f32"] = "F32"; A["q8"] = "W8A8"; A["q4"] = "W4A8"; A["bf16"] = "BF16 (HF folder)"
+    L["gguf-q8"] = "Q8_0 GGUF"; A["gguf-q8"] = "the same file"
+    L["gguf-q4"] = "Q4_0 GGUF"; A["gguf-q4"] = "the same file"
     for (p = 1; p <= np; ++p) if (P[p] == "f32") have_f32 = 1
   }
   function pick(k,    m, i, j, x, a) {
@@ -759,4 +782,13 @@ awk -F'\t' -v stat="$stat" -v tests="${tests[*]}" -v threads="${thread_list[*]}"
     }
   }' "$results"
 echo
+# One load figure per program run (its rows share it).
+awk -F'\t' '
+  NR > 1 && $10 ~ /^[0-9.]+$/ && !seen[$1, $2, $3, $4, $6]++ { a[++n] = $10 + 0 }
+  END {
+    if (!n) exit
+    for (i = 2; i <= n; ++i) { x = a[i]; for (j = i - 1; j >= 1 && a[j] > x; --j) a[j + 1] = a[j]; a[j + 1] = x }
+    printf "Load average (1 min) as each of the %d runs started: min %.2f, median %.2f, max %.2f\n", n, a[1],
+      (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2, a[n]
+  }' "$results"
 echo "Raw results: $results"
