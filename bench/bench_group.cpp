@@ -5,7 +5,10 @@
 //    K=5632,N=2048 (a 1B-class Llama's MLP); GB/s of packed weights (codes and
 //    fp16 scales: 4.5 and 8.5 bits per weight) and the Q8_0/Q4_0 time ratio,
 //    printed after the run (the aim: ~1.7x, the ratio of bytes read);
-//  - prefill: M = 64 and 512 tokens, weights in cache, GOP/s (2 per MAC);
+//  - prefill: M = 64 and 512 tokens at K = N = 2048, and M = 512 at the
+//    stories110M shape's K = N = 768 and TinyLlama-1.1B's k/v projections
+//    (K = 2048, N = 256, where the activations' rearrangement weighs most),
+//    weights in cache, GOP/s (2 per MAC);
 //  - memory/read: what one core reads from memory, for scale.
 //   build-dev/bench/axe_bench_group --benchmark_min_time=0.3 --benchmark_repetitions=3
 //     --benchmark_report_aggregates_only=true
@@ -22,6 +25,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "runtime/kernels/group_kernels.h"
@@ -202,9 +206,10 @@ int register_all() {
               ->UseRealTime();
         }
       if (scalar) continue;
-      for (int64_t M : {64, 512})
+      for (auto [M, K, N] : {std::tuple<int64_t, int64_t, int64_t>{64, 2048, 2048}, {512, 2048, 2048}, {512, 768, 768},
+                             {512, 2048, 256}})
         benchmark::RegisterBenchmark(("group_prefill/" + base).c_str(), BM_prefill, &k, bits)
-            ->Args({M, 2048, 2048})
+            ->Args({M, K, N})
             ->ArgNames({"M", "K", "N"})
             ->Unit(benchmark::kMillisecond)
             ->UseRealTime();

@@ -44,11 +44,10 @@
 #  - gguf-q8, gguf-q4 (not in the default formats): both programs run the very same file, the
 #    Q8_0 or Q4_0 GGUF from llama-quantize (axe bench -m X.gguf). axe runs its Q8_0 and Q4_0
 #    tensors natively on its groupwise kernels (runtime/linear_group; activations quantized per
-#    block of 32 as llama.cpp's q8_0 activations are) and dequantizes any other type to F32 at
-#    load: in the Q4_0 file that is llama-quantize's Q6_K classifier, which axe then streams as
-#    F32 in every decode step (llama.cpp reads it as Q6_K), and in both files the embedding (only
-#    looked up). The size column is each program's own count (axe's includes the tensors it
-#    dequantized, at F32).
+#    block of 32 as llama.cpp's q8_0 activations are); other quantized linear layers, here the
+#    Q4_0 file's Q6_K classifier (llama-quantize's default), are converted to Q8_0 at load
+#    (llama.cpp reads it as Q6_K), and the embedding is dequantized to F32 (only looked up). The
+#    size column is each program's own count: axe's includes the embedding at F32.
 #  - BF16 (not in the default formats; --formats f32,bf16 adds it beside F32): llama.cpp's BF16
 #    GGUF from llama-quantize and axe's bf16 Hugging Face folder hold the same bf16 values (both
 #    round to nearest even; the q/k rows of the folder are in Hugging Face's rotate_half order, as
