@@ -140,13 +140,17 @@ int register_all() {
       }
   }
   // 16-bit weights against fp32, from memory: decode (M = 1) and a prefill
-  // block (M = 64) at TinyLlama's MLP shapes.
+  // block (M = 64) at TinyLlama's MLP shapes; fp32 prefill of 512 tokens at
+  // the stories110M MLP shapes.
   for (axe::Target t : axe::supported_targets())
     for (auto [type, name] :
          {std::pair{WeightType::kF32, "f32"}, {WeightType::kBF16, "bf16"}, {WeightType::kF16, "f16"}})
-      for (int64_t M : {1, 64})
-        for (auto [K, N] : {std::pair<int64_t, int64_t>{2048, 5632}, {5632, 2048}}) {
-          if (t == axe::Target::kScalar && M == 64) continue;
+      for (int64_t M : {1, 64, 512})
+        for (auto [K, N] : {std::pair<int64_t, int64_t>{768, 2048}, {2048, 768}, {2048, 5632}, {5632, 2048}}) {
+          if (t == axe::Target::kScalar && M > 1) continue;
+          // Prefill (M = 512) at the stories110M shape, fp32 only: the whole
+          // product with weights from memory, as a forward pass sees it.
+          if ((M == 512) != (K == 768 || N == 768) || (M == 512 && type != WeightType::kF32)) continue;
           benchmark::RegisterBenchmark((std::string("matmul_w/") + name + "/" + axe::target_name(t)).c_str(),
                                        BM_matmul_weights, t, type)
               ->Args({M, K, N})

@@ -156,7 +156,7 @@ HWY_INLINE void MatMulHalf(const float* x, size_t ldx, size_t M, const uint16_t*
         for (; n + R <= n_stop; n += R)
           for (size_t k0 = 0; k0 < K; k0 += kKC)
             TokensTimesPanel<R>(x, ldx, m0, m1, w, ldw, k0, std::min(K, k0 + kKC), y, ldy, n, accumulate || k0 > 0,
-                                LoadHalf<Widen>{widen});
+                                0, LoadHalf<Widen>{widen});
       };
       size_t n = n_begin;
       if (M == 1) panels(std::integral_constant<size_t, kGemvNR>(), n, n_end);
