@@ -25,9 +25,10 @@ namespace hn = hwy::HWY_NAMESPACE;
 
 namespace matmul_detail {
 constexpr size_t kKC = 1024;  // K block: an NR-row weight panel stays in L1
-// Token block: as many tokens as keep their K block (kMC x kKC floats) within
-// ~1 MiB of L2, so that a weight panel is fetched from memory once per block
-// (once per product for up to 256 tokens at K >= 1024, 340 at K = 768).
+// Token block: as many tokens as keep their K block within 512 KiB of L2
+// (128 tokens at K >= 1024, 168 at K = 768); a weight panel is fetched from
+// memory once per token block. 1 MiB was slower at K = 2048 (L2 is 2 MiB on
+// the Sapphire Rapids-class VM and the panels and outputs need room too).
 constexpr size_t kXBlockBytes = size_t{1} << 19;
 constexpr size_t kMC = 128;  // the 16-bit path's token block (matmul_half-inl.h)
 #if HWY_TARGET == HWY_AVX2
