@@ -165,3 +165,41 @@ const int registered = register_all();
 }  // namespace
 
 BENCHMARK_MAIN();
+
+// Causal attention of one head over a prompt of n tokens (Ops::attention), as
+// the forward pass calls it: blocks of `block` consecutive queries, block 1
+// being one query at a time. GFLOP/s counts both products.
+//   build/bench/axe_bench_kernels --benchmark_filter=attention
+namespace {
+
+void BM_attention(benchmark::State& state, axe::Target target) {
+  const size_t n = state.range(0), hd = state.range(1), block = state.range(2), ld = n + 16;
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> dist(-1, 1);
+  std::vector<float> q(n * hd), keys(hd * ld), vals(hd * ld), out(n * hd);
+  for (auto* v : {&q, &keys, &vals})
+    for (auto& x : *v) x = dist(rng);
+  std::vector<float> scratch(axe::attention_scratch_size(block, n));
+  const axe::Ops& ops = axe::ops_for(target);
+  for (auto _ : state) {
+    for (size_t i0 = 0; i0 < n; i0 += block)
+      ops.attention(q.data() + i0 * hd, hd, std::min(block, n - i0), keys.data(), vals.data(), ld, i0 + 1, hd,
+                    scratch.data(), out.data() + i0 * hd, hd);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(4.0 * hd * (n * (n + 1) / 2) * state.iterations() / 1e9, benchmark::Counter::kIsRate);
+}
+
+int register_attention() {
+  for (axe::Target t : axe::supported_targets())
+    for (int64_t block : {1, 16})
+      benchmark::RegisterBenchmark((std::string("attention/") + axe::target_name(t)).c_str(), BM_attention, t)
+          ->Args({512, 64, block})
+          ->ArgNames({"n", "head_dim", "block"})
+          ->Unit(benchmark::kMicrosecond);
+  return 0;
+}
+const int registered_attention = register_attention();
+
+}  // namespace

@@ -3,7 +3,9 @@
 // and of the row split between threads).
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -93,8 +95,8 @@ TEST_CASE("rmsnorm, softmax, silu_mul and attention match double references on e
     for (size_t n_pos : {size_t{1}, size_t{9}, size_t{40}}) {
     const size_t hd = 24, ld = 40;
     const auto q = random_vec(hd, 8), keys = random_vec(ld * hd, 9), vals = random_vec(ld * hd, 10);  // [hd][ld]
-    std::vector<float> scratch(n_pos), o(hd);
-    ops.attention(q.data(), keys.data(), vals.data(), ld, n_pos, hd, scratch.data(), o.data());
+    std::vector<float> scratch(axe::attention_scratch_size(1, n_pos)), o(hd);
+    ops.attention(q.data(), hd, 1, keys.data(), vals.data(), ld, n_pos, hd, scratch.data(), o.data(), hd);
     std::vector<double> sc(n_pos);
     double m2 = -1e30, z = 0;
     for (size_t p = 0; p < n_pos; ++p) {
@@ -109,6 +111,93 @@ TEST_CASE("rmsnorm, softmax, silu_mul and attention match double references on e
       CHECK(o[i] == doctest::Approx(ref).epsilon(1e-5).scale(1e-6));
     }
     }
+  }
+}
+
+namespace {
+
+// A cache of one head for the attention tests: [hd][ld], the positions at
+// and past `used` NaN (a query must never read them).
+struct AttnCase {
+  size_t hd, n_pos, n_q, ld, ldq, ldo;
+  std::vector<float> q, keys, vals;
+  AttnCase(size_t hd_, size_t n_pos_, size_t n_q_, uint32_t seed)
+      : hd(hd_), n_pos(n_pos_), n_q(n_q_), ld(n_pos_ + n_q_ + 21), ldq(hd_ + 3), ldo(hd_ + 5) {
+    q = random_vec(n_q * ldq, seed, 2.0f);
+    keys = random_vec(hd * ld, seed + 1, 2.0f);
+    vals = random_vec(hd * ld, seed + 2);
+    const size_t used = n_pos + n_q - 1;
+    for (size_t i = 0; i < hd; ++i)
+      for (size_t t = used; t < ld; ++t) keys[i * ld + t] = vals[i * ld + t] = std::nanf("");
+  }
+  // Queries [j0, j0 + nq) in one call, into out (n_q rows of stride ldo).
+  void run(const axe::Ops& ops, size_t j0, size_t nq, std::vector<float>& out) const {
+    std::vector<float> scratch(axe::attention_scratch_size(nq, n_pos + j0));
+    ops.attention(q.data() + j0 * ldq, ldq, nq, keys.data(), vals.data(), ld, n_pos + j0, hd, scratch.data(),
+                  out.data() + j0 * ldo, ldo);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("blocked attention matches a double reference on every target") {
+  for (axe::Target t : axe::supported_targets()) {
+    const axe::Ops& ops = axe::ops_for(t);
+    CAPTURE(axe::target_name(t));
+    for (size_t hd : {size_t{1}, size_t{7}, size_t{8}, size_t{24}, size_t{64}, size_t{67}})
+      for (size_t n_pos : {size_t{1}, size_t{5}, size_t{17}, size_t{50}})
+        for (size_t n_q : {size_t{1}, size_t{6}, size_t{13}}) {
+          CAPTURE(hd);
+          CAPTURE(n_pos);
+          CAPTURE(n_q);
+          const AttnCase c(hd, n_pos, n_q, static_cast<uint32_t>(hd * 1000 + n_pos * 10 + n_q));
+          std::vector<float> out(n_q * c.ldo, -7.0f);
+          c.run(ops, 0, n_q, out);
+          for (size_t j = 0; j < n_q; ++j) {
+            const size_t n = n_pos + j;
+            std::vector<double> sc(n);
+            double mx = -1e300, z = 0;
+            for (size_t p = 0; p < n; ++p) {
+              for (size_t i = 0; i < hd; ++i) sc[p] += double(c.q[j * c.ldq + i]) * c.keys[i * c.ld + p];
+              sc[p] /= std::sqrt(double(hd));
+              mx = std::max(mx, sc[p]);
+            }
+            for (auto& v : sc) z += v = std::exp(v - mx);
+            for (size_t i = 0; i < hd; ++i) {
+              double ref = 0;
+              for (size_t p = 0; p < n; ++p) ref += sc[p] / z * c.vals[i * c.ld + p];
+              REQUIRE(out[j * c.ldo + i] == doctest::Approx(ref).epsilon(1e-5).scale(1.0));
+            }
+            for (size_t i = hd; i < c.ldo && j + 1 < n_q; ++i) REQUIRE(out[j * c.ldo + i] == -7.0f);  // gaps untouched
+          }
+        }
+  }
+}
+
+TEST_CASE("blocked attention gives the bits of one query at a time on every target") {
+  for (axe::Target t : axe::supported_targets()) {
+    const axe::Ops& ops = axe::ops_for(t);
+    CAPTURE(axe::target_name(t));
+    for (size_t hd : {size_t{3}, size_t{8}, size_t{13}, size_t{64}, size_t{65}})
+      for (size_t n_pos : {size_t{1}, size_t{2}, size_t{15}, size_t{31}, size_t{77}})
+        for (size_t n_q : {size_t{2}, size_t{5}, size_t{18}, size_t{37}}) {
+          CAPTURE(hd);
+          CAPTURE(n_pos);
+          CAPTURE(n_q);
+          const AttnCase c(hd, n_pos, n_q, static_cast<uint32_t>(hd * 7000 + n_pos * 70 + n_q));
+          std::vector<float> whole(n_q * c.ldo), single(n_q * c.ldo), uneven(n_q * c.ldo);
+          c.run(ops, 0, n_q, whole);
+          for (size_t j = 0; j < n_q; ++j) c.run(ops, j, 1, single);
+          for (size_t j0 = 0, step = 3; j0 < n_q; j0 += step, step += 4) c.run(ops, j0, std::min(step, n_q - j0), uneven);
+          for (size_t j = 0; j < n_q; ++j)
+            for (size_t i = 0; i < hd; ++i) {
+              CAPTURE(j);
+              CAPTURE(i);
+              REQUIRE(std::isfinite(whole[j * c.ldo + i]));
+              REQUIRE(std::memcmp(&whole[j * c.ldo + i], &single[j * c.ldo + i], 4) == 0);
+              REQUIRE(std::memcmp(&whole[j * c.ldo + i], &uneven[j * c.ldo + i], 4) == 0);
+            }
+        }
   }
 }
 

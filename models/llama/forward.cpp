@@ -149,13 +149,21 @@ StageInput llama_block_until(const LlamaModel& model, const Ops& ops, LlamaState
     rope(&s.k_[i * KV], KV, HD, &s.rope_cos_[p * half], &s.rope_sin_[p * half], c.rope_halves);
   }
   s.kv_.store(l, pos0, n, s.k_.data(), s.v_.data());
-  // Attention: every (token, head) pair is independent.
-  parallel_rows(n * n_heads, 4, parallel && n * n_heads * (pos0 + n) >= 4096, [&](size_t a, size_t b) {
-    std::vector<float> scratch(pos0 + n);
+  // Attention: jobs of (block of kAttnBlock consecutive tokens, head), each
+  // independent, in a fixed order: the blocks alternate from both ends (0,
+  // last, 1, last - 1, ...) so that the contiguous job ranges of the threads
+  // get similar numbers of causal positions. An output's bits do not depend
+  // on its block (Ops::attention), so neither on the split nor on n.
+  constexpr size_t kAttnBlock = 16;
+  const size_t n_blocks = (n + kAttnBlock - 1) / kAttnBlock;
+  parallel_rows(n_blocks * n_heads, 1, parallel && n * n_heads * (pos0 + n) >= 4096, [&](size_t a, size_t b) {
+    std::vector<float> scratch(attention_scratch_size(std::min(n, kAttnBlock), pos0 + n));
     for (size_t job = a; job < b; ++job) {
-      const size_t i = job / n_heads, h = job % n_heads, kvh = h / kv_mul;
-      ops.attention(q + i * Q + h * HD, kc + kvh * HD * ld, vc + kvh * HD * ld, ld, pos0 + i + 1, HD,
-                    scratch.data(), xb + i * Q + h * HD);
+      const size_t r = job / n_heads, h = job % n_heads, kvh = h / kv_mul;
+      const size_t blk = r % 2 ? n_blocks - 1 - r / 2 : r / 2;
+      const size_t i0 = blk * kAttnBlock, n_q = std::min(kAttnBlock, n - i0);
+      ops.attention(q + i0 * Q + h * HD, Q, n_q, kc + kvh * HD * ld, vc + kvh * HD * ld, ld, pos0 + i0 + 1, HD,
+                    scratch.data(), xb + i0 * Q + h * HD, Q);
     }
   });
   rotate_rows(xb, Q, BlockStage::kAttentionOut);

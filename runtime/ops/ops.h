@@ -31,11 +31,15 @@ struct Ops {
                      size_t ldy, size_t n_begin, size_t n_end, bool accumulate);
   // out[i] = x[i] * w[i] / sqrt(mean(x^2) + eps)
   void (*rmsnorm)(const float* x, const float* w, float* out, size_t n, float eps);
-  // Attention of one query head over positions [0, n_pos) of a cache stored
-  // transposed: keys_t[i * ld + t] is component i of the key at position t
-  // (likewise values_t). Writes head_dim outputs; scratch holds n_pos floats.
-  void (*attention)(const float* q, const float* keys_t, const float* values_t, size_t ld, size_t n_pos,
-                    size_t head_dim, float* scratch, float* out);
+  // Causal attention of n_q consecutive query tokens of one head over a cache
+  // stored transposed: keys_t[i * ld + t] is component i of the key at
+  // position t (likewise values_t). Query j (q + j * ldq, head_dim floats)
+  // sees positions [0, n_pos + j); its head_dim outputs go to out + j * ldo.
+  // scratch holds attention_scratch_size(n_q, n_pos) floats. Every output's
+  // bits depend only on the target and on its query's position count, never
+  // on n_q: a block of queries gives the bits of one query at a time.
+  void (*attention)(const float* q, size_t ldq, size_t n_q, const float* keys_t, const float* values_t, size_t ld,
+                    size_t n_pos, size_t head_dim, float* scratch, float* out, size_t ldo);
   // a[i] = silu(a[i]) * b[i]
   void (*silu_mul)(float* a, const float* b, size_t n);
   // x[i] = softmax(x)[i]
@@ -51,6 +55,16 @@ struct Ops {
   uint64_t (*emulate_steps)(const int32_t* q, const uint32_t* cols, size_t n_cols, const int32_t* xs_t, size_t ld,
                             size_t M, uint32_t bits, bool saturate, int32_t* acc);
 };
+
+// Ops::attention's scratch: one row per query, row stride the last query's
+// position count rounded up to whole vectors of any target.
+inline constexpr size_t kAttentionScratchAlign = 64;
+constexpr size_t attention_scratch_ld(size_t n_pos_last) {
+  return (n_pos_last + kAttentionScratchAlign - 1) / kAttentionScratchAlign * kAttentionScratchAlign;
+}
+constexpr size_t attention_scratch_size(size_t n_q, size_t n_pos) {
+  return n_q == 0 ? 0 : n_q * attention_scratch_ld(n_pos + n_q - 1);
+}
 
 // 1/sqrt(block size) for each of the n positions of Ops::hadamard's blocks:
 // times random signs, the d that makes the transform orthonormal.

@@ -11,6 +11,7 @@
 
 #include "hwy/contrib/math/math-inl.h"
 #include "hwy/highway.h"
+#include "runtime/ops/ops.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace axe {
@@ -68,7 +69,7 @@ void Softmax(float* x, size_t n) {
   auto vsum = hn::Zero(d);
   size_t i = 0;
   for (; i + L <= n; i += L) {
-    const auto e = hn::CallExp(d, hn::Sub(hn::LoadU(d, x + i), vmax));
+    const auto e = hn::Exp(d, hn::Sub(hn::LoadU(d, x + i), vmax));
     hn::StoreU(e, d, x + i);
     vsum = hn::Add(vsum, e);
   }
@@ -95,26 +96,187 @@ void SiluMul(float* a, const float* b, size_t n) {
   for (; i < n; ++i) a[i] = a[i] / (1.0f + std::exp(-a[i])) * b[i];
 }
 
-// Keys and values are stored transposed, [head_dim][ld] (position fastest),
-// so both products run along positions with full vectors for any head size.
-void Attention(const float* q, const float* keys_t, const float* values_t, size_t ld, size_t n_pos, size_t head_dim,
-               float* scratch, float* out) {
+// ------------------------------ Attention
+//
+// Keys and values are stored transposed, [head_dim][ld] (position fastest), so
+// both products run along positions with full vectors for any head size.
+// Query j of a call sees positions [0, n_j), n_j = n_pos + j. The element
+// results never depend on n_q, on the tiles below or on the target's tile
+// sizes, only on (target, n_j), so a batch of queries gives the bits of one
+// query at a time:
+//  - score (j, t): acc = 0; acc = MulAdd(q_j[i], k_i[t], acc) for i = 0, 1,
+//    ... head_dim - 1; times scale. Each lane is such a chain whatever vector
+//    it sits in; lanes past the tile's last position load zeros and are never
+//    used.
+//  - softmax of row j over its n_j scores (Softmax above).
+//  - output (j, c): lane l of one accumulator gathers MulAdd(p_j[t], v_c[t])
+//    over the positions t = l, l + L, l + 2L, ... < n_j in that order (a
+//    position at or past n_j leaves the lane untouched: a masked MulAdd), then
+//    SumOfLanes.
+
+// Queries per tile, vectors of positions per score tile and head components
+// per output tile: enough independent accumulators to cover the FMA latency,
+// within the register file (32 vectors on AVX-512, 16 below).
+constexpr size_t kAttnQ = 4;
+#if HWY_TARGET <= HWY_AVX3
+constexpr size_t kAttnV = 4, kAttnC = 4;
+#else
+constexpr size_t kAttnV = 2, kAttnC = 2;
+#endif
+// A single query (decode) has no reuse across queries: twice the width.
+template <size_t NQ>
+constexpr size_t AttnScoreVectors() { return NQ == 1 ? 2 * kAttnV : kAttnV; }
+template <size_t NQ>
+constexpr size_t AttnOutputCols() { return NQ == 1 ? 2 * kAttnC : kAttnC; }
+
+// Scores of NQ queries (rows of q, stride ldq) at the NV vectors of positions
+// from t; positions at or past T (the last query's n_j) load zero keys.
+template <size_t NQ, size_t NV, class D>
+HWY_INLINE void AttnScoreTile(D d, const float* HWY_RESTRICT q, size_t ldq, const float* HWY_RESTRICT k, size_t ld,
+                              size_t head_dim, size_t t, size_t T, float scale, float* HWY_RESTRICT s, size_t lds) {
+  using V = hn::Vec<D>;
+  const size_t L = hn::Lanes(d);
+  V acc[NQ][NV];
+  for (size_t j = 0; j < NQ; ++j)
+    for (size_t v = 0; v < NV; ++v) acc[j][v] = hn::Zero(d);
+  if (t + NV * L <= T) {
+    for (size_t i = 0; i < head_dim; ++i) {
+      const float* HWY_RESTRICT kr = k + i * ld + t;
+      V kv[NV];
+      for (size_t v = 0; v < NV; ++v) kv[v] = hn::LoadU(d, kr + v * L);
+      for (size_t j = 0; j < NQ; ++j) {
+        const V qj = hn::Set(d, q[j * ldq + i]);
+        for (size_t v = 0; v < NV; ++v) acc[j][v] = hn::MulAdd(qj, kv[v], acc[j][v]);
+      }
+    }
+  } else {
+    using M = hn::Mask<D>;
+    M m[NV];
+    for (size_t v = 0; v < NV; ++v) {
+      const size_t tv = t + v * L;
+      m[v] = hn::FirstN(d, tv < T ? HWY_MIN(T - tv, L) : 0);
+    }
+    for (size_t i = 0; i < head_dim; ++i) {
+      const float* HWY_RESTRICT kr = k + i * ld + t;
+      V kv[NV];
+      for (size_t v = 0; v < NV; ++v) kv[v] = hn::MaskedLoad(m[v], d, kr + v * L);
+      for (size_t j = 0; j < NQ; ++j) {
+        const V qj = hn::Set(d, q[j * ldq + i]);
+        for (size_t v = 0; v < NV; ++v) acc[j][v] = hn::MulAdd(qj, kv[v], acc[j][v]);
+      }
+    }
+  }
+  const V vscale = hn::Set(d, scale);
+  for (size_t j = 0; j < NQ; ++j)
+    for (size_t v = 0; v < NV; ++v) hn::StoreU(hn::Mul(acc[j][v], vscale), d, s + j * lds + t + v * L);
+}
+
+// Scores of NQ queries at the position vectors [v0, v1).
+template <size_t NQ, class D>
+HWY_INLINE void AttnScores(D d, const float* HWY_RESTRICT q, size_t ldq, const float* HWY_RESTRICT k, size_t ld,
+                           size_t head_dim, size_t v0, size_t v1, size_t T, float scale, float* HWY_RESTRICT s,
+                           size_t lds) {
+  constexpr size_t NV = AttnScoreVectors<NQ>();
+  const size_t L = hn::Lanes(d);
+  size_t v = v0;
+  for (; v + NV <= v1; v += NV) AttnScoreTile<NQ, NV>(d, q, ldq, k, ld, head_dim, v * L, T, scale, s, lds);
+  for (; v < v1; ++v) AttnScoreTile<NQ, 1>(d, q, ldq, k, ld, head_dim, v * L, T, scale, s, lds);
+}
+
+// Outputs (j, c0 + c) for j < NQ, c < NC: query j's probabilities are row j of
+// p (stride lds), it sees n0 + j positions; v holds component c0's row.
+template <size_t NQ, size_t NC, class D>
+HWY_INLINE void AttnOutputTile(D d, const float* HWY_RESTRICT p, size_t lds, size_t n0,
+                               const float* HWY_RESTRICT v, size_t ld, float* HWY_RESTRICT out, size_t ldo) {
+  using V = hn::Vec<D>;
+  const size_t L = hn::Lanes(d);
+  V acc[NQ][NC];
+  for (size_t j = 0; j < NQ; ++j)
+    for (size_t c = 0; c < NC; ++c) acc[j][c] = hn::Zero(d);
+  size_t t = 0;
+  for (; t + L <= n0; t += L) {  // positions every query sees
+    V pj[NQ];
+    for (size_t j = 0; j < NQ; ++j) pj[j] = hn::LoadU(d, p + j * lds + t);
+    for (size_t c = 0; c < NC; ++c) {
+      const V vc = hn::LoadU(d, v + c * ld + t);
+      for (size_t j = 0; j < NQ; ++j) acc[j][c] = hn::MulAdd(pj[j], vc, acc[j][c]);
+    }
+  }
+  const size_t T = n0 + NQ - 1;
+  for (; t < T; t += L) {  // each query's own end
+    using M = hn::Mask<D>;
+    M mj[NQ];
+    V pj[NQ];
+    for (size_t j = 0; j < NQ; ++j) {
+      mj[j] = hn::FirstN(d, t < n0 + j ? HWY_MIN(n0 + j - t, L) : 0);
+      pj[j] = hn::LoadU(d, p + j * lds + t);
+    }
+    const M mv = hn::FirstN(d, HWY_MIN(T - t, L));
+    for (size_t c = 0; c < NC; ++c) {
+      const V vc = hn::MaskedLoad(mv, d, v + c * ld + t);
+      for (size_t j = 0; j < NQ; ++j) acc[j][c] = hn::IfThenElse(mj[j], hn::MulAdd(pj[j], vc, acc[j][c]), acc[j][c]);
+    }
+  }
+  for (size_t j = 0; j < NQ; ++j)
+    for (size_t c = 0; c < NC; ++c) out[j * ldo + c] = hn::GetLane(hn::SumOfLanes(d, acc[j][c]));
+}
+
+// AttnOutputTile<NQ, nc> for a run-time nc <= NC.
+template <size_t NQ, size_t NC, class D>
+HWY_INLINE void AttnOutputCols(D d, size_t nc, const float* HWY_RESTRICT p, size_t lds, size_t n0,
+                               const float* HWY_RESTRICT v, size_t ld, float* HWY_RESTRICT out, size_t ldo) {
+  if constexpr (NC > 1) {
+    if (nc < NC) return AttnOutputCols<NQ, NC - 1>(d, nc, p, lds, n0, v, ld, out, ldo);
+  }
+  AttnOutputTile<NQ, NC>(d, p, lds, n0, v, ld, out, ldo);
+}
+
+// One tile of NQ queries, the first seeing n0 positions: scores at the
+// position vectors [v0, v1) (whole == false), or (whole == true) softmax and
+// outputs.
+template <size_t NQ, class D>
+HWY_INLINE void AttnQueryTile(D d, size_t nq, bool whole, const float* HWY_RESTRICT q, size_t ldq,
+                              const float* HWY_RESTRICT keys_t, const float* HWY_RESTRICT values_t, size_t ld,
+                              size_t n0, size_t head_dim, size_t v0, size_t v1, float scale, float* HWY_RESTRICT s,
+                              size_t lds, float* HWY_RESTRICT out, size_t ldo) {
+  if constexpr (NQ > 1) {
+    if (nq < NQ)
+      return AttnQueryTile<NQ - 1>(d, nq, whole, q, ldq, keys_t, values_t, ld, n0, head_dim, v0, v1, scale, s, lds,
+                                   out, ldo);
+  }
+  if (!whole) {
+    AttnScores<NQ>(d, q, ldq, keys_t, ld, head_dim, v0, v1, n0 + NQ - 1, scale, s, lds);
+    return;
+  }
+  for (size_t j = 0; j < NQ; ++j) Softmax(s + j * lds, n0 + j);
+  constexpr size_t NC = AttnOutputCols<NQ>();
+  for (size_t c = 0; c < head_dim; c += NC)
+    AttnOutputCols<NQ, NC>(d, HWY_MIN(NC, head_dim - c), s, lds, n0, values_t + c * ld, ld, out + c, ldo);
+}
+
+void Attention(const float* HWY_RESTRICT q, size_t ldq, size_t n_q, const float* HWY_RESTRICT keys_t,
+               const float* HWY_RESTRICT values_t, size_t ld, size_t n_pos, size_t head_dim, float* HWY_RESTRICT scratch,
+               float* HWY_RESTRICT out, size_t ldo) {
+  if (n_q == 0) return;
   const hn::ScalableTag<float> d;
   const size_t L = hn::Lanes(d);
+  static_assert(hn::MaxLanes(d) <= kAttentionScratchAlign, "scratch rows hold whole vectors");
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
-  size_t t = 0;
-  for (; t + L <= n_pos; t += L) {
-    auto acc = hn::Zero(d);
-    for (size_t i = 0; i < head_dim; ++i) acc = hn::MulAdd(hn::Set(d, q[i]), hn::LoadU(d, keys_t + i * ld + t), acc);
-    hn::StoreU(hn::Mul(acc, hn::Set(d, scale)), d, scratch + t);
-  }
-  for (; t < n_pos; ++t) {
-    float acc = 0;
-    for (size_t i = 0; i < head_dim; ++i) acc += q[i] * keys_t[i * ld + t];
-    scratch[t] = acc * scale;
-  }
-  Softmax(scratch, n_pos);
-  for (size_t i = 0; i < head_dim; ++i) out[i] = Dot(scratch, values_t + i * ld, n_pos);
+  const size_t lds = attention_scratch_ld(n_pos + n_q - 1);
+  // Scores: a chunk of positions at a time for all the queries, so the chunk
+  // of keys stays in L1 while the query tiles reuse it.
+  constexpr size_t kChunk = 2 * kAttnV;
+  const size_t n_vec = (n_pos + n_q - 1 + L - 1) / L;
+  for (size_t v0 = 0; v0 < n_vec; v0 += kChunk)
+    for (size_t j = 0; j < n_q; j += kAttnQ) {
+      const size_t nq = HWY_MIN(kAttnQ, n_q - j), T = n_pos + j + nq - 1, tile_vec = (T + L - 1) / L;
+      if (v0 >= tile_vec) continue;
+      AttnQueryTile<kAttnQ>(d, nq, false, q + j * ldq, ldq, keys_t, values_t, ld, n_pos + j, head_dim, v0,
+                            HWY_MIN(v0 + kChunk, tile_vec), scale, scratch + j * lds, lds, nullptr, 0);
+    }
+  for (size_t j = 0; j < n_q; j += kAttnQ)
+    AttnQueryTile<kAttnQ>(d, HWY_MIN(kAttnQ, n_q - j), true, nullptr, 0, keys_t, values_t, ld, n_pos + j, head_dim,
+                          0, 0, scale, scratch + j * lds, lds, out + j * ldo, ldo);
 }
 
 // The unnormalized Walsh-Hadamard butterflies of one block of b (a power of
