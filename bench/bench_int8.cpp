@@ -17,6 +17,7 @@
 #include <random>
 #include <vector>
 
+#include "runtime/kernels/act_quant.h"
 #include "runtime/kernels/int8_kernels.h"
 
 namespace {
@@ -270,6 +271,45 @@ int register_all() {
   return 0;
 }
 const int registered = register_all();
+
+}  // namespace
+
+// The activation quantizers before the GEMMs (act_quant.h) on each path:
+//   build/bench/axe_bench_int8 --benchmark_filter=act_quant
+namespace {
+
+void BM_act_quant(benchmark::State& state, bool group, axe::ActQuantPath path) {
+  const size_t M = static_cast<size_t>(state.range(0)), K = static_cast<size_t>(state.range(1));
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal;
+  std::vector<float> x(M * K);
+  for (auto& v : x) v = normal(rng);
+  axe::Int8Activations a;
+  axe::GroupActivations g;
+  axe::size_activations(M, K, 8, false, a);
+  axe::size_group_activations(M, K, g);
+  for (auto _ : state) {
+    if (group) axe::quantize_group_activation_rows_on(path, x.data(), K, 0, M, g, axe::GroupActFormat{});
+    else axe::quantize_activation_rows_on(path, x.data(), K, 0, M, a);
+    benchmark::ClobberMemory();
+  }
+  state.counters["Gelem/s"] = benchmark::Counter(static_cast<double>(M * K) * state.iterations() / 1e9,
+                                                 benchmark::Counter::kIsRate);
+}
+
+const int act_quant_registered = [] {
+  for (bool group : {false, true})
+    for (axe::ActQuantPath p : {axe::ActQuantPath::kScalar, axe::ActQuantPath::kAVX2, axe::ActQuantPath::kAVX512})
+      if (axe::act_quant_path_supported(p))
+        benchmark::RegisterBenchmark((std::string("act_quant/") + (group ? "group_q8/" : "per_token_u8/") +
+                                      axe::act_quant_path_name(p)).c_str(),
+                                     BM_act_quant, group, p)
+            ->Args({512, 768})
+            ->Args({512, 2048})
+            ->ArgNames({"M", "K"})
+            ->Unit(benchmark::kMicrosecond);
+  return 0;
+}();
 
 }  // namespace
 

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "runtime/error.h"
+#include "runtime/kernels/act_quant.h"
 #include "runtime/kernels/group_types.h"
 
 namespace axe {
@@ -131,12 +132,24 @@ void size_group_activations(size_t tokens, size_t cols, GroupActivations& out) {
   out.sums.resize(tokens * out.groups);
 }
 
-void quantize_group_activation_rows(const float* x, size_t ldx, size_t m0, size_t m1, GroupActivations& out,
-                                    const GroupActFormat& f) {
+GroupSpanParams group_span_params(float amax, float qmax) {
+  const float d = amax / qmax;
+  const float id = d != 0.0f ? 1.0f / d : 0.0f;
+  return {id, fp16_to_fp32(fp32_to_fp16(d))};
+}
+
+namespace {
+
+void check_format(const GroupActivations& out, const GroupActFormat& f) {
   if (f.bits < 2 || f.bits > 8 || f.group % kGroupSize != 0 || f.valid_cols > out.cols)
     fail(AXE_ERR_INVALID_ARGUMENT, "groupwise activations: bad format (" + std::to_string(f.bits) + " bits, groups of " +
                                        std::to_string(f.group) + ", " + std::to_string(f.valid_cols) + " of " +
                                        std::to_string(out.cols) + " columns)");
+}
+
+// The reference: every other path gives exactly these bytes.
+void quantize_group_activation_rows_scalar(const float* x, size_t ldx, size_t m0, size_t m1, GroupActivations& out,
+                                           const GroupActFormat& f) {
   const float qmax = static_cast<float>((1 << (f.bits - 1)) - 1);
   const size_t valid = f.valid_cols ? f.valid_cols : out.cols;
   const size_t span = f.group ? f.group : out.cols;
@@ -149,12 +162,10 @@ void quantize_group_activation_rows(const float* x, size_t ldx, size_t m0, size_
         const float a = std::fabs(v[k]);
         amax = amax > a ? amax : a;  // ggml's MAX(amax, |v|), NaN handling included
       }
-      const float d = amax / qmax;
-      const float id = d != 0.0f ? 1.0f / d : 0.0f;
-      const float stored = fp16_to_fp32(fp32_to_fp16(d));
+      const GroupSpanParams p = group_span_params(amax, qmax);
       for (size_t b0 = c0; b0 < c1; b0 += kGroupSize) {
         const size_t g = b0 / kGroupSize;
-        out.scales[m * out.groups + g] = stored;
+        out.scales[m * out.groups + g] = p.stored;
         int8_t* c = out.codes.data() + m * out.cols + b0;
         int32_t sum = 0;
         for (size_t j = 0; j < kGroupSize; ++j) {
@@ -162,7 +173,7 @@ void quantize_group_activation_rows(const float* x, size_t ldx, size_t m0, size_
             c[j] = 0;
             continue;
           }
-          float t = v[b0 + j] * id;
+          float t = v[b0 + j] * p.id;
           if (std::isnan(t)) t = 0.0f;
           t = std::clamp(t, -qmax, qmax);  // integer bounds: the same as clamping after rounding
           c[j] = static_cast<int8_t>(std::round(t));
@@ -172,6 +183,27 @@ void quantize_group_activation_rows(const float* x, size_t ldx, size_t m0, size_
       }
     }
   }
+}
+
+}  // namespace
+
+void quantize_group_activation_rows_on(ActQuantPath p, const float* x, size_t ldx, size_t m0, size_t m1,
+                                       GroupActivations& out, const GroupActFormat& f) {
+  check_format(out, f);
+  if (!act_quant_path_supported(p))
+    fail(AXE_ERR_INVALID_ARGUMENT, std::string("activation quantizer: no ") + act_quant_path_name(p) + " path here");
+  switch (p) {
+#if defined(__x86_64__)
+    case ActQuantPath::kAVX512: return quantize_group_activation_rows_avx512(x, ldx, m0, m1, out, f);
+    case ActQuantPath::kAVX2: return quantize_group_activation_rows_avx2(x, ldx, m0, m1, out, f);
+#endif
+    default: return quantize_group_activation_rows_scalar(x, ldx, m0, m1, out, f);
+  }
+}
+
+void quantize_group_activation_rows(const float* x, size_t ldx, size_t m0, size_t m1, GroupActivations& out,
+                                    const GroupActFormat& f) {
+  quantize_group_activation_rows_on(best_act_quant_path(), x, ldx, m0, m1, out, f);
 }
 
 void quantize_group_activation_rows(const float* x, size_t ldx, size_t m0, size_t m1, GroupActivations& out) {

@@ -2,7 +2,9 @@
 #include <cmath>
 #include <limits>
 
+#include "runtime/cpu_target.h"
 #include "runtime/error.h"
+#include "runtime/kernels/act_quant.h"
 #include "runtime/kernels/int8_types.h"
 
 namespace axe {
@@ -71,10 +73,34 @@ void size_activations(size_t tokens, size_t cols, int bits, bool is_signed, Int8
   out.zeros.resize(tokens);
 }
 
-void quantize_activation_rows(const float* x, size_t ldx, size_t m0, size_t m1, Int8Activations& out) {
+ActRowParams act_row_params(float lo, float hi, const ActivationRange& range) {
+  const bool is_signed = range.mu < 0;
+  const float levels = static_cast<float>(range.nu - range.mu);
+  float scale;
+  int32_t zero = 128;
+  if (is_signed) {
+    const float amax = std::max(-lo, hi);
+    scale = amax > 0 ? amax / static_cast<float>(range.nu) : 1.0f;
+    zero = 128;
+  } else {
+    scale = hi > lo ? (hi - lo) / levels : 1.0f;
+    if (std::isinf(scale)) scale = hi / levels - lo / levels;  // hi - lo overflowed
+  }
+  // A scale so small that its inverse overflows: the codes saturate instead.
+  if (std::isinf(1.0f / scale)) scale = 1.0f / std::numeric_limits<float>::max();
+  if (!is_signed) zero = static_cast<int32_t>(std::clamp(std::nearbyint(-lo / scale), 0.0f, levels));
+  const float inv = 1.0f / scale;
+  const int32_t cmin = is_signed ? range.mu + 128 : 0, cmax = is_signed ? range.nu + 128 : range.nu;
+  // Integer bounds, so clamping before rounding equals clamping after.
+  const float vmin = static_cast<float>(cmin - zero), vmax = static_cast<float>(cmax - zero);
+  return {scale, inv, vmin, vmax, zero};
+}
+
+namespace {
+
+// The reference: every other path gives exactly these bytes.
+void quantize_activation_rows_scalar(const float* x, size_t ldx, size_t m0, size_t m1, Int8Activations& out) {
   const size_t cols = out.cols;
-  const bool is_signed = out.range.mu < 0;
-  const float levels = static_cast<float>(out.range.nu - out.range.mu);
   for (size_t m = m0; m < m1; ++m) {
     const float* row = x + m * ldx;
     uint8_t* dst = out.codes.data() + m * out.kp;
@@ -90,33 +116,63 @@ void quantize_activation_rows(const float* x, size_t ldx, size_t m0, size_t m1, 
       for (size_t k = 0; k < cols; ++k)
         if (std::isfinite(row[k])) lo = std::min(lo, row[k]), hi = std::max(hi, row[k]);
     }
-    float scale;
-    int32_t zero = 128;
-    if (is_signed) {
-      const float amax = std::max(-lo, hi);
-      scale = amax > 0 ? amax / static_cast<float>(out.range.nu) : 1.0f;
-      zero = 128;
-    } else {
-      scale = hi > lo ? (hi - lo) / levels : 1.0f;
-      if (std::isinf(scale)) scale = hi / levels - lo / levels;  // hi - lo overflowed
-    }
-    // A scale so small that its inverse overflows: the codes saturate instead.
-    if (std::isinf(1.0f / scale)) scale = 1.0f / std::numeric_limits<float>::max();
-    if (!is_signed) zero = static_cast<int32_t>(std::clamp(std::nearbyint(-lo / scale), 0.0f, levels));
-    const float inv = 1.0f / scale;
-    const int32_t cmin = is_signed ? out.range.mu + 128 : 0, cmax = is_signed ? out.range.nu + 128 : out.range.nu;
-    // Integer bounds, so clamping before rounding equals clamping after.
-    const float vmin = static_cast<float>(cmin - zero), vmax = static_cast<float>(cmax - zero);
+    const ActRowParams p = act_row_params(lo, hi, out.range);
     for (size_t k = 0; k < cols; ++k) {
-      float v = row[k] * inv;
-      v = v > vmax ? vmax : v;
-      v = v >= vmin ? v : vmin;  // NaN fails the test: vmin
-      dst[k] = static_cast<uint8_t>(static_cast<int32_t>(std::nearbyint(v)) + zero);
+      float v = row[k] * p.inv;
+      v = v > p.vmax ? p.vmax : v;
+      v = v >= p.vmin ? v : p.vmin;  // NaN fails the test: vmin
+      dst[k] = static_cast<uint8_t>(static_cast<int32_t>(std::nearbyint(v)) + p.zero);
     }
-    std::fill(dst + cols, dst + out.kp, static_cast<uint8_t>(zero));
-    out.scales[m] = scale;
-    out.zeros[m] = zero;
+    std::fill(dst + cols, dst + out.kp, static_cast<uint8_t>(p.zero));
+    out.scales[m] = p.scale;
+    out.zeros[m] = p.zero;
   }
+}
+
+}  // namespace
+
+const char* act_quant_path_name(ActQuantPath p) {
+  switch (p) {
+    case ActQuantPath::kScalar: return "scalar";
+    case ActQuantPath::kAVX2: return "avx2";
+    case ActQuantPath::kAVX512: return "avx512";
+  }
+  return "?";
+}
+
+bool act_quant_path_supported(ActQuantPath p) {
+  switch (p) {
+    case ActQuantPath::kScalar: return true;
+#if defined(__x86_64__)
+    case ActQuantPath::kAVX2: return cpu_features().avx2;
+    case ActQuantPath::kAVX512: return cpu_features().avx512;
+#endif
+    default: return false;
+  }
+}
+
+ActQuantPath best_act_quant_path() {
+  static const ActQuantPath best = act_quant_path_supported(ActQuantPath::kAVX512) ? ActQuantPath::kAVX512
+                                   : act_quant_path_supported(ActQuantPath::kAVX2) ? ActQuantPath::kAVX2
+                                                                                    : ActQuantPath::kScalar;
+  return best;
+}
+
+void quantize_activation_rows_on(ActQuantPath p, const float* x, size_t ldx, size_t m0, size_t m1,
+                                 Int8Activations& out) {
+  if (!act_quant_path_supported(p))
+    fail(AXE_ERR_INVALID_ARGUMENT, std::string("activation quantizer: no ") + act_quant_path_name(p) + " path here");
+  switch (p) {
+#if defined(__x86_64__)
+    case ActQuantPath::kAVX512: return quantize_activation_rows_avx512(x, ldx, m0, m1, out);
+    case ActQuantPath::kAVX2: return quantize_activation_rows_avx2(x, ldx, m0, m1, out);
+#endif
+    default: return quantize_activation_rows_scalar(x, ldx, m0, m1, out);
+  }
+}
+
+void quantize_activation_rows(const float* x, size_t ldx, size_t m0, size_t m1, Int8Activations& out) {
+  quantize_activation_rows_on(best_act_quant_path(), x, ldx, m0, m1, out);
 }
 
 }  // namespace axe
