@@ -1,5 +1,7 @@
 #include "runtime/kv_cache.h"
 
+#include <algorithm>
+
 #include <sys/mman.h>
 
 #include "runtime/error.h"
@@ -37,11 +39,20 @@ KvCache::KvCache(size_t n_layers, size_t kv_dim, size_t n_ctx)
 void KvCache::store(size_t layer, size_t pos0, size_t n, const float* k, const float* v) {
   float* kc = keys(layer);
   float* vc = values(layer);
-  for (size_t i = 0; i < n; ++i)
+  // A transpose in blocks of tokens: each cache row receives a contiguous run
+  // of positions while the block's rows stay in cache.
+  constexpr size_t kBlock = 32;
+  for (size_t i0 = 0; i0 < n; i0 += kBlock) {
+    const size_t i1 = std::min(n, i0 + kBlock);
     for (size_t j = 0; j < kv_dim_; ++j) {
-      kc[j * ld_ + pos0 + i] = k[i * kv_dim_ + j];
-      vc[j * ld_ + pos0 + i] = v[i * kv_dim_ + j];
+      float* krow = kc + j * ld_ + pos0;
+      float* vrow = vc + j * ld_ + pos0;
+      for (size_t i = i0; i < i1; ++i) {
+        krow[i] = k[i * kv_dim_ + j];
+        vrow[i] = v[i * kv_dim_ + j];
+      }
     }
+  }
 }
 
 }  // namespace axe

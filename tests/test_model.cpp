@@ -46,6 +46,42 @@ TEST_CASE("logits of the first positions match the independent reference") {
   }
 }
 
+TEST_CASE("the last block computes only the rows that want logits and they are the full block's bits") {
+  // The last block's feed-forward half runs only for the rows whose logits
+  // are wanted (moved to the front); their logits and the cache every later
+  // token reads must be those of a batch that wants every row.
+  auto m = th::load();
+  for (const std::string& t : th::targets(m.get())) {
+    CAPTURE(t);
+    auto all = th::context(m.get(), t.c_str(), 2);
+    auto some = th::context(m.get(), t.c_str(), 2);
+    auto last = th::context(m.get(), t.c_str(), 2);
+    const std::vector<axe_token> toks{1, 403, 407, 261, 378, 290, 41, 5, 88};
+    std::vector<int32_t> pos(toks.size());
+    for (size_t i = 0; i < pos.size(); ++i) pos[i] = static_cast<int32_t>(i);
+    std::vector<int8_t> want_all(toks.size(), 1), want_some{0, 1, 0, 0, 1, 1, 0, 0, 0};
+    REQUIRE(axe_decode(all.get(), toks.data(), pos.data(), toks.size(), want_all.data()) == AXE_OK);
+    REQUIRE(axe_decode(some.get(), toks.data(), pos.data(), toks.size(), want_some.data()) == AXE_OK);
+    REQUIRE(axe_decode(last.get(), toks.data(), pos.data(), toks.size(), nullptr) == AXE_OK);
+    const int32_t V = th::n_vocab(m.get());
+    for (int i : {1, 4, 5}) {
+      const float* a = axe_get_logits(all.get(), i);
+      REQUIRE(a);
+      CHECK(std::equal(a, a + V, axe_get_logits(some.get(), i)));
+    }
+    CHECK(axe_get_logits(some.get(), 8) == nullptr);
+    const float* a8 = axe_get_logits(all.get(), 8);
+    CHECK(std::equal(a8, a8 + V, axe_get_logits(last.get(), -1)));
+    // The next token sees the same cache.
+    const axe_token next = 77;
+    const int32_t p = static_cast<int32_t>(toks.size());
+    for (auto* c : {&all, &some, &last}) REQUIRE(axe_decode(c->get(), &next, &p, 1, nullptr) == AXE_OK);
+    const float* n0 = axe_get_logits(all.get(), -1);
+    CHECK(std::equal(n0, n0 + V, axe_get_logits(some.get(), -1)));
+    CHECK(std::equal(n0, n0 + V, axe_get_logits(last.get(), -1)));
+  }
+}
+
 TEST_CASE("batched prefill gives bitwise the same logits as token-by-token decode") {
   auto m = th::load();
   for (const std::string& t : th::targets(m.get())) {

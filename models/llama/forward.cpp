@@ -111,7 +111,8 @@ void llama_block(const LlamaModel& model, const Ops& ops, LlamaState& s, size_t 
 }
 
 StageInput llama_block_until(const LlamaModel& model, const Ops& ops, LlamaState& s, size_t l, size_t n,
-                             size_t pos0, bool parallel, BlockStage stop) {
+                             size_t pos0, bool parallel, BlockStage stop, bool last_of_forward,
+                             const int8_t* want_logits) {
   const LlamaConfig& c = model.config;
   const size_t D = c.dim, H = c.hidden_dim, Q = c.q_dim(), KV = c.kv_dim(), HD = c.head_dim(), half = HD / 2;
   const size_t n_heads = c.n_heads, kv_mul = c.n_heads / c.n_kv_heads;
@@ -143,11 +144,13 @@ StageInput llama_block_until(const LlamaModel& model, const Ops& ops, LlamaState
   ly.wq->forward(ops, xb, D, n, q, Q, false, parallel);
   ly.wk->forward(ops, xb, D, n, s.k_.data(), KV, false, parallel);
   ly.wv->forward(ops, xb, D, n, s.v_.data(), KV, false, parallel);
-  for (size_t i = 0; i < n; ++i) {
-    const size_t p = pos0 + i;
-    rope(q + i * Q, Q, HD, &s.rope_cos_[p * half], &s.rope_sin_[p * half], c.rope_halves);
-    rope(&s.k_[i * KV], KV, HD, &s.rope_cos_[p * half], &s.rope_sin_[p * half], c.rope_halves);
-  }
+  parallel_rows(n, 4, parallel && n >= 16, [&](size_t a, size_t b) {
+    for (size_t i = a; i < b; ++i) {
+      const size_t p = pos0 + i;
+      rope(q + i * Q, Q, HD, &s.rope_cos_[p * half], &s.rope_sin_[p * half], c.rope_halves);
+      rope(&s.k_[i * KV], KV, HD, &s.rope_cos_[p * half], &s.rope_sin_[p * half], c.rope_halves);
+    }
+  });
   s.kv_.store(l, pos0, n, s.k_.data(), s.v_.data());
   // Attention: jobs of (block of kAttnBlock consecutive tokens, head), each
   // independent, in a fixed order: the blocks alternate from both ends (0,
@@ -171,13 +174,28 @@ StageInput llama_block_until(const LlamaModel& model, const Ops& ops, LlamaState
   if (stop == BlockStage::kAttentionOut) return {xb, Q};
   ly.wo->forward(ops, xb, Q, n, x, D, true, parallel);
 
+  // In the last block only the rows that give logits need the rest (llama.cpp
+  // does the same): they move, in order, to the first rows. Positions then no
+  // longer follow from the row, so errors name the row.
+  if (last_of_forward) {
+    size_t kept = 0;
+    for (size_t i = 0; i < n; ++i)
+      if (want_logits ? want_logits[i] != 0 : i + 1 == n) {
+        if (kept != i) std::memmove(x + kept * D, x + i * D, D * sizeof(float));
+        ++kept;
+      }
+    n = kept;
+    pos0 = SIZE_MAX;
+  }
   norm_rows(ly.rms_ffn);
   rotate_rows(xb, D, BlockStage::kFfnIn);
   check_finite(model, xb, n, D, D, pos0, l, "the input of feed_forward.w1/w3");
   if (stop == BlockStage::kFfnIn) return {xb, D};
   ly.w1->forward(ops, xb, D, n, s.hb_.data(), H, false, parallel);
   ly.w3->forward(ops, xb, D, n, s.hb2_.data(), H, false, parallel);
-  for (size_t i = 0; i < n; ++i) ops.silu_mul(s.hb_.data() + i * H, s.hb2_.data() + i * H, H);
+  parallel_rows(n, 4, parallel && n >= 16, [&](size_t a, size_t b) {
+    for (size_t i = a; i < b; ++i) ops.silu_mul(s.hb_.data() + i * H, s.hb2_.data() + i * H, H);
+  });
   rotate_rows(s.hb_.data(), H, BlockStage::kFfnOut);
   check_finite(model, s.hb_.data(), n, H, H, pos0, l, "the input of feed_forward.w2");
   if (stop == BlockStage::kFfnOut) return {s.hb_.data(), H};
@@ -186,13 +204,13 @@ StageInput llama_block_until(const LlamaModel& model, const Ops& ops, LlamaState
 }
 
 void llama_head(const LlamaModel& model, const Ops& ops, LlamaState& s, size_t n, const int8_t* want_logits,
-                bool parallel) {
+                bool parallel, bool rows_packed) {
   const LlamaConfig& c = model.config;
   const size_t D = c.dim;
   // Final norm and classifier for the requested rows only, packed in order.
   size_t n_out = 0;
   for (size_t i = 0; i < n; ++i) {
-    const bool want = want_logits ? want_logits[i] != 0 : i + 1 == n;
+    const bool want = rows_packed || (want_logits ? want_logits[i] != 0 : i + 1 == n);
     if (!want) continue;
     ops.rmsnorm(&s.x_[i * D], model.rms_final, &s.xb_[n_out * D], D, c.norm_eps);
     ++n_out;
@@ -207,8 +225,17 @@ void llama_head(const LlamaModel& model, const Ops& ops, LlamaState& s, size_t n
 void llama_forward(const LlamaModel& model, const Ops& ops, LlamaState& s, const int32_t* tokens, size_t n,
                    size_t pos0, const int8_t* want_logits, bool parallel) {
   llama_embed(model, s, tokens, n);
-  for (size_t l = 0; l < model.layers.size(); ++l) llama_block(model, ops, s, l, n, pos0, parallel);
-  llama_head(model, ops, s, n, want_logits, parallel);
+  const size_t L = model.layers.size();
+  size_t n_out = 0;
+  for (size_t i = 0; i < n; ++i) n_out += want_logits ? want_logits[i] != 0 : i + 1 == n;
+  if (L == 0 || n_out == n) {
+    for (size_t l = 0; l < L; ++l) llama_block(model, ops, s, l, n, pos0, parallel);
+    llama_head(model, ops, s, n, want_logits, parallel);
+    return;
+  }
+  for (size_t l = 0; l + 1 < L; ++l) llama_block(model, ops, s, l, n, pos0, parallel);
+  llama_block_until(model, ops, s, L - 1, n, pos0, parallel, BlockStage::kEnd, true, want_logits);
+  llama_head(model, ops, s, n_out, nullptr, parallel, true);
 }
 
 }  // namespace axe

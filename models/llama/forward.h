@@ -38,8 +38,8 @@ class LlamaState {
  private:
   friend void llama_embed(const LlamaModel&, LlamaState&, const int32_t*, size_t);
   friend StageInput llama_block_until(const LlamaModel&, const Ops&, LlamaState&, size_t, size_t, size_t, bool,
-                                      BlockStage);
-  friend void llama_head(const LlamaModel&, const Ops&, LlamaState&, size_t, const int8_t*, bool);
+                                      BlockStage, bool, const int8_t*);
+  friend void llama_head(const LlamaModel&, const Ops&, LlamaState&, size_t, const int8_t*, bool, bool);
   size_t n_ctx_, n_batch_, vocab_;
   KvCache kv_;
   std::vector<float> rope_cos_, rope_sin_;      // [pos][head_dim / 2]
@@ -62,10 +62,18 @@ void llama_block(const LlamaModel& model, const Ops& ops, LlamaState& state, siz
                  bool parallel);
 // Runs block `layer` only up to the input of the linears of `stop` and
 // returns that input (calibration captures it); BlockStage::kEnd runs the
-// whole block, as llama_block does.
+// whole block, as llama_block does. With `last_of_forward`, the block is the
+// last one of a forward pass: its attention half runs for every row (each
+// row's keys and values enter the cache), its feed-forward half only for the
+// rows whose logits are wanted (want_logits as for llama_forward), which are
+// first moved, in order, to the first rows of the hidden state; the returned
+// input then has one row per wanted row.
 StageInput llama_block_until(const LlamaModel& model, const Ops& ops, LlamaState& state, size_t layer, size_t n,
-                             size_t pos0, bool parallel, BlockStage stop);
+                             size_t pos0, bool parallel, BlockStage stop, bool last_of_forward = false,
+                             const int8_t* want_logits = nullptr);
+// Final norm and classifier for the rows that want logits, or, with
+// `rows_packed`, for all n rows (the ones a last block kept, in order).
 void llama_head(const LlamaModel& model, const Ops& ops, LlamaState& state, size_t n, const int8_t* want_logits,
-                bool parallel);
+                bool parallel, bool rows_packed = false);
 
 }  // namespace axe
