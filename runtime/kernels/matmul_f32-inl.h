@@ -13,6 +13,7 @@
 #endif
 
 #include <algorithm>
+#include <type_traits>
 
 #include "hwy/highway.h"
 
@@ -24,11 +25,12 @@ namespace hn = hwy::HWY_NAMESPACE;
 
 
 namespace matmul_detail {
-constexpr size_t kKC = 1024;  // K block: an NR-row weight panel stays in L1
+constexpr size_t kKC = 512;  // K block: an NR-row weight panel and MR token rows stay in L1
 // Token block: as many tokens as keep their K block within 512 KiB of L2
-// (128 tokens at K >= 1024, 168 at K = 768); a weight panel is fetched from
-// memory once per token block. 1 MiB was slower at K = 2048 (L2 is 2 MiB on
-// the Sapphire Rapids-class VM and the panels and outputs need room too).
+// (256 tokens at K >= 512); a weight panel is fetched from memory once per
+// token block. With K blocks of 1024, 1 MiB was slower than 512 KiB at
+// K = 2048 (L2 is 2 MiB on the Sapphire Rapids-class VM, and the panels and
+// outputs need room too).
 constexpr size_t kXBlockBytes = size_t{1} << 19;
 constexpr size_t kMC = 128;  // the 16-bit path's token block (matmul_half-inl.h)
 #if HWY_TARGET == HWY_AVX2
@@ -210,16 +212,28 @@ void MatMulF32(const float* x, size_t ldx, size_t M, const float* w, size_t ldw,
   constexpr size_t NR = kNR;
   const size_t kc = std::min(K, kKC);
   const size_t mc = std::max(kMR, kXBlockBytes / (kc * sizeof(float)) / kMR * kMR);
+  if (M < 4) {
+    // Few tokens (decode): a panel's rows run through all K blocks before the
+    // next panel, so each row streams from memory in one piece. y receives
+    // the same block sums in the same order as with K blocks outermost.
+    const auto panels = [&](auto nr, size_t& n) {
+      constexpr size_t R = decltype(nr)::value;
+      for (; n + R <= n_end; n += R)
+        for (size_t k0 = 0; k0 < K; k0 += kKC)
+          TokensTimesPanel<R>(x, ldx, 0, M, w, ldw, k0, std::min(K, k0 + kKC), y, ldy, n, accumulate || k0 > 0);
+    };
+    size_t n = n_begin;
+    if (M == 1) panels(std::integral_constant<size_t, kGemvNR>(), n);
+    panels(std::integral_constant<size_t, NR>(), n);
+    panels(std::integral_constant<size_t, 1>(), n);
+    return;
+  }
   for (size_t m0 = 0; m0 < M; m0 += mc) {
     const size_t m1 = std::min(M, m0 + mc);
     for (size_t k0 = 0; k0 < K; k0 += kKC) {
       const size_t k1 = std::min(K, k0 + kKC);
       const bool add = accumulate || k0 > 0;
       size_t n = n_begin;
-      if (M == 1) {
-        for (; n + kGemvNR <= n_end; n += kGemvNR)
-          TokensTimesPanel<kGemvNR>(x, ldx, m0, m1, w, ldw, k0, k1, y, ldy, n, add);
-      }
       for (; n + NR <= n_end; n += NR)
         TokensTimesPanel<NR>(x, ldx, m0, m1, w, ldw, k0, k1, y, ldy, n, add, m1 - m0 >= 4 * kMR ? n_end : 0);
       for (; n < n_end; ++n) TokensTimesPanel<1>(x, ldx, m0, m1, w, ldw, k0, k1, y, ldy, n, add);
