@@ -1,8 +1,11 @@
 #include "quant/axe_constraint.h"
 
+#include <tbb/parallel_for.h>
+
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <utility>
 
 namespace axe {
 
@@ -53,26 +56,32 @@ AxeConstraint::AxeConstraint(const AccumulationPlan& plan, ActivationRange x, in
 void AxeConstraint::set_soft_thresholds(const float* w, size_t ldw, ScaleGrid scales) {
   const size_t rows = pos_row_.size();
   const double z = (std::ldexp(1.0, static_cast<int>(plan_.inner_bits)) - 2.0) / (x_.nu - x_.mu);
-  std::vector<std::vector<double>> tiles(n_tiles_);
-  for (size_t r = 0; r < rows; ++r) {
-    for (auto& t : tiles) t.clear();
-    std::vector<float> tile_scale(n_tiles_, 1.0f);
-    for (size_t k = 0; k < cols_; ++k) {
-      tile_scale[plan_.tile_of(k)] = scales.at(r, k);
-      tiles[plan_.tile_of(k)].push_back(w[r * ldw + k] / scales.at(r, k));
+  // Rows are independent (each writes its own lambdas): in parallel on the
+  // current arena, in chunks of rows sharing their scratch.
+  constexpr size_t kChunk = 16;
+  tbb::parallel_for(size_t{0}, (rows + kChunk - 1) / kChunk, [&](size_t c) {
+    std::vector<std::vector<double>> tiles(n_tiles_);
+    std::vector<float> tile_scale(n_tiles_);
+    for (size_t r = c * kChunk; r < std::min(rows, (c + 1) * kChunk); ++r) {
+      for (auto& t : tiles) t.clear();
+      std::fill(tile_scale.begin(), tile_scale.end(), 1.0f);
+      for (size_t k = 0; k < cols_; ++k) {
+        tile_scale[plan_.tile_of(k)] = scales.at(r, k);
+        tiles[plan_.tile_of(k)].push_back(w[r * ldw + k] / scales.at(r, k));
+      }
+      for (uint32_t t = 0; t < n_tiles_; ++t) {
+        auto& v = tiles[t];
+        double mean = 0;
+        for (double a : v) mean += a;
+        // A short last contiguous tile is zero-padded to T (the zeros move the mean).
+        const size_t width = plan_.kind == TileKind::kContiguous ? plan_.tile : v.size();
+        mean /= static_cast<double>(std::max<size_t>(width, 1));
+        for (double& a : v) a = std::abs(a - mean);
+        v.resize(width, std::abs(mean));  // |0 - mean| for the padding
+        lambda_[r * n_tiles_ + t] = tile_scale[t] * l1_projection_threshold(std::move(v), z);
+      }
     }
-    for (uint32_t t = 0; t < n_tiles_; ++t) {
-      auto& v = tiles[t];
-      double mean = 0;
-      for (double a : v) mean += a;
-      // A short last contiguous tile is zero-padded to T (the zeros move the mean).
-      const size_t width = plan_.kind == TileKind::kContiguous ? plan_.tile : v.size();
-      mean /= static_cast<double>(std::max<size_t>(width, 1));
-      for (double& a : v) a = std::abs(a - mean);
-      v.resize(width, std::abs(mean));  // |0 - mean| for the padding
-      lambda_[r * n_tiles_ + t] = tile_scale[t] * l1_projection_threshold(v, z);
-    }
-  }
+  });
 }
 
 int32_t AxeConstraint::quantize(size_t row, size_t col, double v, float scale, double* clipped) {

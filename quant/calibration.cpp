@@ -142,9 +142,22 @@ LayerStats Calibrator::accumulate(size_t K, int act_bits, bool act_signed, bool 
       if (with_g) add_cross_products(ops_, xq, ref_ ? ref_inputs : rows_of(in.x, in.ld, L, K), g);
     }
   });
+  // Only the lower triangle was computed: mirrored in place, in tiles.
+  constexpr Eigen::Index kTile = 64;
+  const Eigen::Index tiles = (k + kTile - 1) / kTile;
+  arena_.execute([&] {
+    tbb::parallel_for(Eigen::Index{0}, tiles, [&](Eigen::Index ti) {
+      const Eigen::Index i0 = ti * kTile, i1 = std::min(k, i0 + kTile);
+      for (Eigen::Index j0 = 0; j0 <= i0; j0 += kTile) {
+        const Eigen::Index j1 = std::min(k, j0 + kTile);
+        for (Eigen::Index i = i0; i < i1; ++i)
+          for (Eigen::Index j = j0; j < std::min(j1, i); ++j) h(j, i) = h(i, j);
+      }
+    });
+  });
   LayerStats stats;
-  stats.h = h.cast<double>().selfadjointView<Eigen::Lower>();  // only the lower triangle was computed
-  if (with_g) stats.g = g.cast<double>();
+  stats.h = std::move(h);
+  if (with_g) stats.g = std::move(g);
   return stats;
 }
 

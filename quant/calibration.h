@@ -38,8 +38,10 @@ struct CalibrationOptions {
 std::vector<std::vector<int32_t>> calibration_windows(const Tokenizer& tokenizer, const CalibrationOptions& o);
 
 // Calibration statistics of one stage's input.
+// Both hold sums of fp32 products accumulated in fp32: h is symmetric with
+// both triangles filled; g is empty unless asked for.
 struct LayerStats {
-  Eigen::MatrixXd h, g;  // g is empty unless asked for
+  RowMatrixF h, g;
 };
 
 class Calibrator {

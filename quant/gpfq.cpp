@@ -9,21 +9,23 @@
 
 namespace axe {
 
-std::vector<int8_t> gpfq_quantize(const float* w_in, size_t rows, size_t cols, const Eigen::MatrixXd& h,
-                                  const Eigen::MatrixXd& g, ScaleGrid scales, int bits, AxeConstraint* axe,
-                                  const GpfqOptions& o) {
+namespace {
+
+template <class M>
+std::vector<int8_t> gpfq_impl(const float* w_in, size_t rows, size_t cols, const M& h, const M& g, ScaleGrid scales,
+                              int bits, AxeConstraint* axe, const GpfqOptions& o) {
   const Eigen::Index K = static_cast<Eigen::Index>(cols);
-  const std::vector<Eigen::Index> perm = column_order(h.diagonal(), o.act_order);
+  const std::vector<Eigen::Index> perm = column_order(h.diagonal().template cast<double>(), o.act_order);
   auto at = [&](Eigen::Index i) { return perm[static_cast<size_t>(i)]; };
   // In quantization order: A = diag(ds) + Lg (lower, with diagonal) and
   // C = Lh^T (strictly upper), both rows scaled by 1 / diag(H).
   RowMatrixF A = RowMatrixF::Zero(K, K);
   RowMatrixF C = RowMatrixF::Zero(K, K);
   for (Eigen::Index t = 0; t < K; ++t) {
-    const double d = h(at(t), at(t));
+    const double d = static_cast<double>(h(at(t), at(t)));
     if (d == 0) continue;  // a dead column: v_t = 0
-    for (Eigen::Index j = 0; j <= t; ++j) A(t, j) = static_cast<float>(g(at(t), at(j)) / d);
-    for (Eigen::Index j = 0; j < t; ++j) C(j, t) = static_cast<float>(h(at(t), at(j)) / d);
+    for (Eigen::Index j = 0; j <= t; ++j) A(t, j) = static_cast<float>(static_cast<double>(g(at(t), at(j))) / d);
+    for (Eigen::Index j = 0; j < t; ++j) C(j, t) = static_cast<float>(static_cast<double>(h(at(t), at(j))) / d);
   }
   // base = W_perm A^T, rows in parallel chunks, on the runtime's matmul.
   const Ops& ops = o.ops ? *o.ops : best_ops();
@@ -47,7 +49,22 @@ std::vector<int8_t> gpfq_quantize(const float* w_in, size_t rows, size_t cols, c
   gc.toward_zero = o.toward_zero;
   gc.threads = o.threads;
   gc.ops = o.ops;
-  return greedy_quantize_columns(V, C, perm, scales, bits, axe, gc);
+  A = RowMatrixF();
+  C.transposeInPlace();  // the loop's products want C^T
+  return greedy_quantize_columns_transposed(V, C, perm, scales, bits, axe, gc);
+}
+
+}  // namespace
+
+std::vector<int8_t> gpfq_quantize(const float* w, size_t rows, size_t cols, const Eigen::MatrixXd& h,
+                                  const Eigen::MatrixXd& g, ScaleGrid scales, int bits, AxeConstraint* axe,
+                                  const GpfqOptions& o) {
+  return gpfq_impl(w, rows, cols, h, g, scales, bits, axe, o);
+}
+
+std::vector<int8_t> gpfq_quantize(const float* w, size_t rows, size_t cols, const RowMatrixF& h, const RowMatrixF& g,
+                                  ScaleGrid scales, int bits, AxeConstraint* axe, const GpfqOptions& o) {
+  return gpfq_impl(w, rows, cols, h, g, scales, bits, axe, o);
 }
 
 }  // namespace axe

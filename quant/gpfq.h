@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "quant/axe_constraint.h"
+#include "quant/row_matrix.h"
 #include "runtime/ops/ops.h"
 
 namespace axe {
@@ -36,5 +37,8 @@ struct GpfqOptions {
 std::vector<int8_t> gpfq_quantize(const float* w, size_t rows, size_t cols, const Eigen::MatrixXd& h,
                                   const Eigen::MatrixXd& g, ScaleGrid scales, int bits, AxeConstraint* axe,
                                   const GpfqOptions& options);
+// The same with h and g in fp32 (as the calibration keeps them).
+std::vector<int8_t> gpfq_quantize(const float* w, size_t rows, size_t cols, const RowMatrixF& h, const RowMatrixF& g,
+                                  ScaleGrid scales, int bits, AxeConstraint* axe, const GpfqOptions& options);
 
 }  // namespace axe

@@ -45,6 +45,12 @@ struct GreedyColumns {
 std::vector<int8_t> greedy_quantize_columns(RowMatrixF& V, const RowMatrixF& C, const std::vector<Eigen::Index>& perm,
                                             ScaleGrid scales, int bits, AxeConstraint* axe, const GreedyColumns& o);
 
+// The same given ct = C^T (the layout the trailing products use), which the
+// caller may have made in place; C itself is not needed.
+std::vector<int8_t> greedy_quantize_columns_transposed(RowMatrixF& V, const RowMatrixF& ct,
+                                                       const std::vector<Eigen::Index>& perm, ScaleGrid scales,
+                                                       int bits, AxeConstraint* axe, const GreedyColumns& o);
+
 // Quantization order: 0..K-1, or by descending d[k] (stable) for act order.
 std::vector<Eigen::Index> column_order(const Eigen::VectorXd& d, bool act_order);
 

@@ -2,7 +2,9 @@
 
 #include <tbb/parallel_for.h>
 
+#include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "runtime/parallel.h"
 
@@ -52,27 +54,44 @@ bool blocked_cholesky(const Ops& ops, RowMatrixF& a) {
   return a.allFinite();
 }
 
-// Inverse of the lower triangular l (n x n), recursively:
+// y (m x n, stride ldy) += x (m x k, stride ldx) * w^T, w: n x k (stride
+// ldw); rows of w in parallel (gemm_nt on views).
+void gemm_nt_view(const Ops& ops, const float* x, size_t ldx, size_t m, size_t k, const float* w, size_t ldw, size_t n,
+                  float* y, size_t ldy) {
+  parallel_rows(n, 16, m * n * k >= (size_t{1} << 18), [&](size_t r0, size_t r1) {
+    ops.matmul_f32(x, ldx, m, w, ldw, k, y, ldy, r0, r1, true);
+  });
+}
+
+// The inverse of the lower triangular l (n x n, stride ld, zero above the
+// diagonal), recursively and in place:
 // [L11 0; L21 L22]^-1 = [X11 0; -X22 L21 X11, X22].
-RowMatrixF lower_inverse(const Ops& ops, const RowMatrixF& l) {
-  const Eigen::Index n = l.rows();
+void lower_inverse(const Ops& ops, float* l, size_t ld, Eigen::Index n) {
+  using Stride = Eigen::OuterStride<>;
+  using View = Eigen::Map<RowMatrixF, 0, Stride>;
+  const Eigen::Index ld_i = static_cast<Eigen::Index>(ld);
   if (n <= kBlock) {
-    const Eigen::MatrixXf lc = l;
-    return RowMatrixF(lc.triangularView<Eigen::Lower>().solve(Eigen::MatrixXf::Identity(n, n)));
+    const Eigen::MatrixXf lc = View(l, n, n, Stride(ld_i));
+    const RowMatrixF inv(lc.triangularView<Eigen::Lower>().solve(Eigen::MatrixXf::Identity(n, n)));
+    View(l, n, n, Stride(ld_i)) = inv;
+    return;
   }
   const Eigen::Index n1 = ((n / 2 + kBlock - 1) / kBlock) * kBlock, n2 = n - n1;
-  const RowMatrixF x11 = lower_inverse(ops, l.topLeftCorner(n1, n1));
-  const RowMatrixF x22 = lower_inverse(ops, l.bottomRightCorner(n2, n2));
-  const RowMatrixF l21 = l.bottomLeftCorner(n2, n1);
-  RowMatrixF t = RowMatrixF::Zero(n2, n1);  // L21 X11
-  gemm_nt(ops, l21, RowMatrixF(x11.transpose()), t.data(), static_cast<size_t>(n1));
-  RowMatrixF x21 = RowMatrixF::Zero(n2, n1);  // X22 T
-  gemm_nt(ops, x22, RowMatrixF(t.transpose()), x21.data(), static_cast<size_t>(n1));
-  RowMatrixF x = RowMatrixF::Zero(n, n);
-  x.topLeftCorner(n1, n1) = x11;
-  x.bottomRightCorner(n2, n2) = x22;
-  x.bottomLeftCorner(n2, n1) = -x21;
-  return x;
+  const size_t u1 = static_cast<size_t>(n1), u2 = static_cast<size_t>(n2);
+  float* l22 = l + n1 * ld_i + n1;
+  float* l21 = l + n1 * ld_i;
+  lower_inverse(ops, l, ld, n1);     // X11
+  lower_inverse(ops, l22, ld, n2);   // X22
+  RowMatrixF t = RowMatrixF::Zero(n2, n1);  // T = L21 X11
+  {
+    const RowMatrixF x11t = View(l, n1, n1, Stride(ld_i)).transpose();
+    gemm_nt_view(ops, l21, ld, u2, u1, x11t.data(), u1, u1, t.data(), u1);
+  }
+  const RowMatrixF tt = t.transpose();
+  t = RowMatrixF();
+  View(l21, n2, n1, Stride(ld_i)).setZero();  // L21 is no longer needed: X21 = -X22 T goes there
+  gemm_nt_view(ops, l22, ld, u2, u2, tt.data(), u2, u1, l21, ld);
+  View(l21, n2, n1, Stride(ld_i)) *= -1.0f;
 }
 
 }  // namespace
@@ -83,12 +102,19 @@ bool inverse_upper_factor(const Ops& ops, const Eigen::MatrixXd& h, RowMatrixF& 
   RowMatrixF a(K, K);
   for (Eigen::Index i = 0; i < K; ++i)
     for (Eigen::Index j = 0; j < K; ++j) a(i, j) = static_cast<float>(h(K - 1 - i, K - 1 - j));
+  return inverse_upper_factor_reversed(ops, a, u);
+}
+
+bool inverse_upper_factor_reversed(const Ops& ops, RowMatrixF& a, RowMatrixF& u) {
+  const Eigen::Index K = a.rows();
   if (!blocked_cholesky(ops, a)) return false;
-  const RowMatrixF x = lower_inverse(ops, a);  // L^-1, so U = R^-1 = J L^-1 J
-  if (!x.allFinite()) return false;
-  u.resize(K, K);
-  for (Eigen::Index i = 0; i < K; ++i)
-    for (Eigen::Index j = 0; j < K; ++j) u(i, j) = x(K - 1 - i, K - 1 - j);
+  lower_inverse(ops, a.data(), static_cast<size_t>(K), K);  // X = L^-1 in place, so U = R^-1 = J X J
+  if (!a.allFinite()) return false;
+  // u(i, j) = x(K-1-i, K-1-j): element i K + j of u is element K^2-1-(i K + j)
+  // of x, so U is x's storage reversed, in place.
+  std::reverse(a.data(), a.data() + K * K);
+  u = std::move(a);
+  a = RowMatrixF();
   return true;
 }
 

@@ -19,4 +19,12 @@ namespace axe {
 // diagonal, or not finite); u is then unspecified.
 bool inverse_upper_factor(const Ops& ops, const Eigen::MatrixXd& h, RowMatrixF& u);
 
+// The same from a = J h J in fp32 (rows and columns reversed; only the lower
+// triangle is read), which it consumes (overwritten, or moved into u): the
+// caller builds it straight from its own H, with no double copy. Equal to the
+// overload above when a(i, j) = float(h(K-1-i, K-1-j)). The triangular
+// inverse runs in a's storage, so the factorization needs one K x K matrix
+// plus K^2 / 4-sized temporaries.
+bool inverse_upper_factor_reversed(const Ops& ops, RowMatrixF& a, RowMatrixF& u);
+
 }  // namespace axe

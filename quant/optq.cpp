@@ -1,5 +1,6 @@
 #include "quant/optq.h"
 
+#include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
 #include <algorithm>
@@ -10,42 +11,77 @@
 
 namespace axe {
 
-std::vector<int8_t> optq_quantize(const float* w_in, size_t rows, size_t cols, Eigen::MatrixXd h, ScaleGrid scales,
-                                  int bits, AxeConstraint* axe, const OptqOptions& o, double* damping_used) {
-  const Eigen::Index K = static_cast<Eigen::Index>(cols);
-  RowMatrixF W = Eigen::Map<const RowMatrixF>(w_in, rows, cols);
+namespace {
 
-  // Dead columns: no signal in the calibration data; their weights are zeroed.
+// H symmetric, double column-major or fp32 row-major: column c of H is the
+// contiguous h.data() + c K either way.
+template <class HMatrix>
+std::vector<int8_t> optq_impl(const float* w_in, size_t rows, size_t cols, const HMatrix& h, ScaleGrid scales,
+                              int bits, AxeConstraint* axe, const OptqOptions& o, double* damping_used) {
+  const Eigen::Index K = static_cast<Eigen::Index>(cols);
+  const Eigen::Map<const RowMatrixF> W(w_in, static_cast<Eigen::Index>(rows), K);
+
+  // Dead columns: no signal in the calibration data; their weights are zeroed
+  // (and their diagonal taken as 1).
+  Eigen::VectorXd diag = h.diagonal().template cast<double>();
+  std::vector<char> dead(static_cast<size_t>(K), 0);
   for (Eigen::Index i = 0; i < K; ++i)
-    if (h(i, i) == 0) {
-      h(i, i) = 1;
-      W.col(i).setZero();
+    if (diag(i) == 0) {
+      diag(i) = 1;
+      dead[static_cast<size_t>(i)] = 1;
     }
   // Act order: the quantization order; tiles stay in the original order.
-  const std::vector<Eigen::Index> perm = column_order(h.diagonal(), o.act_order);
-  Eigen::MatrixXd hp(K, K);
-  RowMatrixF Wp(rows, cols);
-  for (Eigen::Index i = 0; i < K; ++i) {
-    const size_t pi = static_cast<size_t>(i);
-    Wp.col(i) = W.col(perm[pi]);
-    for (Eigen::Index j = 0; j < K; ++j) hp(i, j) = h(perm[pi], perm[static_cast<size_t>(j)]);
-  }
-
-  // U = upper Cholesky factor of (H + damp I)^-1, raising damp until it exists.
-  const double mean_diag = hp.diagonal().mean();
-  double damp = o.damp * mean_diag;
-  RowMatrixF U;
-  const Ops& ops = o.ops ? *o.ops : best_ops();
+  const std::vector<Eigen::Index> perm = column_order(diag, o.act_order);
+  // W in quantization order (dead columns zero), row by row.
+  RowMatrixF Wp(static_cast<Eigen::Index>(rows), K);
   tbb::task_arena arena(std::max(1, o.threads));
+  arena.execute([&] {
+    tbb::parallel_for(Eigen::Index{0}, static_cast<Eigen::Index>(rows), [&](Eigen::Index r) {
+      const float* wr = W.data() + r * K;
+      float* out = Wp.data() + r * K;
+      for (Eigen::Index i = 0; i < K; ++i) {
+        const Eigen::Index c = perm[static_cast<size_t>(i)];
+        out[i] = dead[static_cast<size_t>(c)] ? 0.0f : wr[c];
+      }
+    });
+  });
+  // H in quantization order, hp(i, j) = H(perm[i], perm[j]), is never formed:
+  // the factor's input J (hp + damp I) J is built in fp32 straight from H
+  // (H holds fp32 values, so this equals casting the damped double hp).
+  // Its mean diagonal, summed in order as Eigen's diagonal().mean() does.
+  double diag_sum = K > 0 ? diag(perm[0]) : 0.0;
+  for (Eigen::Index i = 1; i < K; ++i) diag_sum += diag(perm[static_cast<size_t>(i)]);
+  const double mean_diag = diag_sum / static_cast<double>(K);
+  double damp = o.damp * mean_diag;
+  const Ops& ops = o.ops ? *o.ops : best_ops();
+  RowMatrixF U, a(K, K);
+  // a(i, j) = hp(K-1-i, K-1-j) (+ damp on the diagonal); H is symmetric, so
+  // row i reads H's column perm[K-1-i], contiguous in its column-major storage.
+  auto build = [&] {
+    a.resize(K, K);  // released by a successful (or late failing) factorization
+    tbb::parallel_for(Eigen::Index{0}, K, [&](Eigen::Index i) {
+      const Eigen::Index pi = perm[static_cast<size_t>(K - 1 - i)];
+      const auto* hc = h.data() + pi * K;
+      float* ai = a.data() + i * K;
+      if (o.act_order) {
+        for (Eigen::Index j = 0; j < K; ++j) ai[j] = static_cast<float>(static_cast<double>(hc[perm[static_cast<size_t>(K - 1 - j)]]));
+      } else {  // perm is the identity: H's column reversed
+        for (Eigen::Index j = 0; j < K; ++j) ai[j] = static_cast<float>(static_cast<double>(hc[K - 1 - j]));
+      }
+      ai[i] = static_cast<float>(diag(pi) + damp);
+    });
+  };
   for (int attempt = 0;; ++attempt) {
-    Eigen::MatrixXd hd = hp;
-    hd.diagonal().array() += damp;
     bool ok = false;
-    arena.execute([&] { ok = inverse_upper_factor(ops, hd, U); });
+    arena.execute([&] {
+      build();
+      ok = inverse_upper_factor_reversed(ops, a, U);
+    });
     if (ok) break;
     if (attempt == 8) fail(AXE_ERR_INTERNAL, "OPTQ: the Hessian cannot be factorized even with damping " + std::to_string(damp));
     damp = damp > 0 ? damp * 10 : 1e-6 * std::max(mean_diag, 1e-12);
   }
+  a = RowMatrixF();  // consumed by the factorization
   if (damping_used) *damping_used = damp / std::max(mean_diag, 1e-300);
 
   GreedyColumns g;
@@ -55,7 +91,20 @@ std::vector<int8_t> optq_quantize(const float* w_in, size_t rows, size_t cols, E
   g.toward_zero = o.toward_zero;
   g.threads = o.threads;
   g.ops = o.ops;
-  return greedy_quantize_columns(Wp, U, perm, scales, bits, axe, g);
+  U.transposeInPlace();  // the loop's products want U^T; U itself is no longer needed
+  return greedy_quantize_columns_transposed(Wp, U, perm, scales, bits, axe, g);
+}
+
+}  // namespace
+
+std::vector<int8_t> optq_quantize(const float* w, size_t rows, size_t cols, const Eigen::MatrixXd& h, ScaleGrid scales,
+                                  int bits, AxeConstraint* axe, const OptqOptions& o, double* damping_used) {
+  return optq_impl(w, rows, cols, h, scales, bits, axe, o, damping_used);
+}
+
+std::vector<int8_t> optq_quantize(const float* w, size_t rows, size_t cols, const RowMatrixF& h, ScaleGrid scales,
+                                  int bits, AxeConstraint* axe, const OptqOptions& o, double* damping_used) {
+  return optq_impl(w, rows, cols, h, scales, bits, axe, o, damping_used);
 }
 
 }  // namespace axe

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "quant/axe_constraint.h"
+#include "quant/row_matrix.h"
 #include "runtime/ops/ops.h"
 
 namespace axe {
@@ -31,7 +32,11 @@ struct OptqOptions {
 // H: cols x cols, sum of x~ x~^T over calibration tokens (quantized inputs).
 // Returns codes [rows][cols] in the original column order. `axe` (may be
 // null) holds the layer's soft thresholds and running budgets.
-std::vector<int8_t> optq_quantize(const float* w, size_t rows, size_t cols, Eigen::MatrixXd h, ScaleGrid scales,
+std::vector<int8_t> optq_quantize(const float* w, size_t rows, size_t cols, const Eigen::MatrixXd& h, ScaleGrid scales,
+                                  int bits, AxeConstraint* axe, const OptqOptions& options, double* damping_used);
+// The same with H in fp32, both triangles filled (as the calibration keeps
+// it): equal to the double overload given the same values.
+std::vector<int8_t> optq_quantize(const float* w, size_t rows, size_t cols, const RowMatrixF& h, ScaleGrid scales,
                                   int bits, AxeConstraint* axe, const OptqOptions& options, double* damping_used);
 
 }  // namespace axe

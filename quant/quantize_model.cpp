@@ -218,7 +218,7 @@ class Driver {
     std::unique_ptr<AxeConstraint> axe;
     if (enforces_plan(o_.constraint)) {
       axe = std::make_unique<AxeConstraint>(lf.plan, lf.x_range(), lf.weight_bits, lin.rows(), lin.cols());
-      axe->set_soft_thresholds(lin.data(), lin.cols(), grid);
+      arena_.execute([&] { axe->set_soft_thresholds(lin.data(), lin.cols(), grid); });
     }
     const bool ep_init = o_.constraint == Constraint::kEpInit;
     const LayerJob job{lin, lf, grid, stats, axe.get(), ep_init, ops_, o_.threads, arena_};

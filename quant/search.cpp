@@ -26,6 +26,7 @@ double calibration_error(const LinearF32& lin, const std::vector<int8_t>& codes,
   // One piece for the usual layers; strips of rows for very large ones (a
   // 32000-row classifier would need three rows x K double matrices).
   const Eigen::Index strip = rows * K > (Eigen::Index{1} << 24) ? 4096 : rows;
+  const Eigen::MatrixXd h = st.h.cast<double>(), g = st.g.cast<double>();  // fp32 values, exactly
   double err = 0;
   for (Eigen::Index r0 = 0; r0 < rows; r0 += strip) {
     const Eigen::Index n = std::min(strip, rows - r0);
@@ -35,7 +36,7 @@ double calibration_error(const LinearF32& lin, const std::vector<int8_t>& codes,
       for (Eigen::Index k = 0; k < K; ++k)
         B(i, k) = double{scales.at(static_cast<size_t>(r0 + i), static_cast<size_t>(k))} *
                   codes[static_cast<size_t>((r0 + i) * K + k)];
-    err += -2.0 * ((B * st.g).cwiseProduct(W)).sum() + ((B * st.h).cwiseProduct(B)).sum();
+    err += -2.0 * ((B * g).cwiseProduct(W)).sum() + ((B * h).cwiseProduct(B)).sum();
   }
   return err;
 }
