@@ -117,76 +117,108 @@ AXE_G_AVX512 inline void step512(__m512i& acc, __m512i& acc16, __m512i u, __m512
   }
 }
 
+// One group of an MR x NP tile: acc[m][p] = corr(m) + the group's integer
+// dot products of token m with panel p's 16 rows. wg is panel 0's block of
+// the group (panel p at + p * ldw); act(m, q) is token m's codes 4q .. 4q + 3
+// as one int32 (quads 0..7 of the group). Shared by the kernel tiles and the
+// prefill tiles, which differ only in where the activations come from.
+template <int MR, int NP, int BITS, Mode MODE, class Act, class Corr>
+AXE_G_AVX512 __attribute__((always_inline)) inline void group_sums512(const uint8_t* wg, size_t ldw, Act act,
+                                                                     Corr corr, __m512i (&acc)[MR][NP]) {
+  // 8-bit without VNNI: |q| x (sign(q) * a), since u x a pairs could saturate.
+  constexpr bool kSignTrick = MODE == Mode::kInt32 && BITS == 8;
+  const __m512i nib = _mm512_set1_epi8(0x0F), flip = _mm512_set1_epi8(static_cast<char>(0x80));
+  __m512i acc16[MR][NP];
+  for (int m = 0; m < MR; ++m)
+    for (int p = 0; p < NP; ++p) {
+      if constexpr (MODE == Mode::kInt16) acc16[m][p] = _mm512_setzero_si512();
+      else acc[m][p] = _mm512_set1_epi32(corr(m));
+    }
+  if constexpr (BITS == 8) {
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; ++j) {
+      __m512i u[NP];
+      __mmask64 neg[NP];
+      for (int p = 0; p < NP; ++p) {
+        u[p] = _mm512_loadu_si512(wg + p * ldw + j * 64);
+        if constexpr (kSignTrick) {
+          const __m512i q = _mm512_xor_si512(u[p], flip);
+          neg[p] = _mm512_movepi8_mask(q);
+          u[p] = _mm512_abs_epi8(q);  // -128 -> 0x80, read as 128
+        }
+      }
+      for (int m = 0; m < MR; ++m) {
+        const __m512i a = _mm512_set1_epi32(act(m, j));
+        for (int p = 0; p < NP; ++p) {
+          if constexpr (kSignTrick) {
+            const __m512i s = _mm512_mask_sub_epi8(a, neg[p], _mm512_setzero_si512(), a);
+            step512<MODE>(acc[m][p], acc16[m][p], u[p], s);
+          } else {
+            step512<MODE>(acc[m][p], acc16[m][p], u[p], a);
+          }
+        }
+      }
+    }
+  } else {
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j) {  // chunk j: quad j (low nibbles) and quad j + 4 (high)
+      __m512i lo[NP], hi[NP];
+      for (int p = 0; p < NP; ++p) {
+        const __m512i v = _mm512_loadu_si512(wg + p * ldw + j * 64);
+        lo[p] = _mm512_and_si512(v, nib);
+        hi[p] = _mm512_and_si512(_mm512_srli_epi16(v, 4), nib);
+      }
+      for (int m = 0; m < MR; ++m) {
+        const __m512i alo = _mm512_set1_epi32(act(m, j));
+        for (int p = 0; p < NP; ++p) step512<MODE>(acc[m][p], acc16[m][p], lo[p], alo);
+        const __m512i ahi = _mm512_set1_epi32(act(m, j + 4));
+        for (int p = 0; p < NP; ++p) step512<MODE>(acc[m][p], acc16[m][p], hi[p], ahi);
+      }
+    }
+  }
+  if constexpr (MODE == Mode::kInt16) {
+    for (int m = 0; m < MR; ++m) {
+      const __m512i c = _mm512_set1_epi32(corr(m));
+      for (int p = 0; p < NP; ++p) acc[m][p] = _mm512_add_epi32(c, _mm512_madd_epi16(acc16[m][p], _mm512_set1_epi16(1)));
+    }
+  }
+}
+
+// facc[m][p] += float(acc[m][p]) * (panel p's scales of group g * dx(m)),
+// the scales fp16 (sh) or fp32 (sf), panel p at + p * lds.
+template <int MR, int NP, class Dx>
+AXE_G_AVX512 __attribute__((always_inline)) inline void group_scale_add512(const __m512i (&acc)[MR][NP],
+                                                                          const uint16_t* sh, const float* sf,
+                                                                          size_t lds, size_t g, Dx dx,
+                                                                          __m512 (&facc)[MR][NP]) {
+  __m512 dw[NP];
+  for (int p = 0; p < NP; ++p)
+    dw[p] = sh ? _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sh + p * lds + g * 16)))
+               : _mm512_loadu_ps(sf + p * lds + g * 16);
+  for (int m = 0; m < MR; ++m) {
+    const __m512 dxm = _mm512_set1_ps(dx(m));
+    for (int p = 0; p < NP; ++p)
+      facc[m][p] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[m][p]), _mm512_mul_ps(dw[p], dxm), facc[m][p]);
+  }
+}
+
 template <int MR, int NP, int BITS, Mode MODE, bool kPrefetch = false>
 AXE_G_AVX512 void tile512(const Args& t, const Dst& o) {
-  // 8-bit without VNNI: |q| x (sign(q) * a), since u x a pairs could saturate.
+  // The stored codes' offset, which the sign trick (group_sums512) removes.
   constexpr bool kSignTrick = MODE == Mode::kInt32 && BITS == 8;
   constexpr int32_t kOffset = kSignTrick ? 0 : (BITS == 4 ? 8 : 128);
   constexpr size_t kBlock = BITS == 4 ? 256 : 512;
-  const __m512i nib = _mm512_set1_epi8(0x0F), flip = _mm512_set1_epi8(static_cast<char>(0x80));
   __m512 facc[MR][NP];
   for (int m = 0; m < MR; ++m)
     for (int p = 0; p < NP; ++p) facc[m][p] = _mm512_setzero_ps();
   for (size_t g = 0; g < t.groups; ++g) {
-    __m512i acc[MR][NP], acc16[MR][NP];
-    for (int m = 0; m < MR; ++m)
-      for (int p = 0; p < NP; ++p) {
-        if constexpr (MODE == Mode::kInt16) acc16[m][p] = _mm512_setzero_si512();
-        else acc[m][p] = _mm512_set1_epi32(-kOffset * t.xsum[m * t.groups + g]);
-      }
     const int8_t* xg = t.x + g * kGroupSize;
     const uint8_t* wg = t.w + g * kBlock;
     if constexpr (kPrefetch) prefetch_ahead<NP, kBlock>(wg, t.ldw);
-    if constexpr (BITS == 8) {
-#pragma GCC unroll 8
-      for (int j = 0; j < 8; ++j) {
-        __m512i u[NP];
-        __mmask64 neg[NP];
-        for (int p = 0; p < NP; ++p) {
-          u[p] = _mm512_loadu_si512(wg + p * t.ldw + j * 64);
-          if constexpr (kSignTrick) {
-            const __m512i q = _mm512_xor_si512(u[p], flip);
-            neg[p] = _mm512_movepi8_mask(q);
-            u[p] = _mm512_abs_epi8(q);  // -128 -> 0x80, read as 128
-          }
-        }
-        for (int m = 0; m < MR; ++m) {
-          const __m512i a = _mm512_set1_epi32(load_i32(xg + m * t.ldx + 4 * j));
-          for (int p = 0; p < NP; ++p) {
-            if constexpr (kSignTrick) {
-              const __m512i s = _mm512_mask_sub_epi8(a, neg[p], _mm512_setzero_si512(), a);
-              step512<MODE>(acc[m][p], acc16[m][p], u[p], s);
-            } else {
-              step512<MODE>(acc[m][p], acc16[m][p], u[p], a);
-            }
-          }
-        }
-      }
-    } else {
-#pragma GCC unroll 4
-      for (int j = 0; j < 4; ++j) {  // chunk j: quad j (low nibbles) and quad j + 4 (high)
-        __m512i lo[NP], hi[NP];
-        for (int p = 0; p < NP; ++p) {
-          const __m512i v = _mm512_loadu_si512(wg + p * t.ldw + j * 64);
-          lo[p] = _mm512_and_si512(v, nib);
-          hi[p] = _mm512_and_si512(_mm512_srli_epi16(v, 4), nib);
-        }
-        for (int m = 0; m < MR; ++m) {
-          const __m512i alo = _mm512_set1_epi32(load_i32(xg + m * t.ldx + 4 * j));
-          const __m512i ahi = _mm512_set1_epi32(load_i32(xg + m * t.ldx + 16 + 4 * j));
-          for (int p = 0; p < NP; ++p) {
-            step512<MODE>(acc[m][p], acc16[m][p], lo[p], alo);
-            step512<MODE>(acc[m][p], acc16[m][p], hi[p], ahi);
-          }
-        }
-      }
-    }
-    if constexpr (MODE == Mode::kInt16) {
-      for (int m = 0; m < MR; ++m) {
-        const __m512i c = _mm512_set1_epi32(-kOffset * t.xsum[m * t.groups + g]);
-        for (int p = 0; p < NP; ++p) acc[m][p] = _mm512_add_epi32(c, _mm512_madd_epi16(acc16[m][p], _mm512_set1_epi16(1)));
-      }
-    }
+    __m512i acc[MR][NP];
+    group_sums512<MR, NP, BITS, MODE>(
+        wg, t.ldw, [&](int m, int q) { return load_i32(xg + m * t.ldx + 4 * q); },
+        [&](int m) { return -kOffset * t.xsum[m * t.groups + g]; }, acc);
     if (o.d) {
       alignas(64) int32_t tmp[16];
       for (int m = 0; m < MR; ++m)
@@ -196,15 +228,7 @@ AXE_G_AVX512 void tile512(const Args& t, const Dst& o) {
             o.d[m * o.ldd + r * t.groups + g] = tmp[r - p * 16];
         }
     }
-    __m512 dw[NP];
-    for (int p = 0; p < NP; ++p)
-      dw[p] = t.sh ? _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(t.sh + p * t.lds + g * 16)))
-                   : _mm512_loadu_ps(t.sf + p * t.lds + g * 16);
-    for (int m = 0; m < MR; ++m) {
-      const __m512 dx = _mm512_set1_ps(t.xs[m * t.groups + g]);
-      for (int p = 0; p < NP; ++p)
-        facc[m][p] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[m][p]), _mm512_mul_ps(dw[p], dx), facc[m][p]);
-    }
+    group_scale_add512(acc, t.sh, t.sf, t.lds, g, [&](int m) { return t.xs[m * t.groups + g]; }, facc);
   }
   if (!o.y) return;
   for (int p = 0; p < NP; ++p) {
@@ -441,9 +465,7 @@ struct PTile {
 
 template <int MR, int NP, int BITS, Mode MODE, bool kD>
 AXE_G_AVX512 void ptile512(const PTile& t) {
-  constexpr bool kSignTrick = MODE == Mode::kInt32 && BITS == 8;
   constexpr size_t kBlock = BITS == 4 ? 256 : 512, kRec = kRecordBytes<MR>;
-  const __m512i nib = _mm512_set1_epi8(0x0F), flip = _mm512_set1_epi8(static_cast<char>(0x80));
   __m512 facc[MR][NP];
   for (int m = 0; m < MR; ++m)
     for (int p = 0; p < NP; ++p) facc[m][p] = t.first ? _mm512_setzero_ps() : _mm512_load_ps(t.f + (m * NP + p) * 16);
@@ -453,60 +475,9 @@ AXE_G_AVX512 void ptile512(const PTile& t) {
     const int32_t* quad = reinterpret_cast<const int32_t*>(xr);
     const int32_t* corr = quad + 8 * MR;
     const float* dx = reinterpret_cast<const float*>(corr + MR);
-    __m512i acc[MR][NP], acc16[MR][NP];
-    for (int m = 0; m < MR; ++m)
-      for (int p = 0; p < NP; ++p) {
-        if constexpr (MODE == Mode::kInt16) acc16[m][p] = _mm512_setzero_si512();
-        else acc[m][p] = _mm512_set1_epi32(corr[m]);
-      }
-    if constexpr (BITS == 8) {
-#pragma GCC unroll 8
-      for (int j = 0; j < 8; ++j) {
-        __m512i u[NP];
-        __mmask64 neg[NP];
-        for (int p = 0; p < NP; ++p) {
-          u[p] = _mm512_loadu_si512(wg + p * t.ldw + j * 64);
-          if constexpr (kSignTrick) {
-            const __m512i q = _mm512_xor_si512(u[p], flip);
-            neg[p] = _mm512_movepi8_mask(q);
-            u[p] = _mm512_abs_epi8(q);
-          }
-        }
-        for (int m = 0; m < MR; ++m) {
-          const __m512i a = _mm512_set1_epi32(quad[j * MR + m]);
-          for (int p = 0; p < NP; ++p) {
-            if constexpr (kSignTrick) {
-              const __m512i s = _mm512_mask_sub_epi8(a, neg[p], _mm512_setzero_si512(), a);
-              step512<MODE>(acc[m][p], acc16[m][p], u[p], s);
-            } else {
-              step512<MODE>(acc[m][p], acc16[m][p], u[p], a);
-            }
-          }
-        }
-      }
-    } else {
-#pragma GCC unroll 4
-      for (int j = 0; j < 4; ++j) {
-        __m512i lo[NP], hi[NP];
-        for (int p = 0; p < NP; ++p) {
-          const __m512i v = _mm512_loadu_si512(wg + p * t.ldw + j * 64);
-          lo[p] = _mm512_and_si512(v, nib);
-          hi[p] = _mm512_and_si512(_mm512_srli_epi16(v, 4), nib);
-        }
-        for (int m = 0; m < MR; ++m) {
-          const __m512i alo = _mm512_set1_epi32(quad[j * MR + m]);
-          for (int p = 0; p < NP; ++p) step512<MODE>(acc[m][p], acc16[m][p], lo[p], alo);
-          const __m512i ahi = _mm512_set1_epi32(quad[(j + 4) * MR + m]);
-          for (int p = 0; p < NP; ++p) step512<MODE>(acc[m][p], acc16[m][p], hi[p], ahi);
-        }
-      }
-    }
-    if constexpr (MODE == Mode::kInt16) {
-      for (int m = 0; m < MR; ++m) {
-        const __m512i c = _mm512_set1_epi32(corr[m]);
-        for (int p = 0; p < NP; ++p) acc[m][p] = _mm512_add_epi32(c, _mm512_madd_epi16(acc16[m][p], _mm512_set1_epi16(1)));
-      }
-    }
+    __m512i acc[MR][NP];
+    group_sums512<MR, NP, BITS, MODE>(
+        wg, t.ldw, [&](int m, int q) { return quad[q * MR + m]; }, [&](int m) { return corr[m]; }, acc);
     if constexpr (kD) {
       alignas(64) int32_t tmp[16];
       for (int m = 0; m < std::min(MR, t.mvalid); ++m)
@@ -516,15 +487,7 @@ AXE_G_AVX512 void ptile512(const PTile& t) {
             t.d[m * t.ldd + r * t.G + t.g0 + g] = tmp[r - p * 16];
         }
     }
-    __m512 dw[NP];
-    for (int p = 0; p < NP; ++p)
-      dw[p] = t.sh ? _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(t.sh + p * t.lds + g * 16)))
-                   : _mm512_loadu_ps(t.sf + p * t.lds + g * 16);
-    for (int m = 0; m < MR; ++m) {
-      const __m512 dxm = _mm512_set1_ps(dx[m]);
-      for (int p = 0; p < NP; ++p)
-        facc[m][p] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[m][p]), _mm512_mul_ps(dw[p], dxm), facc[m][p]);
-    }
+    group_scale_add512(acc, t.sh, t.sf, t.lds, g, [&](int m) { return dx[m]; }, facc);
   }
   for (int m = 0; m < MR; ++m)
     for (int p = 0; p < NP; ++p) _mm512_store_ps(t.f + (m * NP + p) * 16, facc[m][p]);
