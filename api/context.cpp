@@ -147,7 +147,7 @@ AXE_API axe_status axe_decode(axe_context* ctx, const axe_token* tokens, const i
     ctx->logits_row.assign(n_tokens, -1);
     size_t n_rows = 0;
     for (size_t i = 0; i < n_tokens; ++i)
-      if (want_logits ? want_logits[i] != 0 : i + 1 == n_tokens) ctx->logits_row[i] = static_cast<int32_t>(n_rows++);
+      if (axe::llama_wants_logits(want_logits, i, n_tokens)) ctx->logits_row[i] = static_cast<int32_t>(n_rows++);
     ctx->logits.resize(n_rows * V);
     std::vector<int8_t> want(n_tokens);
     for (size_t i = 0; i < n_tokens; ++i) want[i] = ctx->logits_row[i] >= 0;

@@ -180,7 +180,7 @@ StageInput llama_block_until(const LlamaModel& model, const Ops& ops, LlamaState
   if (last_of_forward) {
     size_t kept = 0;
     for (size_t i = 0; i < n; ++i)
-      if (want_logits ? want_logits[i] != 0 : i + 1 == n) {
+      if (llama_wants_logits(want_logits, i, n)) {
         if (kept != i) std::memmove(x + kept * D, x + i * D, D * sizeof(float));
         ++kept;
       }
@@ -210,7 +210,7 @@ void llama_head(const LlamaModel& model, const Ops& ops, LlamaState& s, size_t n
   // Final norm and classifier for the requested rows only, packed in order.
   size_t n_out = 0;
   for (size_t i = 0; i < n; ++i) {
-    const bool want = rows_packed || (want_logits ? want_logits[i] != 0 : i + 1 == n);
+    const bool want = rows_packed || llama_wants_logits(want_logits, i, n);
     if (!want) continue;
     ops.rmsnorm(&s.x_[i * D], model.rms_final, &s.xb_[n_out * D], D, c.norm_eps);
     ++n_out;
@@ -227,7 +227,7 @@ void llama_forward(const LlamaModel& model, const Ops& ops, LlamaState& s, const
   llama_embed(model, s, tokens, n);
   const size_t L = model.layers.size();
   size_t n_out = 0;
-  for (size_t i = 0; i < n; ++i) n_out += want_logits ? want_logits[i] != 0 : i + 1 == n;
+  for (size_t i = 0; i < n; ++i) n_out += llama_wants_logits(want_logits, i, n);
   if (L == 0 || n_out == n) {
     for (size_t l = 0; l < L; ++l) llama_block(model, ops, s, l, n, pos0, parallel);
     llama_head(model, ops, s, n, want_logits, parallel);

@@ -4,6 +4,7 @@
 // token it is the decode path (matrix-vector products), with many the prefill
 // path (matrix-matrix products).
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -45,6 +46,12 @@ class LlamaState {
   std::vector<float> rope_cos_, rope_sin_;      // [pos][head_dim / 2]
   std::vector<float> x_, xb_, q_, k_, v_, hb_, hb2_, logits_;
 };
+
+// Whether row i of an n-token batch wants logits: want_logits[i] != 0, or,
+// when want_logits is null, only the last row.
+inline bool llama_wants_logits(const int8_t* want_logits, size_t i, size_t n) {
+  return want_logits ? want_logits[i] != 0 : i + 1 == n;
+}
 
 // Runs tokens[0..n) at positions pos0..pos0+n (n <= state.n_batch(),
 // pos0 + n <= state.n_ctx()). Logits are computed for the tokens with
