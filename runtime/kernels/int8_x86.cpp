@@ -331,6 +331,7 @@ AXE_AVX512VNNI inline void gemv_w4_rows(const uint8_t* xp, const uint8_t* xr, co
   for (size_t p = 0; p < pairs; ++p) {
     const __m512i xa = _mm512_loadu_si512(xp + p * 128), xb = _mm512_loadu_si512(xp + p * 128 + 64);
     for (int r = 0; r < NR; ++r) {
+      _mm_prefetch(reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(w) + (NR + r) * ldw + p * 64), _MM_HINT_T0);
       const __m512i v = _mm512_loadu_si512(w + r * ldw + p * 64);
       acc[r] = _mm512_dpbusd_epi32(acc[r], xa, _mm512_and_si512(v, mask));
       acc[r] = _mm512_dpbusd_epi32(acc[r], xb, _mm512_and_si512(_mm512_srli_epi16(v, 4), mask));
