@@ -67,6 +67,7 @@ Calibrator::Calibrator(const LlamaModel& model, const std::vector<std::vector<in
       ref_(float_reference ? float_copy(model) : nullptr),
       len_(windows.empty() ? 0 : windows[0].size()),
       dim_(model.config.dim),
+      q_dim_(model.config.q_dim()),
       n_windows_(windows.size()),
       state_(*work_, len_, len_) {
   for (const auto& w : windows)
@@ -84,12 +85,55 @@ LayerStats Calibrator::capture(size_t l, BlockStage stage, int act_bits, bool ac
   size_t K = 0;
   for (size_t i = 0; i < kLlamaLinears; ++i)
     if (llama_linears()[i].input == stage) K = work_->layers[l].linear(i).cols();
-  const size_t L = len_, D = dim_;
-  return accumulate(K, act_bits, act_signed, with_g, groups, [&](size_t s, bool reference) {
-    const std::vector<float>& hs = reference ? ref_hidden_ : hidden_;
-    std::copy(hs.begin() + s * L * D, hs.begin() + (s + 1) * L * D, state_.hidden());
-    return llama_block_until(reference ? *ref_ : *work_, ops_, state_, l, L, 0, true, stage);
-  });
+  advance(l, stage);
+  return accumulate(K, act_bits, act_signed, with_g, groups,
+                    [&](size_t s, bool reference) { return run_window(l, s, reference, stage); });
+}
+
+StageInput Calibrator::run_window(size_t l, size_t s, bool reference, BlockStage stop) {
+  const size_t L = len_, D = dim_, Q = q_dim_;
+  const std::vector<float>& hs = reference ? ref_hidden_ : hidden_;
+  std::copy(hs.begin() + s * L * D, hs.begin() + (s + 1) * L * D, state_.hidden());
+  if (saved_ == BlockStage::kAttentionOut) {
+    const std::vector<float>& att = reference ? ref_attention_ : attention_;
+    std::copy(att.begin() + s * L * Q, att.begin() + (s + 1) * L * Q, state_.attention_output());
+  }
+  return llama_block_resume(reference ? *ref_ : *work_, ops_, state_, l, L, 0, true, saved_, stop);
+}
+
+void Calibrator::advance(size_t l, BlockStage stage) {
+  if (saved_ != BlockStage::kAttentionIn && l != saved_layer_)
+    fail(AXE_ERR_INTERNAL, "calibration: block " + std::to_string(l) + " captured before block " +
+                               std::to_string(saved_layer_) + " was finished");
+  saved_layer_ = l;
+  const size_t L = len_, D = dim_, Q = q_dim_;
+  // Saves what run_window(..., stop) leaves for every window of both models.
+  auto save = [&](BlockStage stop) {
+    std::vector<float> att, ref_att;
+    if (stop == BlockStage::kAttentionOut) {
+      att.resize(n_windows_ * L * Q);
+      if (ref_) ref_att.resize(att.size());
+    }
+    arena_.execute([&] {
+      for (int r = 0; r < (ref_ ? 2 : 1); ++r) {
+        const bool reference = r == 1;
+        std::vector<float>& hs = reference ? ref_hidden_ : hidden_;
+        std::vector<float>& out = reference ? ref_att : att;
+        for (size_t s = 0; s < n_windows_; ++s) {
+          const StageInput in = run_window(l, s, reference, stop);
+          if (stop == BlockStage::kAttentionOut)
+            for (size_t m = 0; m < L; ++m) std::copy(in.x + m * in.ld, in.x + m * in.ld + Q, out.begin() + (s * L + m) * Q);
+          else  // the residual stream after attention
+            std::copy(state_.hidden(), state_.hidden() + L * D, hs.begin() + s * L * D);
+        }
+      }
+    });
+    attention_ = std::move(att);
+    ref_attention_ = std::move(ref_att);
+    saved_ = stop;
+  };
+  if (saved_ < BlockStage::kAttentionOut && stage >= BlockStage::kAttentionOut) save(BlockStage::kAttentionOut);
+  if (saved_ < BlockStage::kFfnIn && stage >= BlockStage::kFfnIn) save(BlockStage::kFfnIn);
 }
 
 LayerStats Calibrator::capture_head(int act_bits, bool act_signed, bool with_g,
@@ -163,17 +207,19 @@ LayerStats Calibrator::accumulate(size_t K, int act_bits, bool act_signed, bool 
 
 void Calibrator::finish_block(size_t l) {
   const size_t L = len_, D = dim_;
-  auto run = [&](LlamaModel& m, std::vector<float>& hs) {
-    for (size_t s = 0; s < n_windows_; ++s) {
-      std::copy(hs.begin() + s * L * D, hs.begin() + (s + 1) * L * D, state_.hidden());
-      llama_block(m, ops_, state_, l, L, 0, true);
-      std::copy(state_.hidden(), state_.hidden() + L * D, hs.begin() + s * L * D);
-    }
-  };
   arena_.execute([&] {
-    run(*work_, hidden_);  // the next block's inputs, through the quantized block
-    if (ref_) run(*ref_, ref_hidden_);
+    for (int r = 0; r < (ref_ ? 2 : 1); ++r) {  // the next block's inputs, through the quantized block
+      const bool reference = r == 1;
+      std::vector<float>& hs = reference ? ref_hidden_ : hidden_;
+      for (size_t s = 0; s < n_windows_; ++s) {
+        run_window(l, s, reference, BlockStage::kEnd);
+        std::copy(state_.hidden(), state_.hidden() + L * D, hs.begin() + s * L * D);
+      }
+    }
   });
+  std::vector<float>().swap(attention_);
+  std::vector<float>().swap(ref_attention_);
+  saved_ = BlockStage::kAttentionIn;
   for (const LlamaLinearInfo& ln : llama_linears()) (work_->layers[l].*(ln.member)).reset();  // never run again
 }
 

@@ -77,12 +77,28 @@ class Calibrator {
   LayerStats accumulate(size_t K, int act_bits, bool act_signed, bool with_g,
                         const std::optional<GroupActFormat>& groups,
                         const std::function<StageInput(size_t, bool)>& input);
+  // Makes the saved rows reach `stage` of block l: a stage's input depends
+  // only on the layers before it, quantized already when it is captured, so
+  // the block runs up to it once and every later capture, candidate and
+  // finish_block of the block resumes there (llama_block_resume), with the
+  // bits a whole run would give.
+  void advance(size_t l, BlockStage stage);
+  // Copies window s's saved rows into the state and runs block l from where
+  // they stand up to `stop`.
+  StageInput run_window(size_t l, size_t s, bool reference, BlockStage stop);
   const Ops& ops_;
   tbb::task_arena& arena_;
   std::unique_ptr<LlamaModel> work_, ref_;
-  size_t len_, dim_, n_windows_;
+  size_t len_, dim_, q_dim_, n_windows_;
   LlamaState state_;
-  std::vector<float> hidden_, ref_hidden_;  // [window][len][dim]
+  // [window][len][dim]: the input of the current block, or, once `saved_` is
+  // kFfnIn, its residual stream after attention.
+  std::vector<float> hidden_, ref_hidden_;
+  // [window][len][q_dim]: the attention outputs while `saved_` is
+  // kAttentionOut, else empty.
+  std::vector<float> attention_, ref_attention_;
+  BlockStage saved_ = BlockStage::kAttentionIn;  // where the current block's saved rows stand
+  size_t saved_layer_ = 0;                       // and which block that is
 };
 
 // y (k x k, row-major) += a^T b for a, b: n x k row-major, on ops' matmul.

@@ -3,8 +3,12 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "api_helpers.h"
+#include "models/formats/llama2c.h"
+#include "models/llama/forward.h"
+#include "models/llama/rotation.h"
 #include "reference_llama.h"
 
 static const char* kGolden = "Once upon a time, there was a little girl named Lily. She loved to play outside in the park.";
@@ -99,6 +103,56 @@ TEST_CASE("batched prefill gives bitwise the same logits as token-by-token decod
       const float* la = axe_get_logits(a.get(), static_cast<int32_t>(i));
       const float* lb = axe_get_logits(b.get(), -1);
       REQUIRE(std::equal(la, la + V, lb));
+    }
+  }
+}
+
+// Calibration runs a block up to a stage once and resumes there for every
+// later capture (quant/calibration.cpp): a resumed block must give the bits
+// of a whole one, rotated models (a transform at the wo input) included.
+TEST_CASE("a block resumed at attention.wo or at feed_forward.w1/w3 gives the whole block's bits") {
+  using namespace axe;
+  const auto plain = load_llama2c(test_paths::stories260k(), test_paths::tok512(), true);
+  const auto rotated = rotate_model(*plain, 3, best_ops());
+  const std::vector<int32_t> toks{1, 403, 407, 261, 378, 290, 41, 5, 88, 199, 300, 301, 12, 99, 250, 7, 33, 17};
+  for (const LlamaModel* m : {plain.get(), rotated.get()}) {
+    CAPTURE(bool(m->rotation));
+    const Ops& ops = best_ops();
+    const size_t n = toks.size(), D = m->config.dim, Q = m->config.q_dim();
+    LlamaState st(*m, 64, n);
+    llama_embed(*m, st, toks.data(), n);
+    llama_block(*m, ops, st, 0, n, 0, true);  // block 1 sees a real residual stream
+    const std::vector<float> input(st.hidden(), st.hidden() + n * D);
+    for (BlockStage stop : {BlockStage::kAttentionOut, BlockStage::kFfnIn, BlockStage::kFfnOut, BlockStage::kEnd}) {
+      CAPTURE(static_cast<int>(stop));
+      // The whole block, and what it leaves at the two resume points.
+      std::copy(input.begin(), input.end(), st.hidden());
+      const StageInput att_in = llama_block_until(*m, ops, st, 1, n, 0, true, BlockStage::kAttentionOut);
+      std::vector<float> att;
+      for (size_t i = 0; i < n; ++i) att.insert(att.end(), att_in.x + i * att_in.ld, att_in.x + i * att_in.ld + Q);
+      std::copy(input.begin(), input.end(), st.hidden());
+      llama_block_until(*m, ops, st, 1, n, 0, true, BlockStage::kFfnIn);
+      const std::vector<float> mid(st.hidden(), st.hidden() + n * D);
+      std::copy(input.begin(), input.end(), st.hidden());
+      const StageInput whole = llama_block_until(*m, ops, st, 1, n, 0, true, stop);
+      const size_t cols = stop == BlockStage::kFfnOut ? size_t(m->config.hidden_dim) : stop == BlockStage::kAttentionOut ? Q : D;
+      std::vector<float> expect;
+      for (size_t i = 0; i < n; ++i) expect.insert(expect.end(), whole.x + i * whole.ld, whole.x + i * whole.ld + cols);
+      auto rows = [&](const StageInput& in) {
+        std::vector<float> r;
+        for (size_t i = 0; i < n; ++i) r.insert(r.end(), in.x + i * in.ld, in.x + i * in.ld + cols);
+        return r;
+      };
+      // Resumed after attention: the cache is garbage from here on and unused.
+      std::copy(input.begin(), input.end(), st.hidden());
+      std::copy(att.begin(), att.end(), st.attention_output());
+      CHECK(std::memcmp(rows(llama_block_resume(*m, ops, st, 1, n, 0, true, BlockStage::kAttentionOut, stop)).data(),
+                        expect.data(), expect.size() * 4) == 0);
+      if (stop >= BlockStage::kFfnIn) {
+        std::copy(mid.begin(), mid.end(), st.hidden());
+        CHECK(std::memcmp(rows(llama_block_resume(*m, ops, st, 1, n, 0, true, BlockStage::kFfnIn, stop)).data(),
+                          expect.data(), expect.size() * 4) == 0);
+      }
     }
   }
 }

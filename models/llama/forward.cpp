@@ -110,9 +110,30 @@ void llama_block(const LlamaModel& model, const Ops& ops, LlamaState& s, size_t 
   llama_block_until(model, ops, s, l, n, pos0, parallel, BlockStage::kEnd);
 }
 
+// The block's body, with access to the state's buffers.
+struct LlamaBlockRun {
+  static StageInput run(const LlamaModel& model, const Ops& ops, LlamaState& s, size_t l, size_t n, size_t pos0,
+                        bool parallel, BlockStage from, BlockStage stop, bool last_of_forward,
+                        const int8_t* want_logits);
+};
+
 StageInput llama_block_until(const LlamaModel& model, const Ops& ops, LlamaState& s, size_t l, size_t n,
                              size_t pos0, bool parallel, BlockStage stop, bool last_of_forward,
                              const int8_t* want_logits) {
+  return LlamaBlockRun::run(model, ops, s, l, n, pos0, parallel, BlockStage::kAttentionIn, stop, last_of_forward,
+                            want_logits);
+}
+
+StageInput llama_block_resume(const LlamaModel& model, const Ops& ops, LlamaState& s, size_t l, size_t n,
+                              size_t pos0, bool parallel, BlockStage from, BlockStage stop) {
+  if (from > stop || from == BlockStage::kFfnOut || from == BlockStage::kEnd)
+    fail(AXE_ERR_INTERNAL, "llama_block_resume: a block resumes at attention.wo or feed_forward.w1/w3, before its stop");
+  return LlamaBlockRun::run(model, ops, s, l, n, pos0, parallel, from, stop, false, nullptr);
+}
+
+StageInput LlamaBlockRun::run(const LlamaModel& model, const Ops& ops, LlamaState& s, size_t l, size_t n,
+                              size_t pos0, bool parallel, BlockStage from, BlockStage stop, bool last_of_forward,
+                              const int8_t* want_logits) {
   const LlamaConfig& c = model.config;
   const size_t D = c.dim, H = c.hidden_dim, Q = c.q_dim(), KV = c.kv_dim(), HD = c.head_dim(), half = HD / 2;
   const size_t n_heads = c.n_heads, kv_mul = c.n_heads / c.n_kv_heads;
@@ -137,42 +158,46 @@ StageInput llama_block_until(const LlamaModel& model, const Ops& ops, LlamaState
   float* vc = s.kv_.values(l);
   const size_t ld = s.kv_.ld();
 
-  norm_rows(ly.rms_att);
-  rotate_rows(xb, D, BlockStage::kAttentionIn);
-  check_finite(model, xb, n, D, D, pos0, l, "the input of attention.wq/wk/wv");
-  if (stop == BlockStage::kAttentionIn) return {xb, D};
-  ly.wq->forward(ops, xb, D, n, q, Q, false, parallel);
-  ly.wk->forward(ops, xb, D, n, s.k_.data(), KV, false, parallel);
-  ly.wv->forward(ops, xb, D, n, s.v_.data(), KV, false, parallel);
-  parallel_rows(n, 4, parallel && n >= 16, [&](size_t a, size_t b) {
-    for (size_t i = a; i < b; ++i) {
-      const size_t p = pos0 + i;
-      rope(q + i * Q, Q, HD, &s.rope_cos_[p * half], &s.rope_sin_[p * half], c.rope_halves);
-      rope(&s.k_[i * KV], KV, HD, &s.rope_cos_[p * half], &s.rope_sin_[p * half], c.rope_halves);
-    }
-  });
-  s.kv_.store(l, pos0, n, s.k_.data(), s.v_.data());
-  // Attention: jobs of (block of kAttnBlock consecutive tokens, head), each
-  // independent, in a fixed order: the blocks alternate from both ends (0,
-  // last, 1, last - 1, ...) so that the contiguous job ranges of the threads
-  // get similar numbers of causal positions. An output's bits do not depend
-  // on its block (Ops::attention), so neither on the split nor on n.
-  constexpr size_t kAttnBlock = 16;
-  const size_t n_blocks = (n + kAttnBlock - 1) / kAttnBlock;
-  parallel_rows(n_blocks * n_heads, 1, parallel && n * n_heads * (pos0 + n) >= 4096, [&](size_t a, size_t b) {
-    std::vector<float> scratch(attention_scratch_size(std::min(n, kAttnBlock), pos0 + n));
-    for (size_t job = a; job < b; ++job) {
-      const size_t r = job / n_heads, h = job % n_heads, kvh = h / kv_mul;
-      const size_t blk = r % 2 ? n_blocks - 1 - r / 2 : r / 2;
-      const size_t i0 = blk * kAttnBlock, n_q = std::min(kAttnBlock, n - i0);
-      ops.attention(q + i0 * Q + h * HD, Q, n_q, kc + kvh * HD * ld, vc + kvh * HD * ld, ld, pos0 + i0 + 1, HD,
-                    scratch.data(), xb + i0 * Q + h * HD, Q);
-    }
-  });
-  rotate_rows(xb, Q, BlockStage::kAttentionOut);
-  check_finite(model, xb, n, Q, Q, pos0, l, "the attention output (the input of attention.wo)");
-  if (stop == BlockStage::kAttentionOut) return {xb, Q};
-  ly.wo->forward(ops, xb, Q, n, x, D, true, parallel);
+  if (from == BlockStage::kAttentionIn) {
+    norm_rows(ly.rms_att);
+    rotate_rows(xb, D, BlockStage::kAttentionIn);
+    check_finite(model, xb, n, D, D, pos0, l, "the input of attention.wq/wk/wv");
+    if (stop == BlockStage::kAttentionIn) return {xb, D};
+    ly.wq->forward(ops, xb, D, n, q, Q, false, parallel);
+    ly.wk->forward(ops, xb, D, n, s.k_.data(), KV, false, parallel);
+    ly.wv->forward(ops, xb, D, n, s.v_.data(), KV, false, parallel);
+    parallel_rows(n, 4, parallel && n >= 16, [&](size_t a, size_t b) {
+      for (size_t i = a; i < b; ++i) {
+        const size_t p = pos0 + i;
+        rope(q + i * Q, Q, HD, &s.rope_cos_[p * half], &s.rope_sin_[p * half], c.rope_halves);
+        rope(&s.k_[i * KV], KV, HD, &s.rope_cos_[p * half], &s.rope_sin_[p * half], c.rope_halves);
+      }
+    });
+    s.kv_.store(l, pos0, n, s.k_.data(), s.v_.data());
+    // Attention: jobs of (block of kAttnBlock consecutive tokens, head), each
+    // independent, in a fixed order: the blocks alternate from both ends (0,
+    // last, 1, last - 1, ...) so that the contiguous job ranges of the threads
+    // get similar numbers of causal positions. An output's bits do not depend
+    // on its block (Ops::attention), so neither on the split nor on n.
+    constexpr size_t kAttnBlock = 16;
+    const size_t n_blocks = (n + kAttnBlock - 1) / kAttnBlock;
+    parallel_rows(n_blocks * n_heads, 1, parallel && n * n_heads * (pos0 + n) >= 4096, [&](size_t a, size_t b) {
+      std::vector<float> scratch(attention_scratch_size(std::min(n, kAttnBlock), pos0 + n));
+      for (size_t job = a; job < b; ++job) {
+        const size_t r = job / n_heads, h = job % n_heads, kvh = h / kv_mul;
+        const size_t blk = r % 2 ? n_blocks - 1 - r / 2 : r / 2;
+        const size_t i0 = blk * kAttnBlock, n_q = std::min(kAttnBlock, n - i0);
+        ops.attention(q + i0 * Q + h * HD, Q, n_q, kc + kvh * HD * ld, vc + kvh * HD * ld, ld, pos0 + i0 + 1, HD,
+                      scratch.data(), xb + i0 * Q + h * HD, Q);
+      }
+    });
+    rotate_rows(xb, Q, BlockStage::kAttentionOut);
+    check_finite(model, xb, n, Q, Q, pos0, l, "the attention output (the input of attention.wo)");
+  }
+  if (from <= BlockStage::kAttentionOut) {
+    if (stop == BlockStage::kAttentionOut) return {xb, Q};
+    ly.wo->forward(ops, xb, Q, n, x, D, true, parallel);
+  }
 
   // In the last block only the rows that give logits need the rest (llama.cpp
   // does the same): they move, in order, to the first rows. Positions then no

@@ -35,11 +35,14 @@ class LlamaState {
   const float* logits_row(size_t j) const { return logits_.data() + j * vocab_; }
   // The hidden state of the current batch, [n_batch][dim].
   float* hidden() { return x_.data(); }
+  // The attention output of the current batch, [n_batch][q_dim]: what a
+  // block stopped at BlockStage::kAttentionOut returns, and what one resumed
+  // there reads (llama_block_resume).
+  float* attention_output() { return xb_.data(); }
 
  private:
   friend void llama_embed(const LlamaModel&, LlamaState&, const int32_t*, size_t);
-  friend StageInput llama_block_until(const LlamaModel&, const Ops&, LlamaState&, size_t, size_t, size_t, bool,
-                                      BlockStage, bool, const int8_t*);
+  friend struct LlamaBlockRun;
   friend void llama_head(const LlamaModel&, const Ops&, LlamaState&, size_t, const int8_t*, bool, bool);
   size_t n_ctx_, n_batch_, vocab_;
   KvCache kv_;
@@ -78,6 +81,18 @@ void llama_block(const LlamaModel& model, const Ops& ops, LlamaState& state, siz
 StageInput llama_block_until(const LlamaModel& model, const Ops& ops, LlamaState& state, size_t layer, size_t n,
                              size_t pos0, bool parallel, BlockStage stop, bool last_of_forward = false,
                              const int8_t* want_logits = nullptr);
+// Runs block `layer` from `from` up to the input of `stop` (from <= stop),
+// giving the bits a whole run would give: calibration computes a stage's
+// input once and resumes from it (quant/calibration.h).
+//  - from == kAttentionOut: hidden() holds the block's input and
+//    attention_output() the rows an earlier llama_block_until(..., stop =
+//    kAttentionOut) of this block returned; the cache is not touched.
+//  - from == kFfnIn: hidden() holds the block's residual stream after
+//    attention, as an earlier llama_block_until(..., stop = kFfnIn) of this
+//    block left it.
+//  - from == kAttentionIn: llama_block_until.
+StageInput llama_block_resume(const LlamaModel& model, const Ops& ops, LlamaState& state, size_t layer, size_t n,
+                              size_t pos0, bool parallel, BlockStage from, BlockStage stop);
 // Final norm and classifier for the rows that want logits, or, with
 // `rows_packed`, for all n rows (the ones a last block kept, in order).
 void llama_head(const LlamaModel& model, const Ops& ops, LlamaState& state, size_t n, const int8_t* want_logits,
