@@ -152,6 +152,7 @@ class Driver {
   }
 
   QuantizeSummary run(const std::string& out_path) {
+    writer_.spill_beside(out_path);
     if (quantizer_->calibrated()) run_calibrated();
     else run_direct();
     const AxeCertificate cert = writer_.write(out_path, qf_, settings_record(model_, o_, dampings_));

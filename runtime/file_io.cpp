@@ -94,6 +94,15 @@ std::FILE* create_temporary_beside(const std::string& path, std::string* tmp) {
   return f;
 }
 
+int create_scratch_beside(const std::string& path) {
+  check_output_path(path);
+  const std::string tmp = path + ".scratch." + std::to_string(::getpid());
+  const int fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) fail(AXE_ERR_IO, path + ": cannot create the scratch file " + tmp + ": " + std::strerror(errno));
+  ::unlink(tmp.c_str());
+  return fd;
+}
+
 void commit_temporary(std::FILE* f, const std::string& tmp, const std::string& path, bool ok) {
   ok = std::fflush(f) == 0 && ::fsync(fileno(f)) == 0 && ok;
   ok = std::fclose(f) == 0 && ok;

@@ -28,6 +28,11 @@ void check_output_path(const std::string& path);
 // (created exclusively: never through a link or over an existing file); its
 // name in *tmp. The caller renames it over `path` when complete.
 std::FILE* create_temporary_beside(const std::string& path, std::string* tmp);
+// A scratch file beside `path` (on its file system: /tmp may be memory),
+// created exclusively and unlinked at once, so that nothing of it remains
+// whatever happens; its descriptor, for pread/pwrite, which the caller
+// closes.
+int create_scratch_beside(const std::string& path);
 // Flushes, syncs and closes f (the temporary file `tmp`), then renames it
 // over `path` when that and every write before it (`ok`) succeeded;
 // otherwise removes it and fails with AXE_ERR_IO naming `path`.

@@ -1,10 +1,15 @@
 #include "models/formats/axe.h"
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <set>
 
 #include "runtime/error.h"
+#include "runtime/file_io.h"
 #include "runtime/linear_int8.h"
 
 namespace axe {
@@ -567,6 +572,31 @@ AxeWriter::AxeWriter(const LlamaModel& source, bool compact_embedding)
   if (source.quantized()) fail(AXE_ERR_INVALID_ARGUMENT, source.path + ": the model is already quantized");
 }
 
+AxeWriter::~AxeWriter() {
+  if (spill_fd_ >= 0) ::close(spill_fd_);
+}
+
+void AxeWriter::spill_beside(const std::string& path) {
+  if (spill_fd_ >= 0) return;
+  spill_fd_ = create_scratch_beside(path);
+  spill_path_ = path;
+}
+
+uint64_t AxeWriter::spill(const void* data, uint64_t bytes) {
+  const uint64_t at = spill_end_;
+  const auto* p = static_cast<const uint8_t*>(data);
+  for (uint64_t done = 0; done < bytes;) {
+    const ssize_t put = ::pwrite(spill_fd_, p + done, static_cast<size_t>(std::min<uint64_t>(bytes - done, 1u << 30)),
+                                 static_cast<off_t>(at + done));
+    if (put <= 0)
+      fail(AXE_ERR_IO, spill_path_ + ": cannot write the scratch file beside it: " +
+                           std::strerror(put < 0 ? errno : ENOSPC));
+    done += static_cast<uint64_t>(put);
+  }
+  spill_end_ += bytes;
+  return at;
+}
+
 const PlanCheck& AxeWriter::add_linear(const std::string& name, const std::vector<int8_t>& codes,
                                        size_t rows, std::vector<float> scales, const QuantFormat& lf) {
   const size_t cols = rows ? codes.size() / rows : 0;
@@ -575,6 +605,14 @@ const PlanCheck& AxeWriter::add_linear(const std::string& name, const std::vecto
     fail(AXE_ERR_INTERNAL, name + ": codes and scales disagree with " + std::to_string(rows) + " rows");
   Layer layer{encode_axe_codes(codes, rows, cols, lf.weight_bits), std::move(scales), std::move(shape), rows,
               check_plan(codes.data(), rows, cols, cols, lf.plan, lf.x_range())};
+  if (spill_fd_ >= 0) {
+    layer.spilled = true;
+    layer.codes_bytes = layer.codes.bytes.size();
+    layer.codes_at = spill(layer.codes.bytes.data(), layer.codes_bytes);
+    layer.scales_at = spill(layer.scales.data(), 4 * layer.scales.size());
+    std::vector<uint8_t>().swap(layer.codes.bytes);
+    std::vector<float>().swap(layer.scales);
+  }
   return (layers_[name] = std::move(layer)).check;
 }
 
@@ -600,8 +638,16 @@ AxeCertificate AxeWriter::write(const std::string& path, const QuantFormat& qf, 
                            {"worst_outer_use", check.worst_outer_use},
                            {"inner_violations", check.inner_violations},
                            {"outer_violations", check.outer_violations}});
-    out.add(axe_codes_name(name), layer.codes.dtype, layer.codes.shape, std::move(layer.codes.bytes));
-    out.add(axe_scales_name(name), "F32", layer.scales_shape, layer.scales.data(), 4 * layer.scales.size());
+    if (layer.spilled) {
+      const uint64_t n_scales = layer.scales_shape.size() == 1 ? layer.scales_shape[0]
+                                                                : layer.scales_shape[0] * layer.scales_shape[1];
+      out.add_from_file(axe_codes_name(name), layer.codes.dtype, layer.codes.shape, spill_fd_, layer.codes_at,
+                        layer.codes_bytes);
+      out.add_from_file(axe_scales_name(name), "F32", layer.scales_shape, spill_fd_, layer.scales_at, 4 * n_scales);
+    } else {
+      out.add(axe_codes_name(name), layer.codes.dtype, layer.codes.shape, std::move(layer.codes.bytes));
+      out.add(axe_scales_name(name), "F32", layer.scales_shape, layer.scales.data(), 4 * layer.scales.size());
+    }
     ++sum.layers;
   };
   const uint64_t D = c.dim, V = c.vocab;

@@ -141,6 +141,11 @@ void SafetensorsWriter::add_borrowed(const std::string& name, const std::string&
   entries_.push_back(Entry{name, dtype, std::move(shape), {}, static_cast<const uint8_t*>(data), bytes});
 }
 
+void SafetensorsWriter::add_from_file(const std::string& name, const std::string& dtype, std::vector<uint64_t> shape,
+                                      int fd, uint64_t offset, uint64_t bytes) {
+  entries_.push_back(Entry{name, dtype, std::move(shape), {}, nullptr, bytes, fd, offset});
+}
+
 void SafetensorsWriter::write(const std::string& path) const {
   nlohmann::ordered_json header;
   header["__metadata__"] = metadata_;
@@ -162,7 +167,18 @@ void SafetensorsWriter::write(const std::string& path) const {
   static const uint8_t zeros[64] = {};
   for (size_t i = 0; ok && i < entries_.size(); ++i) {
     ok = std::fwrite(zeros, 1, starts[i] - pos, f) == starts[i] - pos;
-    ok = ok && std::fwrite(entries_[i].data, 1, entries_[i].bytes, f) == entries_[i].bytes;
+    const Entry& e = entries_[i];
+    if (e.data || e.fd < 0) {
+      ok = ok && std::fwrite(e.data, 1, e.bytes, f) == e.bytes;
+    } else {  // copied through a bounded buffer
+      std::vector<uint8_t> buf(std::min<uint64_t>(e.bytes, uint64_t{4} << 20));
+      for (uint64_t done = 0; ok && done < e.bytes;) {
+        const size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), e.bytes - done));
+        const ssize_t got = ::pread(e.fd, buf.data(), want, static_cast<off_t>(e.file_offset + done));
+        ok = got > 0 && std::fwrite(buf.data(), 1, static_cast<size_t>(got), f) == static_cast<size_t>(got);
+        done += ok ? static_cast<uint64_t>(got) : 0;
+      }
+    }
     pos = starts[i] + entries_[i].bytes;
   }
   commit_temporary(f, tmp, path, ok);

@@ -57,6 +57,10 @@ class SafetensorsWriter {
   // Keeps only the pointer: the bytes must stay valid until write() returns.
   void add_borrowed(const std::string& name, const std::string& dtype, std::vector<uint64_t> shape, const void* data,
                     uint64_t bytes);
+  // The bytes at `offset` of the open file `fd`, read when write() copies
+  // them; the file must stay open until then.
+  void add_from_file(const std::string& name, const std::string& dtype, std::vector<uint64_t> shape, int fd,
+                     uint64_t offset, uint64_t bytes);
   void set_metadata(const std::string& key, const std::string& value) { metadata_[key] = value; }
   void write(const std::string& path) const;
 
@@ -67,6 +71,8 @@ class SafetensorsWriter {
     std::vector<uint8_t> owned;
     const uint8_t* data = nullptr;  // owned.data() or borrowed
     uint64_t bytes = 0;
+    int fd = -1;  // or, with data null, read from this file
+    uint64_t file_offset = 0;
   };
   std::vector<Entry> entries_;
   std::map<std::string, std::string> metadata_;
