@@ -20,6 +20,39 @@ void set_thread_error(const std::string& message) { t_last_error = message; }
 
 using axe::fail;
 
+namespace {
+
+// The weight bytes one decoded token reads (axe_model_info.decode_bytes),
+// counted per tensor as LlamaModel::weight_bytes() counts them: each linear
+// layer's own weight_bytes() (an integer layer's codes and scales), the norm
+// gains (fp32), and the embedding lookup's one row, in the table's own
+// format; or, when the classifier is a view of the embedding table (a shared
+// fp32 or 16-bit classifier), the whole table once, as the classifier, the
+// looked-up row being one of its rows. A shared classifier that is its own
+// (integer) layer reads its bytes plus the row of the table. The KV cache is
+// not counted: what it reads grows with the position.
+uint64_t decode_bytes(const axe::LlamaModel& m) {
+  const auto& c = m.config;
+  const uint64_t D = static_cast<uint64_t>(c.dim);
+  uint64_t b = 4 * (D + 2 * D * m.layers.size());  // rms_final, rms_att and rms_ffn
+  for (const auto& l : m.layers)
+    for (size_t i = 0; i < axe::kLlamaLinears; ++i) b += l.linear(i).weight_bytes();
+  const axe::LinearF32* cls_f32 = m.classifier->as_f32();
+  const axe::LinearHalf* cls_half = m.classifier->as_half();
+  const bool classifier_is_table =
+      (cls_f32 && m.embedding && cls_f32->data() == m.embedding) ||
+      (cls_half && m.embedding_half && cls_half->data() == m.embedding_half->data());
+  b += m.classifier->weight_bytes();
+  if (!classifier_is_table) {
+    b += m.embedding_codes ? D + 4  // 8-bit codes and the row's scale
+         : m.embedding_half ? 2 * D
+                            : 4 * D;
+  }
+  return b;
+}
+
+}  // namespace
+
 extern "C" {
 
 AXE_API const char* axe_last_error(void) { return axe::t_last_error.c_str(); }
@@ -82,6 +115,7 @@ AXE_API axe_status axe_model_get_info(const axe_model* model, axe_model_info* in
   r.shared_classifier = c.shared_classifier ? 1 : 0;
   r.n_params = m.n_params();
   r.size_bytes = m.weight_bytes();
+  r.decode_bytes = decode_bytes(m);
   const double n = static_cast<double>(r.n_params);
   char size[32];
   if (n >= 1e9) std::snprintf(size, sizeof size, "%.1fB", n / 1e9);

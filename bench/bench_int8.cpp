@@ -3,6 +3,8 @@
 // they are measured against: memory bandwidth (read, copy) and each
 // instruction sequence's MAC rate with independent chains.
 //   build/bench/axe_bench_int8 --benchmark_filter=int8_gemm
+// The read bandwidth at thread counts other than 1 and 2 (memory/read, memory/copy):
+//   AXE_BENCH_MEMORY_THREADS=4,8 build/bench/axe_bench_int8 --benchmark_filter='^memory/read/'
 // Counters: GOP/s (2 ops per multiply-add), GB/s of weights streamed.
 #include <benchmark/benchmark.h>
 #if defined(__x86_64__)
@@ -12,6 +14,8 @@
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <random>
@@ -145,10 +149,13 @@ uint64_t read_all(const uint64_t* p, size_t words) {
 }
 #endif
 
-// STREAM-style: read or copy a buffer far larger than the caches.
+// STREAM-style: read or copy a buffer far larger than the caches (1 GiB;
+// the copy's destination, another GiB, is allocated only when copying).
 void BM_memory(benchmark::State& state, bool copy) {
   const size_t bytes = size_t{1} << 30, threads = state.range(0);
-  static std::vector<uint64_t> src(bytes / 8, 1), dst(bytes / 8, 0);
+  static std::vector<uint64_t> src(bytes / 8, 1);
+  static std::vector<uint64_t> dst;
+  if (copy) dst.resize(bytes / 8);
   tbb::task_arena arena(static_cast<int>(threads));
   const size_t chunks = 64, per = src.size() / chunks;
   for (auto _ : state) {
@@ -255,7 +262,21 @@ int register_all() {
         ->ArgNames({"M", "K", "N"})
         ->Unit(benchmark::kMillisecond)
         ->UseRealTime();
-  for (int64_t t : {1, 2}) {
+  // memory/read and memory/copy on 1 and 2 threads, and on every count
+  // AXE_BENCH_MEMORY_THREADS lists (comma-separated, e.g. 4,8: what
+  // bench/vs_llamacpp.sh sets to measure the read bandwidth at its -t list).
+  std::vector<int64_t> memory_threads{1, 2};
+  if (const char* e = std::getenv("AXE_BENCH_MEMORY_THREADS")) {
+    for (const char* p = e; *p;) {
+      char* end = nullptr;
+      const long t = std::strtol(p, &end, 10);
+      if (end == p) break;  // not a number: the rest is ignored
+      if (t >= 1 && t <= 4096 && std::find(memory_threads.begin(), memory_threads.end(), t) == memory_threads.end())
+        memory_threads.push_back(t);
+      p = *end == ',' ? end + 1 : end;
+    }
+  }
+  for (int64_t t : memory_threads) {
     benchmark::RegisterBenchmark("memory/read", BM_memory, false)->Arg(t)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark("memory/copy", BM_memory, true)->Arg(t)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
   }

@@ -5,7 +5,7 @@
 #                        [-p 512]
 #                        [-n 128] [-r 3] [-t 1,2] [--rounds 2] [--stat best|median] [--work DIR]
 #                        [--peer DIR] [--build DIR] [--tokenizer FILE] [--tokenizer-model FILE]
-#                        [--llama-amx auto|on|off]
+#                        [--llama-amx auto|on|off] [--mem-time S]
 #
 # What it does, per shape (stories110M: 768/2048/12/12/12/32000/1024; tinyllama-1.1B:
 # 2048/5632/22/32/4/32000/2048):
@@ -28,7 +28,13 @@
 #     llama.cpp) for pp and tg at each thread count, the best (default) or the median t/s over
 #     the rounds (each figure is the program's own mean over -r repetitions); and, when F32 and
 #     another format are both measured, a second table: each program's t/s in that format ÷ its
-#     own F32 t/s (e.g. what halving the bytes with BF16 gives each program).
+#     own F32 t/s (e.g. what halving the bytes with BF16 gives each program);
+#  6. measures, after each configuration's two program runs, the machine's read bandwidth at that
+#     thread count (build/bench/axe_bench_int8, memory/read: a 1 GiB STREAM-style read over a tbb
+#     arena of that many threads), and prints a third table for the tg test: per shape, format,
+#     program and thread count, t/s, the weight bytes one generated token reads, the GB/s that
+#     implies (bytes/token x t/s) and its share of the measured read bandwidth at that thread
+#     count (the median of its measurements over every configuration and round).
 # Every file is cached in the work dir (default /tmp/axe-vs-llamacpp; ~1.7 GB for stories110M,
 # ~13 GB for tinyllama-1.1B with the default formats, 4.4 GB more with bf16) and reused; delete it
 # to start over. Raw results of every run go to WORK/results-DATE.tsv, tool logs to WORK/logs/.
@@ -85,6 +91,30 @@
 #    context_length = 128 whatever seq_len is: when -p + -n exceeds it llama.cpp only warns
 #    ("possible training context overflow"; freq_scale stays 1), so the speed is unaffected.
 #  - Threads: the thread count of each run is passed to both (-t). axe quantize uses nproc threads.
+#  - Decode against the read bandwidth (the third table): the bandwidth is measured in the same
+#    run, between the programs' runs, so that it sees the same machine state (other tenants of a
+#    VM, frequency, page cache). axe_bench_int8 registers memory/read for 1 and 2 threads and for
+#    every count in AXE_BENCH_MEMORY_THREADS, which this script sets to its -t list; each
+#    measurement is one `--benchmark_min_time` (--mem-time seconds, default 1) of whole 1 GiB
+#    reads, its GB/s counter taken from the JSON output. Only the weights are counted, not the
+#    KV cache (what it reads grows with the position; at the tg test's positions it is small
+#    beside the weights: 2 x n_layers x kv_dim x position values per token), nor the activations.
+#    axe's bytes per token are axe bench's own decode_bytes (-o csv, one tg1 run per file before
+#    the rounds): every linear layer with the classifier, the norm gains, one embedding row.
+#    llama.cpp's are derived from its GGUF (python3, no numpy): model_size (the sum of every
+#    tensor's bytes, what llama-bench's size column shows; checked against it) minus the
+#    token_embd tensor plus one of its rows (llama.cpp looks the row up with ggml_get_rows; with
+#    a tied classifier, not made here, the whole of token_embd is read as the classifier), the
+#    bytes per weight from the tensor's own GGML type (F32 4, F16/BF16 2, Q8_0 34/32, Q4_0 18/32,
+#    Q6_K 210/256), read from the file rather than assumed: llama-quantize's Q4_0 file has a
+#    Q6_K classifier (output.weight), which its model_size already counts at its real size.
+#    Repacking (Q4_0 to q4_0_8x8) moves the bytes, it does not add any. Without python3, or
+#    with a tensor type outside that list, llama.cpp's rows say n/a. The t/s is each program's
+#    tg figure with the table's --stat; the bandwidth is always the median (a best-of would
+#    flatter the denominator's noise). A row whose bytes per token fit in the L3 cache (its size
+#    from /sys/devices/system/cpu/cpu0/cache) is marked: between tokens its weights can stay in
+#    the cache (the development VM reports 480 MiB of L3, more than stories110M's F32 weights), so
+#    its GB/s can pass the read bandwidth and says nothing about memory; compare the larger shape.
 set -euo pipefail
 
 prog=vs_llamacpp
@@ -120,6 +150,8 @@ options:
                      bf16 folder (default: tokenizer.model beside --tokenizer)
   --llama-amx MODE   auto: on a CPU with AMX, probe llama.cpp's AMX prefill once and, if it
                      crashes, refuse llama.cpp the AMX tile state; on/off: force (default auto)
+  --mem-time S       seconds of each read-bandwidth measurement (axe_bench_int8 memory/read, after
+                     each configuration, for the decode-bandwidth table) (default 1)
   -h, --help         this help
 
 Example (a quick check): bench/vs_llamacpp.sh --shapes stories110M -p 16 -n 8 -r 1 --rounds 1 -t 1
@@ -143,6 +175,7 @@ tokenizer="$root/../shared/models/llama2-tokenizer/tokenizer.bin"
 tokenizer_model=""
 formats=f32,q8,q4
 llama_amx=auto
+mem_min_time=1
 
 need_value() { [[ $2 -ge 2 && -n $3 ]] || die "$1 needs a value (see --help)"; }
 while [[ $# -gt 0 ]]; do
@@ -162,6 +195,7 @@ while [[ $# -gt 0 ]]; do
     --tokenizer) need_value "$1" $# "${2-}"; tokenizer=$2; shift 2 ;;
     --tokenizer-model) need_value "$1" $# "${2-}"; tokenizer_model=$2; shift 2 ;;
     --llama-amx) need_value "$1" $# "${2-}"; llama_amx=$2; shift 2 ;;
+    --mem-time) need_value "$1" $# "${2-}"; mem_min_time=$2; shift 2 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
 done
@@ -208,6 +242,13 @@ make_model="$build/bench/axe_make_random_model"
 grep -q -- --untied <("$make_model" 2>&1 || true) ||
   die "$make_model has no --untied option: rebuild it (cmake --build build --target axe_make_random_model)"
 [[ -f $tokenizer ]] || die "no tokenizer at $tokenizer (give --tokenizer FILE)"
+# The read bandwidth (the third table); without the benchmark the table is left out.
+bench_int8="$build/bench/axe_bench_int8"
+[[ $mem_min_time =~ ^[0-9]*\.?[0-9]+$ ]] || die "--mem-time: expected seconds, got '$mem_min_time'"
+if [[ ! -x $bench_int8 ]]; then
+  note "warning: no $bench_int8 (cmake --build build --target axe_bench_int8): not measuring the read bandwidth"
+  bench_int8=""
+fi
 if want bf16; then
   make_folder="$build/bench/axe_make_hf_folder"
   [[ -x $make_folder ]] ||
@@ -484,6 +525,54 @@ print(f'{len(gg)} tensors, {total / 1e6:.1f} M values: the same bf16 values in t
 EOF
 }
 
+# The weight bytes one generated token of llama.cpp reads from a GGUF (see the header): prints
+# "BYTES_PER_TOKEN MODEL_SIZE EMBD_TYPE CLASSIFIER_TYPE", MODEL_SIZE the sum of every tensor's
+# bytes; fails on a tensor type whose size is not listed.
+gguf_decode_bytes() {
+  python3 - "$1" <<'EOF'
+import struct, sys
+path = sys.argv[1]
+# GGML type: (name, bytes per block, weights per block)
+types = {0: ('F32', 4, 1), 1: ('F16', 2, 1), 30: ('BF16', 2, 1), 8: ('Q8_0', 34, 32), 2: ('Q4_0', 18, 32),
+         14: ('Q6_K', 210, 256)}
+with open(path, 'rb') as f:
+    def u(fmt): return struct.unpack('<' + fmt, f.read(struct.calcsize(fmt)))[0]
+    def s(): return f.read(u('Q'))
+    def val(t):
+        scalar = {0: 'B', 1: 'b', 2: 'H', 3: 'h', 4: 'I', 5: 'i', 6: 'f', 7: '?', 10: 'Q', 11: 'q', 12: 'd'}
+        if t in scalar: return u(scalar[t])
+        if t == 8: return s()
+        if t == 9:
+            et, n = u('I'), u('Q')
+            for _ in range(n): val(et)
+            return None
+        raise SystemExit(f'{path}: unknown GGUF value type {t}')
+    if f.read(4) != b'GGUF': raise SystemExit(f'{path}: not a GGUF file')
+    version, n_tensors, n_kv = u('I'), u('Q'), u('Q')
+    for _ in range(n_kv):
+        s(); val(u('I'))
+    total, embd, row, names = 0, None, None, {}
+    for _ in range(n_tensors):
+        name = s().decode('utf-8', 'replace')
+        dims = [u('Q') for _ in range(u('I'))]
+        ttype = u('I'); u('Q')
+        if ttype not in types: raise SystemExit(f'{path}: {name} has GGML type {ttype}, whose size is not listed')
+        tname, block_bytes, block = types[ttype]
+        n = 1
+        for d in dims: n *= d
+        if dims[0] % block: raise SystemExit(f'{path}: {name} is not whole blocks of {tname}')
+        nbytes = n // block * block_bytes
+        total += nbytes
+        names[name] = tname
+        if name == 'token_embd.weight':
+            embd, row = nbytes, dims[0] // block * block_bytes
+if embd is None: raise SystemExit(f'{path}: no token_embd.weight')
+# A tied classifier (no output.weight) is token_embd itself: read whole for every token.
+per_token = total - embd + row if 'output.weight' in names else total
+print(per_token, total, names['token_embd.weight'], names.get('output.weight', 'tied'))
+EOF
+}
+
 prepare_shape() {
   local shape=$1 bin="$work/$1.bin" f32="$work/$1-f32.gguf" vocab size need
   if [[ ! -s $bin ]]; then
@@ -649,6 +738,64 @@ axe_file() {
   esac
 }
 
+# The decode-bandwidth table's inputs (see the header): the bytes one generated token reads, per
+# file (axe: axe bench's decode_bytes; llama.cpp: from its GGUF), and the read bandwidth
+# measured after each configuration.
+bytes_file="$work/bytes-$stamp.tsv"
+bandwidth_file="$work/bandwidth-$stamp.tsv"
+measure_bandwidth=""
+[[ -n $bench_int8 ]] && (( n_gen > 0 )) && measure_bandwidth=1
+if [[ -n $measure_bandwidth ]]; then
+  printf 'shape\tpair\tprogram\tbytes/token\tmodel_size\ttoken_embd\toutput\n' >"$bytes_file"
+  printf 'round\tshape\tpair\tthreads\tread GB/s\tload1\n' >"$bandwidth_file"
+  have_python=""
+  if command -v python3 >/dev/null; then
+    have_python=1
+  else
+    note "warning: no python3: llama.cpp's bytes per token (read from its GGUF) are n/a"
+  fi
+  for shape in "${shape_list[@]}"; do
+    for pair in "${pairs[@]}"; do
+      af=$(axe_file "$shape" "$pair")
+      lf=$(llama_file "$shape" "$pair")
+      tok=()
+      [[ $pair == f32 ]] && tok=(--tokenizer "$tokenizer")
+      out="$work/logs/bytes-$stamp-$shape-$pair"
+      if ! "$axe" bench -m "$af" "${tok[@]}" -p 0 -n 1 -r 1 -t 1 -o csv >"$out-axe.csv" 2>"$out-axe.err"; then
+        tail -n 20 "$out-axe.err" >&2
+        die "failed: $axe bench -m $af -o csv (logs: $out-axe.csv, $out-axe.err)"
+      fi
+      b=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; ++i) if ($i == "decode_bytes") c = i; next }
+                   c { print $c; exit }' "$out-axe.csv")
+      [[ $b =~ ^[0-9]+$ ]] || die "no decode_bytes column in $out-axe.csv: this axe is older than the column (rebuild it)"
+      printf '%s\t%s\taxe\t%s\t\t\t\n' "$shape" "$pair" "$b" >>"$bytes_file"
+      [[ -n $have_python ]] || continue
+      if r=$(gguf_decode_bytes "$lf" 2>"$out-llama.err"); then
+        read -r b size etype ctype <<<"$r"
+        printf '%s\t%s\tllama.cpp\t%s\t%s\t%s\t%s\n' "$shape" "$pair" "$b" "$size" "$etype" "$ctype" >>"$bytes_file"
+      else
+        note "warning: llama.cpp's bytes per token for $lf are n/a: $(tail -n 1 "$out-llama.err")"
+      fi
+    done
+  done
+fi
+
+# The read bandwidth at T threads, appended to the bandwidth file.
+measure_read() {
+  local round=$1 shape=$2 pair=$3 t=$4 out="$work/logs/read-$stamp-$1-$2-$3-t$4" load gbs
+  load=$(cut -d ' ' -f 1 /proc/loadavg 2>/dev/null || echo "?")
+  if ! AXE_BENCH_MEMORY_THREADS=$t "$bench_int8" --benchmark_filter="^memory/read/threads:$t/" \
+      --benchmark_min_time="$mem_min_time" --benchmark_format=json >"$out.json" 2>"$out.err"; then
+    tail -n 20 "$out.err" >&2
+    die "failed: $bench_int8 memory/read at $t thread(s) (logs: $out.json, $out.err)"
+  fi
+  gbs=$(sed -n 's/^ *"GB\/s": *\([0-9.eE+-]*\).*/\1/p' "$out.json" | head -n 1)
+  [[ -n $gbs ]] ||
+    die "no memory/read/threads:$t result in $out.json: rebuild axe_bench_int8 (AXE_BENCH_MEMORY_THREADS is newer)"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$shape" "$pair" "$t" "$gbs" "$load" >>"$bandwidth_file"
+  note "  read bandwidth: $(awk -v g="$gbs" 'BEGIN { printf "%.2f", g }') GB/s at $t thread(s) (load $load)"
+}
+
 # One run of one program: appends its rows to the results, stops on failure or an empty table.
 bench_one() {
   local round=$1 shape=$2 pair=$3 name=$4 t=$5
@@ -685,6 +832,7 @@ for (( round = 1; round <= rounds; ++round )); do
           "${llama_pre[@]}" "$peer/llama-bench" -m "$lf" -p "$n_prompt" -n "$n_gen" -r "$reps" -t "$t" -o md
         bench_one "$round" "$shape" "$pair" axe "$t" \
           "$axe" bench -m "$af" "${tok[@]}" -p "$n_prompt" -n "$n_gen" -r "$reps" -t "$t" -o md
+        [[ -z $measure_bandwidth ]] || measure_read "$round" "$shape" "$pair" "$t"
       done
     done
   done
@@ -780,6 +928,92 @@ awk -F'\t' -v stat="$stat" -v tests="${tests[*]}" -v threads="${thread_list[*]}"
       print ""
     }
   }' "$results"
+# The decode-bandwidth table (see the header): tg rows against the read bandwidth.
+if [[ -n $measure_bandwidth ]]; then
+  echo
+  echo "Decode (tg$n_gen) against the read bandwidth measured in the same run: weight bytes one token reads x t/s,"
+  echo "against axe_bench_int8 memory/read at the same thread count (the median of its measurements, one after"
+  echo "each configuration). t/s: each program's mean over -r $reps, the $stat of $rounds round(s); MB = 10^6 bytes."
+  echo
+  # The L3 cache's size in bytes (0 when unknown), from the first CPU's level-3 cache.
+  l3_bytes=0
+  for d in /sys/devices/system/cpu/cpu0/cache/index*; do
+    [[ $(cat "$d/level" 2>/dev/null) == 3 ]] || continue
+    l3=$(cat "$d/size" 2>/dev/null || true)
+    case $l3 in
+      *K) l3_bytes=$(( ${l3%K} * 1024 )) ;; *M) l3_bytes=$(( ${l3%M} * 1024 * 1024 )) ;;
+      *[0-9]) l3_bytes=$l3 ;;
+    esac
+  done
+  awk -F'\t' -v stat="$stat" -v test="tg$n_gen" -v l3="$l3_bytes" -v threads="${thread_list[*]}" -v shapes="${shape_list[*]}" \
+    -v pairs="${pairs[*]}" '
+    FNR == 1 { ++file; next }
+    file == 1 {  # the results
+      if ($5 != test) next
+      k = $2 SUBSEP $3 SUBSEP $4 SUBSEP $6
+      n[k]++; v[k, n[k]] = $7
+      if ($4 == "llama.cpp") shown_size[$2, $3] = $8
+      next
+    }
+    file == 2 { bytes[$1, $2, $3] = $4; msize[$1, $2, $3] = $5; etype[$1, $2, $3] = $6; ctype[$1, $2, $3] = $7; next }
+    file == 3 { nb[$4]++; bw[$4, nb[$4]] = $5 + 0 }
+    BEGIN {
+      nth = split(threads, TH, " "); ns = split(shapes, S, " "); np = split(pairs, P, " ")
+      L["f32"] = "F32"; L["q8"] = "Q8_0"; L["q4"] = "Q4_0"; L["bf16"] = "BF16"
+      A["f32"] = "F32"; A["q8"] = "W8A8"; A["q4"] = "W4A8"; A["bf16"] = "BF16 (HF folder)"
+      L["gguf-q8"] = "Q8_0 GGUF"; A["gguf-q8"] = "Q8_0 GGUF"
+      L["gguf-q4"] = "Q4_0 GGUF"; A["gguf-q4"] = "Q4_0 GGUF"
+    }
+    function sorted_pick(arr, key, m, how,    i, j, x, a) {
+      if (!m) return ""
+      for (i = 1; i <= m; ++i) a[i] = arr[key, i] + 0
+      for (i = 2; i <= m; ++i) { x = a[i]; for (j = i - 1; j >= 1 && a[j] > x; --j) a[j + 1] = a[j]; a[j + 1] = x }
+      if (how == "best") return a[m]
+      if (how == "min") return a[1]
+      return (m % 2) ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2
+    }
+    function fmt(x) { return x >= 100 ? sprintf("%.1f", x) : sprintf("%.2f", x) }
+    # llama-bench size column ("511.57 MiB", "1.02 GiB") in bytes, and its rounding step.
+    function shown_bytes(s,    f) { split(s, f, " "); return f[1] * (f[2] == "GiB" ? 2^30 : 2^20) }
+    function shown_step(s,    f) { split(s, f, " "); return 0.005 * (f[2] == "GiB" ? 2^30 : 2^20) }
+    END {
+      print "| shape | format | program | threads | t/s | MB/token | GB/s | read GB/s | % of read |"
+      print "|---|---|---|---:|---:|---:|---:|---:|---:|"
+      for (s = 1; s <= ns; ++s) for (p = 1; p <= np; ++p) for (j = 1; j <= nth; ++j) for (g = 1; g <= 2; ++g) {
+        sh = S[s]; pr = P[p]; t = TH[j]; prog = (g == 1) ? "llama.cpp" : "axe"
+        k = sh SUBSEP pr SUBSEP prog SUBSEP t
+        tps = sorted_pick(v, k, n[k], stat)
+        read = sorted_pick(bw, t, nb[t], "median")
+        b = bytes[sh, pr, prog]
+        line = "| " sh " | " (g == 1 ? L[pr] : A[pr]) " | " prog " | " t " | " (tps == "" ? "n/a" : fmt(tps)) " | "
+        if (b == "" || tps == "") line = line (b == "" ? "n/a" : sprintf("%.1f", b / 1e6)) " | n/a | " (read == "" ? "n/a" : fmt(read)) " | n/a |"
+        else {
+          gbs = b * tps / 1e9
+          in_l3 = (l3 > 0 && b + 0 <= l3 + 0)
+          if (in_l3) any_l3 = 1
+          line = line sprintf("%.1f", b / 1e6) " | " fmt(gbs) " | " (read == "" ? "n/a" : fmt(read)) " | " \
+            (read == "" || read <= 0 ? "n/a" : sprintf("%.0f%%", 100 * gbs / read)) (in_l3 ? " *" : "") " |"
+        }
+        print line
+      }
+      if (any_l3)
+        printf "\n* fits in the L3 cache (%.0f MiB): the weights can stay cached between tokens, so this is no measure of memory bandwidth.\n", l3 / 2^20
+      for (t = 1; t <= nth; ++t) if (nb[TH[t]]) {
+        m = nb[TH[t]]
+        printf "\nRead bandwidth at %d thread(s): %d measurement(s), min %.2f, median %.2f, max %.2f GB/s", TH[t], m,
+          sorted_pick(bw, TH[t], m, "min"), sorted_pick(bw, TH[t], m, "median"), sorted_pick(bw, TH[t], m, "best")
+      }
+      print ""
+      for (s = 1; s <= ns; ++s) for (p = 1; p <= np; ++p) {
+        sh = S[s]; pr = P[p]; k = sh SUBSEP pr SUBSEP "llama.cpp"
+        if (bytes[k] == "") continue
+        ls = shown_size[sh, pr]
+        check = (ls == "") ? "" : ((msize[k] - shown_bytes(ls))^2 > shown_step(ls)^2) ? "  ** MISMATCH **" : ""
+        printf "llama.cpp bytes/token, %s %s: model_size %.0f (the GGUF'\''s tensors; llama-bench: %s%s) - token_embd (%s) + one of its rows; output.weight %s\n",
+          sh, L[pr], msize[k], ls == "" ? "?" : ls, check, etype[k], ctype[k]
+      }
+    }' "$results" "$bytes_file" "$bandwidth_file"
+fi
 echo
 # One load figure per program run (its rows share it).
 awk -F'\t' '
@@ -791,3 +1025,4 @@ awk -F'\t' '
       (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2, a[n]
   }' "$results"
 echo "Raw results: $results"
+[[ -z $measure_bandwidth ]] || echo "Bytes per token: $bytes_file; read bandwidth: $bandwidth_file"

@@ -2,6 +2,9 @@
 // one warm-up run, then -r timed repetitions; pp<N> decodes N prompt tokens
 // in one batch from an empty cache, tg<N> decodes N tokens one at a time from
 // an empty cache. t/s is the mean over repetitions ± the sample deviation.
+// csv and json add decode_bytes (axe_model_info: the weight bytes one
+// generated token reads); for tg tests the progress line on stderr shows it
+// and the read bandwidth it implies, decode_bytes x t/s.
 #include <cmath>
 #include <cstdint>
 
@@ -112,7 +115,12 @@ int cmd_bench(int argc, char** argv) {
       for (double v : r.samples) r.sd += (v - r.mean) * (v - r.mean);
       r.sd = reps > 1 ? std::sqrt(r.sd / (reps - 1)) : 0.0;
       results.push_back(r);
-      if (output == "md") std::fprintf(stderr, "  %s t=%d: %.2f t/s\n", name.c_str(), r.threads, r.mean);
+      if (output != "md") return;
+      if (ng > 0)
+        std::fprintf(stderr, "  %s t=%d: %.2f t/s  (%.1f MB/token, %.2f GB/s)\n", name.c_str(), r.threads, r.mean,
+                     static_cast<double>(info.decode_bytes) / 1e6, static_cast<double>(info.decode_bytes) * r.mean / 1e9);
+      else
+        std::fprintf(stderr, "  %s t=%d: %.2f t/s\n", name.c_str(), r.threads, r.mean);
     };
     for (int64_t n : n_prompt)
       if (n > 0) run_test("pp" + std::to_string(n), n, true, n, 0);
@@ -129,12 +137,12 @@ int cmd_bench(int argc, char** argv) {
       std::printf("| %s | %s | %s | %s | %d | %s | %.2f ± %.2f |\n", info.description, size.c_str(), params.c_str(),
                   backend.c_str(), r.threads, r.test.c_str(), r.mean, r.sd);
   } else if (output == "csv") {
-    std::printf("model,size_bytes,n_params,backend,n_threads,n_prompt,n_gen,test,avg_ts,stddev_ts\n");
+    std::printf("model,size_bytes,n_params,backend,n_threads,n_prompt,n_gen,test,avg_ts,stddev_ts,decode_bytes\n");
     for (const auto& r : results)
-      std::printf("\"%s\",%llu,%llu,\"%s\",%d,%lld,%lld,%s,%.6f,%.6f\n", info.description,
+      std::printf("\"%s\",%llu,%llu,\"%s\",%d,%lld,%lld,%s,%.6f,%.6f,%llu\n", info.description,
                   static_cast<unsigned long long>(info.size_bytes), static_cast<unsigned long long>(info.n_params),
                   backend.c_str(), r.threads, static_cast<long long>(r.n_prompt), static_cast<long long>(r.n_gen),
-                  r.test.c_str(), r.mean, r.sd);
+                  r.test.c_str(), r.mean, r.sd, static_cast<unsigned long long>(info.decode_bytes));
   } else {
     std::printf("[\n");
     for (size_t i = 0; i < results.size(); ++i) {
@@ -146,7 +154,8 @@ int cmd_bench(int argc, char** argv) {
                   static_cast<unsigned long long>(info.n_params), backend.c_str(), r.threads,
                   static_cast<long long>(r.n_prompt), static_cast<long long>(r.n_gen), r.test.c_str(), r.mean, r.sd);
       for (size_t j = 0; j < r.samples.size(); ++j) std::printf("%s%.6f", j ? ", " : "", r.samples[j]);
-      std::printf("]}%s\n", i + 1 < results.size() ? "," : "");
+      std::printf("], \"decode_bytes\": %llu}%s\n", static_cast<unsigned long long>(info.decode_bytes),
+                  i + 1 < results.size() ? "," : "");
     }
     std::printf("]\n");
   }

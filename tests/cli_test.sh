@@ -51,8 +51,12 @@ expect "perplexity" 0 "Final estimate: PPL = [0-9.]+ \+/- [0-9.]+" -- \
   "$AXE" perplexity -m "$MODEL" -f "$SHARED/data/tinystories/eval.txt" -c 128 --chunks 8
 expect "perplexity too short" 1 "fewer than one chunk" -- "$AXE" perplexity -m "$MODEL" -f "$SHARED/models/stories260K/LICENSE" -c 4096
 expect "bench md" 0 "\| llama 260K F32 \| .* \| pp32 \| [0-9.]+ ± [0-9.]+ \|" -- "$AXE" bench -m "$MODEL" -p 32 -n 8 -r 2 -t 1
+expect "bench tg bandwidth" 0 "tg8 t=1: [0-9.]+ t/s  \([0-9.]+ MB/token, [0-9.]+ GB/s\)" -- \
+  "$AXE" bench -m "$MODEL" -p 0 -n 8 -r 1 -t 1
 expect "bench csv" 0 "^model,size_bytes" -- "$AXE" bench -m "$MODEL" -p 16 -n 0 -r 1 -o csv
+expect "bench csv decode_bytes" 0 "^model,.*,stddev_ts,decode_bytes$" -- "$AXE" bench -m "$MODEL" -p 16 -n 0 -r 1 -o csv
 expect "bench json" 0 "\"test\": \"tg8\"" -- "$AXE" bench -m "$MODEL" -p 0 -n 8 -r 1 -o json
+expect "bench json decode_bytes" 0 "\], \"decode_bytes\": [1-9][0-9]*\}$" -- "$AXE" bench -m "$MODEL" -p 0 -n 8 -r 1 -o json
 out=$(printf 'Lily went\n/reset\nTom saw\n' | "$AXE" chat -m "$MODEL" --temp 0 -n 16 2>/dev/null)
 status=$?
 if [[ $status -eq 0 && $(grep -c "context cleared" <<<"$out") -eq 1 ]]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: chat: $out"; fi
@@ -88,6 +92,12 @@ for t in 1 2; do
   "$AXE" quantize -m "$MODEL" -o "$TMP/det$t.axe" --wbits 4 --algo optq --axe --act-order --acc 13 --calib "$SHARED/data/tinystories/calib.txt" --calib-samples 8 --calib-len 64 -t $t > /dev/null 2>&1
 done
 expect "quantize deterministic across threads" 0 "" -- cmp "$TMP/det1.axe" "$TMP/det2.axe"
+# The codes wait in a scratch file beside the output, unlinked at once: the
+# folder ends with the output alone.
+mkdir -p "$TMP/clean"
+"$AXE" quantize -m "$MODEL" -o "$TMP/clean/q.axe" --wbits 4 --algo optq --calib "$SHARED/data/tinystories/calib.txt" --calib-samples 8 --calib-len 64 > /dev/null 2>&1
+expect "quantize leaves only its output" 0 "^q\.axe$" -- ls -A "$TMP/clean"
+expect "quantize leaves one file" 0 "^1$" -- bash -c 'ls -A "$0" | wc -l' "$TMP/clean"
 expect "rotate bad" 2 "expected none or hadamard" -- "$AXE" quantize -m "$MODEL" -o "$TMP/r.axe" --rotate givens
 expect "rotate seed bad" 2 "--rotate-seed" -- "$AXE" quantize -m "$MODEL" -o "$TMP/r.axe" --rotate hadamard --rotate-seed -1
 expect "rotate seed alone" 2 "--rotate-seed needs --rotate hadamard" -- "$AXE" quantize -m "$MODEL" -o "$TMP/r.axe" --rotate-seed 3

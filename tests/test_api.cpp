@@ -148,6 +148,13 @@ TEST_CASE("model info describes stories260K") {
   CHECK(info.shared_classifier == 1);
   CHECK(info.n_params == 64 * 512 + 5 * (2 * 64 + 64 * 64 * 2 + 2 * 32 * 64 + 3 * 64 * 172) + 64);
   CHECK(info.size_bytes == info.n_params * 4);
+  // One generated token reads every linear layer, the norm gains and one
+  // embedding row; a shared classifier is the whole table (fp32 here).
+  const uint64_t D = info.dim, H = info.hidden_dim, L = info.n_layers, V = info.n_vocab;
+  const uint64_t KV = D / info.n_heads * info.n_kv_heads;  // k and v rows
+  const uint64_t per_layer = 2 * D * D + 2 * KV * D + 3 * H * D + 2 * D;  // wq wo, wk wv, w1 w2 w3, two norms
+  const uint64_t table_and_classifier = info.shared_classifier ? V * D : D + V * D;
+  CHECK(info.decode_bytes == 4 * (L * per_layer + D + table_and_classifier));
 }
 
 TEST_CASE("log callback receives messages") {

@@ -109,6 +109,12 @@ typedef struct axe_model_info {
   uint64_t n_params;         /* number of weights                             */
   uint64_t size_bytes;       /* bytes of weights                              */
   char description[128];     /* e.g. "llama 260K F32"                         */
+  /* Weight bytes one generated token reads: every linear layer (classifier
+   * included), the norm gains and one row of the embedding table; the whole
+   * table when the classifier is the embedding. Not the KV cache, which
+   * grows with the position. Decode t/s x decode_bytes is the weight read
+   * bandwidth decoding achieves.                                            */
+  uint64_t decode_bytes;
 } axe_model_info;
 AXE_API axe_status axe_model_get_info(const axe_model *model, axe_model_info *info);
 
