@@ -140,6 +140,9 @@ TEST_CASE("every integer kernel matches the int64 reference bit for bit") {
           cases.push_back({5, 300, 11, wbits, 8, is_signed, extreme, plan});
           cases.push_back({8, 200, 16, wbits, 8, is_signed, extreme, plan});
           if (seed++ % 3 == 0) cases.push_back({17, 1024, 9, wbits, 8, is_signed, extreme, plan});
+          // A token block of 64 (4-bit panels unpacked once for its tiles)
+          // and one of 20 (read packed).
+          if (wbits == 4) cases.push_back({64 + 20, 192, 6, wbits, 8, is_signed, extreme, plan});
         }
   cases.push_back({3, 64, 5, 8, 4, false, true, {TileKind::kContiguous, 64, 16, 32}});
   size_t int16_runs = 0;

@@ -392,13 +392,48 @@ struct TileSet {
                    const Int8Output&) = nullptr;
 };
 
+// Rows [0, rows) of 4-bit packed weights (load_w512's layout: block b's 32
+// bytes hold its columns 0..31 in the low and 32..63 in the high nibbles,
+// each code + 8) as int8 rows of blocks * 64 columns. Every kernel of this
+// file needs AVX2 at least.
+AXE_AVX2 void unpack4_rows(const int8_t* w, size_t ldw, size_t rows, size_t blocks, int8_t* out) {
+  const __m256i mask = _mm256_set1_epi8(0x0F), eight = _mm256_set1_epi8(8);
+  for (size_t r = 0; r < rows; ++r)
+    for (size_t b = 0; b < blocks; ++b) {
+      const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + r * ldw + b * 32));
+      int8_t* dst = out + (r * blocks + b) * 64;
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), _mm256_sub_epi8(_mm256_and_si256(v, mask), eight));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 32),
+                          _mm256_sub_epi8(_mm256_and_si256(_mm256_srli_epi16(v, 4), mask), eight));
+    }
+}
+
+// t: the tiles for w's storage; t8: the same tiles reading int8 rows. With
+// 4-bit weights and more than one tile of tokens, each panel is unpacked
+// once per token block and the 8-bit tiles read it: the same integers in
+// the same order, so the same sums, without unpacking again for every tile
+// of MR tokens (prefill, calibration), in token blocks of kUnpackTokens or
+// more (measured: unpacking for 16 tokens loses to the 4-bit tiles).
+constexpr size_t kUnpackTokens = 32;
 template <int MR, int NR>
-void drive(const TileSet<MR, NR>& t, const Int8Activations& x, size_t m0, size_t m1, const Int8Weights& w, size_t n0,
-           size_t n1, const Int8Output& out, size_t widen, int32_t offset) {
-  const size_t blocks = w.kp / 64, ldw = w.row_bytes(), ldx = x.kp;
-  const int8_t* wd = w.data.data();
+void drive(const TileSet<MR, NR>& t, const TileSet<MR, NR>& t8, const Int8Activations& x, size_t m0, size_t m1,
+           const Int8Weights& w, size_t n0, size_t n1, const Int8Output& out, size_t widen, int32_t offset) {
+  const size_t blocks = w.kp / 64, ldx = x.kp;
   const uint8_t* xd = x.codes.data();
   int32_t raw[MR * NR];
+  thread_local std::vector<int8_t> panel;
+  if (w.packed4 && m1 - m0 >= kUnpackTokens) panel.resize(NR * blocks * 64);
+  bool unpack = false;  // for the current token block
+  // The rows [n, n + rows) as the tiles read them.
+  auto rows_at = [&](size_t n, size_t rows, size_t& ld) -> const int8_t* {
+    if (!unpack) {
+      ld = w.row_bytes();
+      return w.data.data() + n * ld;
+    }
+    unpack4_rows(w.data.data() + n * w.row_bytes(), w.row_bytes(), rows, blocks, panel.data());
+    ld = blocks * 64;
+    return panel.data();
+  };
   auto finish = [&](size_t m, size_t n, int mr, int nr) {
     for (int i = 0; i < mr; ++i)
       for (int j = 0; j < nr; ++j) int8_epilogue(x, m + i, w, n + j, raw[i * nr + j], offset, out);
@@ -408,27 +443,33 @@ void drive(const TileSet<MR, NR>& t, const Int8Activations& x, size_t m0, size_t
   constexpr size_t kTokenBlock = 64;
   for (size_t mb = m0; mb < m1; mb += kTokenBlock) {
     const size_t me = std::min(m1, mb + kTokenBlock);
+    unpack = w.packed4 && me - mb >= kUnpackTokens;
+    const TileSet<MR, NR>& ts = unpack ? t8 : t;
     size_t n = n0;
     for (; n + NR <= n1; n += NR) {
+      size_t ldw = 0;
+      const int8_t* wn = rows_at(n, NR, ldw);
       size_t m = mb;
       for (; m + MR <= me; m += MR) {
-        t.full(xd + m * ldx, ldx, wd + n * ldw, ldw, blocks, widen, raw);
-        if (t.epilogue) t.epilogue(raw, x, m, w, n, offset, out);
+        ts.full(xd + m * ldx, ldx, wn, ldw, blocks, widen, raw);
+        if (ts.epilogue) ts.epilogue(raw, x, m, w, n, offset, out);
         else finish(m, n, MR, NR);
       }
       for (; m < me; ++m) {
-        t.one_token(xd + m * ldx, ldx, wd + n * ldw, ldw, blocks, widen, raw);
+        ts.one_token(xd + m * ldx, ldx, wn, ldw, blocks, widen, raw);
         finish(m, n, 1, NR);
       }
     }
     for (; n < n1; ++n) {
+      size_t ldw = 0;
+      const int8_t* wn = rows_at(n, 1, ldw);
       size_t m = mb;
       for (; m + MR <= me; m += MR) {
-        t.one_row(xd + m * ldx, ldx, wd + n * ldw, ldw, blocks, widen, raw);
+        ts.one_row(xd + m * ldx, ldx, wn, ldw, blocks, widen, raw);
         finish(m, n, MR, 1);
       }
       for (; m < me; ++m) {
-        t.single(xd + m * ldx, ldx, wd + n * ldw, ldw, blocks, widen, raw);
+        ts.single(xd + m * ldx, ldx, wn, ldw, blocks, widen, raw);
         finish(m, n, 1, 1);
       }
     }
@@ -453,7 +494,7 @@ void gemm_avx512vnni_int32(const Int8Activations& x, size_t m0, size_t m1, const
                            const Int8Output& out) {
   static const auto t8 = AXE_TILESET_4X4_512(tile_vnni512, false);
   static const auto t4 = AXE_TILESET_4X4_512(tile_vnni512, true);
-  drive(w.packed4 ? t4 : t8, x, m0, m1, w, n0, n1, out, 0, 0);
+  drive(w.packed4 ? t4 : t8, t8, x, m0, m1, w, n0, n1, out, 0, 0);
 }
 
 void gemv_avx512vnni_w4(const Int8Activations& x, size_t m0, size_t m1, const Int8Weights& w, size_t n0, size_t n1,
@@ -470,12 +511,12 @@ void gemm_avx512_int16(const Int8Activations& x, size_t m0, size_t m1, const Int
     static const TileSet<4, 4> sets[2][2] = {
         {AXE_TILESET_4X4_512(tile_i16_512, false, false, false), AXE_TILESET_4X4_512(tile_i16_512, false, true, false)},
         {AXE_TILESET_4X4_512(tile_i16_512, true, false, false), AXE_TILESET_4X4_512(tile_i16_512, true, true, false)}};
-    drive(sets[s][w.packed4], x, m0, m1, w, n0, n1, out, 0, offset);
+    drive(sets[s][w.packed4], sets[s][0], x, m0, m1, w, n0, n1, out, 0, offset);
   } else {  // contiguous tiles: int16 and int32 accumulators side by side
     static const TileSet<2, 4> sets[2][2] = {
         {AXE_TILESET(tile_i16_512, 2, 4, false, false, true), AXE_TILESET(tile_i16_512, 2, 4, false, true, true)},
         {AXE_TILESET(tile_i16_512, 2, 4, true, false, true), AXE_TILESET(tile_i16_512, 2, 4, true, true, true)}};
-    drive(sets[s][w.packed4], x, m0, m1, w, n0, n1, out, widen, offset);
+    drive(sets[s][w.packed4], sets[s][0], x, m0, m1, w, n0, n1, out, widen, offset);
   }
 }
 
@@ -488,12 +529,12 @@ void gemm_avx2_int16(const Int8Activations& x, size_t m0, size_t m1, const Int8W
     static const TileSet<2, 4> sets[2][2] = {
         {AXE_TILESET(tile_i16_256, 2, 4, false, false, false), AXE_TILESET(tile_i16_256, 2, 4, false, true, false)},
         {AXE_TILESET(tile_i16_256, 2, 4, true, false, false), AXE_TILESET(tile_i16_256, 2, 4, true, true, false)}};
-    drive(sets[s][w.packed4], x, m0, m1, w, n0, n1, out, 0, offset);
+    drive(sets[s][w.packed4], sets[s][0], x, m0, m1, w, n0, n1, out, 0, offset);
   } else {
     static const TileSet<2, 2> sets[2][2] = {
         {AXE_TILESET(tile_i16_256, 2, 2, false, false, true), AXE_TILESET(tile_i16_256, 2, 2, false, true, true)},
         {AXE_TILESET(tile_i16_256, 2, 2, true, false, true), AXE_TILESET(tile_i16_256, 2, 2, true, true, true)}};
-    drive(sets[s][w.packed4], x, m0, m1, w, n0, n1, out, widen, offset);
+    drive(sets[s][w.packed4], sets[s][0], x, m0, m1, w, n0, n1, out, widen, offset);
   }
 }
 
@@ -503,14 +544,14 @@ void gemm_avx2_int32(const Int8Activations& x, size_t m0, size_t m1, const Int8W
   static const TileSet<2, 4> sets[2][2] = {
       {AXE_TILESET(tile_i32_256, 2, 4, false, false), AXE_TILESET(tile_i32_256, 2, 4, false, true)},
       {AXE_TILESET(tile_i32_256, 2, 4, true, false), AXE_TILESET(tile_i32_256, 2, 4, true, true)}};
-  drive(sets[w.packed4][pairs], x, m0, m1, w, n0, n1, out, 0, 0);
+  drive(sets[w.packed4][pairs], sets[0][pairs], x, m0, m1, w, n0, n1, out, 0, 0);
 }
 
 void gemm_avxvnni_int32(const Int8Activations& x, size_t m0, size_t m1, const Int8Weights& w, size_t n0, size_t n1,
                         const Int8Output& out) {
   static const auto t8 = AXE_TILESET(tile_avxvnni, 2, 4, false);
   static const auto t4 = AXE_TILESET(tile_avxvnni, 2, 4, true);
-  drive(w.packed4 ? t4 : t8, x, m0, m1, w, n0, n1, out, 0, 0);
+  drive(w.packed4 ? t4 : t8, t8, x, m0, m1, w, n0, n1, out, 0, 0);
 }
 
 }  // namespace axe
