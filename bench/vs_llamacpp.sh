@@ -341,8 +341,9 @@ EOF
 
 # Checks that every tensor of the F32 GGUF holds exactly the bytes of the llama2.c checkpoint.
 verify_gguf() {
-  python3 - "$1" "$2" <<'EOF'
+  PYTHONPATH="$root/bench" python3 - "$1" "$2" <<'EOF'
 import struct, sys
+from gguf_tensors import gguf_tensors
 bin_path, gguf_path = sys.argv[1], sys.argv[2]
 with open(bin_path, 'rb') as f:
     D, H, L, NH, NKV, V, S = struct.unpack('<7i', f.read(28))
@@ -375,54 +376,26 @@ if untied:
 else:
     regions['output.weight'] = regions['token_embd.weight']
 
-class R:
-    def __init__(self, f): self.f = f
-    def u(self, fmt): return struct.unpack('<' + fmt, self.f.read(struct.calcsize(fmt)))[0]
-    def s(self): return self.f.read(self.u('Q')).decode('utf-8', 'replace')
-    def val(self, t):
-        scalar = {0: 'B', 1: 'b', 2: 'H', 3: 'h', 4: 'I', 5: 'i', 6: 'f', 7: '?', 10: 'Q', 11: 'q', 12: 'd'}
-        if t in scalar: return self.u(scalar[t])
-        if t == 8: return self.s()
-        if t == 9:
-            et, n = self.u('I'), self.u('Q')
-            for _ in range(n): self.val(et)
-            return None
-        raise SystemExit(f'{gguf_path}: unknown GGUF value type {t}')
-with open(gguf_path, 'rb') as g:
-    r = R(g)
-    if g.read(4) != b'GGUF': raise SystemExit(f'{gguf_path}: not a GGUF file')
-    version, n_tensors, n_kv = r.u('I'), r.u('Q'), r.u('Q')
-    align = 32
-    for _ in range(n_kv):
-        k = r.s()
-        v = r.val(r.u('I'))
-        if k == 'general.alignment': align = v
-    infos = []
-    for _ in range(n_tensors):
-        name = r.s()
-        dims = [r.u('Q') for _ in range(r.u('I'))]
-        ttype, toff = r.u('I'), r.u('Q')
-        infos.append((name, dims, ttype, toff))
-    base = (g.tell() + align - 1) // align * align
-    names = {i[0] for i in infos}
-    if names != set(regions):
-        raise SystemExit(f'{gguf_path}: tensors differ from the checkpoint: missing {sorted(set(regions) - names)[:5]}, '
-                         f'extra {sorted(names - set(regions))[:5]}')
-    with open(bin_path, 'rb') as b:
-        for name, dims, ttype, toff in infos:
-            boff, nbytes = regions[name]
-            n = 1
-            for d in dims: n *= d
-            if ttype != 0 or n * 4 != nbytes:
-                raise SystemExit(f'{gguf_path}: {name} is type {ttype} with {n} elements, expected F32 with {nbytes // 4}')
-            g.seek(base + toff); b.seek(boff)
-            left = nbytes
-            while left:
-                k = min(left, 1 << 24)
-                if g.read(k) != b.read(k):
-                    raise SystemExit(f'{gguf_path}: {name} differs from the checkpoint at byte {nbytes - left}..')
-                left -= k
-print(f'{len(infos)} tensors, {sum(v[1] for k, v in regions.items() if k != "output.weight" or untied) / 2**20:.1f} MiB: '
+version, tensors = gguf_tensors(gguf_path)
+names = set(tensors)
+if names != set(regions):
+    raise SystemExit(f'{gguf_path}: tensors differ from the checkpoint: missing {sorted(set(regions) - names)[:5]}, '
+                     f'extra {sorted(names - set(regions))[:5]}')
+with open(bin_path, 'rb') as b, open(gguf_path, 'rb') as g:
+    for name, (dims, ttype, toff) in tensors.items():
+        boff, nbytes = regions[name]
+        n = 1
+        for d in dims: n *= d
+        if ttype != 0 or n * 4 != nbytes:
+            raise SystemExit(f'{gguf_path}: {name} is type {ttype} with {n} elements, expected F32 with {nbytes // 4}')
+        g.seek(toff); b.seek(boff)
+        left = nbytes
+        while left:
+            k = min(left, 1 << 24)
+            if g.read(k) != b.read(k):
+                raise SystemExit(f'{gguf_path}: {name} differs from the checkpoint at byte {nbytes - left}..')
+            left -= k
+print(f'{len(tensors)} tensors, {sum(v[1] for k, v in regions.items() if k != "output.weight" or untied) / 2**20:.1f} MiB: '
       f'identical bytes (GGUF v{version}, classifier {"untied" if untied else "tied"})')
 EOF
 }
@@ -431,41 +404,14 @@ EOF
 # values: every matrix the same bf16 bytes (q/k rows mapped from Hugging Face's rotate_half order
 # to llama2.c's, the GGUF's), every F32 norm gain of the GGUF the folder's bf16 gain once rounded.
 verify_bf16() {
-  python3 - "$1" "$2" <<'EOF'
+  PYTHONPATH="$root/bench" python3 - "$1" "$2" <<'EOF'
 import json, struct, sys
+from gguf_tensors import gguf_tensors
 gguf_path, folder = sys.argv[1], sys.argv[2]
 st_path = folder + '/model.safetensors'
 with open(folder + '/config.json') as f:
     cfg = json.load(f)
 HD = cfg['hidden_size'] // cfg['num_attention_heads']
-
-def gguf_tensors(path):
-    with open(path, 'rb') as g:
-        def u(fmt): return struct.unpack('<' + fmt, g.read(struct.calcsize(fmt)))[0]
-        def s(): return g.read(u('Q')).decode('utf-8', 'replace')
-        def val(t):
-            scalar = {0: 'B', 1: 'b', 2: 'H', 3: 'h', 4: 'I', 5: 'i', 6: 'f', 7: '?', 10: 'Q', 11: 'q', 12: 'd'}
-            if t in scalar: return u(scalar[t])
-            if t == 8: return s()
-            if t == 9:
-                et, n = u('I'), u('Q')
-                for _ in range(n): val(et)
-                return None
-            raise SystemExit(f'{path}: unknown GGUF value type {t}')
-        if g.read(4) != b'GGUF': raise SystemExit(f'{path}: not a GGUF file')
-        _, n_tensors, n_kv = u('I'), u('Q'), u('Q')
-        align = 32
-        for _ in range(n_kv):
-            k = s()
-            v = val(u('I'))
-            if k == 'general.alignment': align = v
-        infos = []
-        for _ in range(n_tensors):
-            name = s()
-            dims = [u('Q') for _ in range(u('I'))]
-            infos.append((name, dims, u('I'), u('Q')))
-        base = (g.tell() + align - 1) // align * align
-    return {n: (d, t, base + o) for n, d, t, o in infos}
 
 def hf_name(n):
     top = {'token_embd.weight': 'model.embed_tokens.weight', 'output_norm.weight': 'model.norm.weight',
@@ -483,7 +429,7 @@ def bf16_of_f32(b):  # round to nearest even, as both converters do (no NaNs in 
     return b''.join(struct.pack('<H', ((x + 0x7FFF + ((x >> 16) & 1)) >> 16) & 0xFFFF)
                     for (x,) in struct.iter_unpack('<I', b))
 
-gg = gguf_tensors(gguf_path)
+_, gg = gguf_tensors(gguf_path)
 with open(st_path, 'rb') as st:
     n = struct.unpack('<Q', st.read(8))[0]
     header = json.loads(st.read(n))
@@ -529,43 +475,25 @@ EOF
 # "BYTES_PER_TOKEN MODEL_SIZE EMBD_TYPE CLASSIFIER_TYPE", MODEL_SIZE the sum of every tensor's
 # bytes; fails on a tensor type whose size is not listed.
 gguf_decode_bytes() {
-  python3 - "$1" <<'EOF'
-import struct, sys
+  PYTHONPATH="$root/bench" python3 - "$1" <<'EOF'
+import sys
+from gguf_tensors import gguf_tensors
 path = sys.argv[1]
 # GGML type: (name, bytes per block, weights per block)
 types = {0: ('F32', 4, 1), 1: ('F16', 2, 1), 30: ('BF16', 2, 1), 8: ('Q8_0', 34, 32), 2: ('Q4_0', 18, 32),
          14: ('Q6_K', 210, 256)}
-with open(path, 'rb') as f:
-    def u(fmt): return struct.unpack('<' + fmt, f.read(struct.calcsize(fmt)))[0]
-    def s(): return f.read(u('Q'))
-    def val(t):
-        scalar = {0: 'B', 1: 'b', 2: 'H', 3: 'h', 4: 'I', 5: 'i', 6: 'f', 7: '?', 10: 'Q', 11: 'q', 12: 'd'}
-        if t in scalar: return u(scalar[t])
-        if t == 8: return s()
-        if t == 9:
-            et, n = u('I'), u('Q')
-            for _ in range(n): val(et)
-            return None
-        raise SystemExit(f'{path}: unknown GGUF value type {t}')
-    if f.read(4) != b'GGUF': raise SystemExit(f'{path}: not a GGUF file')
-    version, n_tensors, n_kv = u('I'), u('Q'), u('Q')
-    for _ in range(n_kv):
-        s(); val(u('I'))
-    total, embd, row, names = 0, None, None, {}
-    for _ in range(n_tensors):
-        name = s().decode('utf-8', 'replace')
-        dims = [u('Q') for _ in range(u('I'))]
-        ttype = u('I'); u('Q')
-        if ttype not in types: raise SystemExit(f'{path}: {name} has GGML type {ttype}, whose size is not listed')
-        tname, block_bytes, block = types[ttype]
-        n = 1
-        for d in dims: n *= d
-        if dims[0] % block: raise SystemExit(f'{path}: {name} is not whole blocks of {tname}')
-        nbytes = n // block * block_bytes
-        total += nbytes
-        names[name] = tname
-        if name == 'token_embd.weight':
-            embd, row = nbytes, dims[0] // block * block_bytes
+total, embd, row, names = 0, None, None, {}
+for name, (dims, ttype, _) in gguf_tensors(path)[1].items():
+    if ttype not in types: raise SystemExit(f'{path}: {name} has GGML type {ttype}, whose size is not listed')
+    tname, block_bytes, block = types[ttype]
+    n = 1
+    for d in dims: n *= d
+    if dims[0] % block: raise SystemExit(f'{path}: {name} is not whole blocks of {tname}')
+    nbytes = n // block * block_bytes
+    total += nbytes
+    names[name] = tname
+    if name == 'token_embd.weight':
+        embd, row = nbytes, dims[0] // block * block_bytes
 if embd is None: raise SystemExit(f'{path}: no token_embd.weight')
 # A tied classifier (no output.weight) is token_embd itself: read whole for every token.
 per_token = total - embd + row if 'output.weight' in names else total
