@@ -194,6 +194,16 @@ __attribute__((target("avx512vnni"))) void peak_vnni_512(size_t n) {
 #undef X
   }
 }
+// fp32 FMA, the fp32 GEMM's instruction (its MAC rate is half its GFLOP/s):
+// 20 independent chains, as many as the FMA latency times two ports needs.
+__attribute__((target("avx512f"))) void peak_fma_512(size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+#define X(r) "vfmadd231ps %%zmm30, %%zmm31, %%zmm" #r "\n vfmadd231ps %%zmm30, %%zmm31, %%zmm1" #r "\n"
+    asm volatile(AXE_CHAINS(X) ::: "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
+                 "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19");
+#undef X
+  }
+}
 // ymm: accumulators ymm0-5, temporaries ymm6-11, inputs ymm12/13, ones ymm14.
 #define AXE_CHAINS6(X) X(0, 6) X(1, 7) X(2, 8) X(3, 9) X(4, 10) X(5, 11)
 __attribute__((target("avx2"))) void peak_i16_256(size_t n) {
@@ -283,6 +293,7 @@ int register_all() {
 #if defined(__x86_64__)
   if (cpu_features().avx512) benchmark::RegisterBenchmark("peak/zmm vpmaddubsw+vpaddw", BM_peak, &peak_i16_512, 10 * 64.0);
   if (cpu_features().avx512_vnni) benchmark::RegisterBenchmark("peak/zmm vpdpbusd", BM_peak, &peak_vnni_512, 20 * 64.0);
+  if (cpu_features().avx512) benchmark::RegisterBenchmark("peak/zmm vfmadd231ps (fp32)", BM_peak, &peak_fma_512, 20 * 16.0);
   if (cpu_features().avx2) {
     benchmark::RegisterBenchmark("peak/ymm vpmaddubsw+vpaddw", BM_peak, &peak_i16_256, 6 * 32.0);
     benchmark::RegisterBenchmark("peak/ymm vpmaddubsw+vpmaddwd+vpaddd", BM_peak, &peak_i32_256, 6 * 32.0);
