@@ -17,6 +17,7 @@
 
 #include "runtime/cpu_target.h"
 #include "runtime/tokenizer.h"
+#include "runtime/aligned_vector.h"
 #include "runtime/ops/ops.h"
 
 namespace {
@@ -25,7 +26,9 @@ void BM_matmul_f32(benchmark::State& state, axe::Target target) {
   const size_t M = state.range(0), K = state.range(1), N = state.range(2);
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> dist(-1, 1);
-  std::vector<float> x(M * K), w(N * K), y(M * N);
+  // Cache-line aligned, as the runtime's activations and weights are
+  // (unaligned rows cost ~30% at M = 512: docs/PERFORMANCE.md).
+  axe::AlignedVector<float> x(M * K), w(N * K), y(M * N);
   for (auto& v : x) v = dist(rng);
   for (auto& v : w) v = dist(rng);
   const axe::Ops& ops = axe::ops_for(target);
@@ -52,10 +55,10 @@ void BM_matmul_weights(benchmark::State& state, axe::Target target, WeightType t
   const size_t copies = std::max<size_t>(1, ((size_t{640} << 20) + bytes - 1) / bytes);  // > 480 MiB of L3 here
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> dist(-1, 1);
-  std::vector<float> x(M * K), y(M * N);
+  axe::AlignedVector<float> x(M * K), y(M * N);
   for (auto& v : x) v = dist(rng);
-  std::vector<float> wf;
-  std::vector<uint16_t> wh;
+  axe::AlignedVector<float> wf;
+  axe::AlignedVector<uint16_t> wh;
   // One random copy, then duplicates (their bytes are what matters).
   if (type == WeightType::kF32) {
     wf.resize(copies * N * K);

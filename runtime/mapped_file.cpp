@@ -16,7 +16,7 @@ namespace {
 constexpr size_t kHugePage = size_t{2} << 20;
 }
 
-MappedFile::MappedFile(const std::string& path, Mode mode) : path_(path) {
+MappedFile::MappedFile(const std::string& path, Mode mode, size_t aligned_offset) : path_(path) {
   const int fd = open_regular_file(path, &size_);
   if (size_ == 0) {
     ::close(fd);
@@ -34,14 +34,15 @@ MappedFile::MappedFile(const std::string& path, Mode mode) : path_(path) {
     ::close(fd);
     return;
   }
-  mapped_ = (size_ + kHugePage - 1) / kHugePage * kHugePage;
+  pad_ = (64 - aligned_offset % 64) % 64;
+  mapped_ = (pad_ + size_ + kHugePage - 1) / kHugePage * kHugePage;
   void* p = ::mmap(nullptr, mapped_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) {
     ::close(fd);
     fail(AXE_ERR_OUT_OF_MEMORY, path + ": cannot allocate " + std::to_string(size_) + " bytes");
   }
   ::madvise(p, mapped_, MADV_HUGEPAGE);  // advice only: fine if refused
-  uint8_t* dst = static_cast<uint8_t*>(p);
+  uint8_t* dst = static_cast<uint8_t*>(p) + pad_;
   for (size_t done = 0; done < size_;) {
     const ssize_t n = ::pread(fd, dst + done, std::min<size_t>(size_ - done, size_t{1} << 30), static_cast<off_t>(done));
     if (n <= 0) {
@@ -59,7 +60,7 @@ MappedFile::MappedFile(const std::string& path, Mode mode) : path_(path) {
 }
 
 MappedFile::~MappedFile() {
-  if (data_) ::munmap(const_cast<uint8_t*>(data_), mapped_);
+  if (data_) ::munmap(const_cast<uint8_t*>(data_ - pad_), mapped_);
 }
 
 const uint8_t* MappedFile::at(size_t offset, size_t bytes, const char* what) const {

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "api_helpers.h"
+#include "models/formats/hf_folder.h"
 #include "models/formats/llama2c.h"
 #include "models/llama/forward.h"
 #include "models/llama/rotation.h"
@@ -155,4 +156,27 @@ TEST_CASE("a block resumed at attention.wo or at feed_forward.w1/w3 gives the wh
       }
     }
   }
+}
+
+// The fp32 GEMM loses about a third of its speed on rows that straddle cache
+// lines (docs/PERFORMANCE.md): the loaders' copies and the state's buffers
+// start every row of these models on one.
+TEST_CASE("fp32 weight rows and activation rows start on cache lines") {
+  using namespace axe;
+  auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 64 == 0; };
+  const auto bin = load_llama2c(test_paths::stories260k(), test_paths::tok512(), false);
+  const auto hf = load_hf_folder(test_paths::stories260k_hf(""), false);
+  for (const LlamaModel* m : {bin.get(), hf.get()}) {
+    CAPTURE(m->path);
+    for (const LlamaLayer& ly : m->layers)
+      for (size_t i = 0; i < kLlamaLinears; ++i) {
+        const LinearF32* f = ly.linear(i).as_f32();
+        REQUIRE(f);
+        CHECK(aligned(f->data()));  // and so every row when cols is a multiple of 16 (not w2 here: 172)
+      }
+    CHECK(aligned(m->embedding));
+  }
+  LlamaState st(*bin, 32, 8);
+  CHECK(aligned(st.hidden()));
+  CHECK(aligned(st.attention_output()));
 }

@@ -9,10 +9,12 @@
 //          rms_att, rms_ffn, rms_final, embedding, wq, wk, wv, wo, w1, w2, w3,
 //          and the classifier when separate.
 // Weights are [out][in] row-major and used in place from the mapping.
+#include <cstring>
 #include <filesystem>
 
 #include "models/formats/llama2c.h"
 #include "runtime/error.h"
+#include "runtime/file_io.h"
 #include "runtime/mapped_file.h"
 
 namespace axe {
@@ -60,7 +62,13 @@ std::string find_tokenizer(const std::string& model_path) {
 std::unique_ptr<LlamaModel> load_llama2c(const std::string& path, const std::string& tokenizer_path, bool use_mmap) {
   auto m = std::make_unique<LlamaModel>();
   m->path = path;
-  auto file = std::make_shared<const MappedFile>(path, use_mmap ? MappedFile::Mode::kMap : MappedFile::Mode::kHugePageCopy);
+  // The tensors follow the header (28 bytes, or 256 in v1) in multiples of
+  // the row sizes: the copy aligns the first one to a cache line.
+  const std::string head = read_file_head(path, 4);
+  uint32_t magic = 0;
+  if (head.size() == 4) std::memcpy(&magic, head.data(), 4);
+  auto file = std::make_shared<const MappedFile>(
+      path, use_mmap ? MappedFile::Mode::kMap : MappedFile::Mode::kHugePageCopy, magic == kMagicV1 ? 256 : 28);
   m->storage.push_back(file);
   const MappedFile& f = *file;
   LlamaConfig& c = m->config;

@@ -33,8 +33,20 @@ uint64_t TensorView::numel() const {
   return n;
 }
 
+namespace {
+// Where the data begins (8 + the header length), for the copy to align it:
+// tensors of whole rows then start on cache lines. Only its value modulo 64
+// is used; a bad length is reported by the header checks below.
+size_t data_start(const std::string& path) {
+  const std::string head = read_file_head(path, 8);
+  uint64_t len = 0;
+  if (head.size() == 8) std::memcpy(&len, head.data(), 8);
+  return static_cast<size_t>((len + 8) % 64);
+}
+}  // namespace
+
 SafetensorsFile::SafetensorsFile(const std::string& path, MappedFile::Mode mode)
-    : file_(std::make_unique<MappedFile>(path, mode)) {
+    : file_(std::make_unique<MappedFile>(path, mode, data_start(path))) {
   const MappedFile& f = *file_;
   const uint64_t header_len = f.read<uint64_t>(0, "the safetensors header length");
   if (header_len < 2 || header_len > (uint64_t{100} << 20))
