@@ -25,12 +25,15 @@ namespace hn = hwy::HWY_NAMESPACE;
 
 
 namespace matmul_detail {
-constexpr size_t kKC = 512;  // K block: an NR-row weight panel and MR token rows stay in L1
+// K block: an NR-row weight panel and MR token rows stay in L1 (24 + 16 KiB
+// of 48). 1024 beat 512 by 10-30% at M = 512 once rows were cache-line
+// aligned (docs/PERFORMANCE.md); it sets the summation order (K blocks), the
+// same for prefill and decode.
+constexpr size_t kKC = 1024;
 // Token block: as many tokens as keep their K block within 512 KiB of L2
-// (256 tokens at K >= 512); a weight panel is fetched from memory once per
-// token block. With K blocks of 1024, 1 MiB was slower than 512 KiB at
-// K = 2048 (L2 is 2 MiB on the Sapphire Rapids-class VM, and the panels and
-// outputs need room too).
+// (128 tokens at K >= 1024); a weight panel is fetched from memory once per
+// token block. 1 MiB was slower (L2 is 2 MiB on the Sapphire Rapids-class
+// VM, and the panels and outputs need room too).
 constexpr size_t kXBlockBytes = size_t{1} << 19;
 constexpr size_t kMC = 128;  // the 16-bit path's token block (matmul_half-inl.h)
 #if HWY_TARGET == HWY_AVX2
