@@ -138,24 +138,24 @@ class Driver {
  public:
   // With `rotated`, model is its model, whose blocks are prepared one at a
   // time as the driver reaches them.
-  Driver(const LlamaModel& model, const QuantizeOptions& o, const QuantFormat& qf, RotatedModel* rotated = nullptr)
+  Driver(const LlamaModel& model, const QuantizeOptions& o, const QuantFormat& qf, const std::string& out_path,
+         RotatedModel* rotated = nullptr)
       : rotated_(rotated),
         model_(model),
         o_(o),
         qf_(qf),
         arena_(std::max(1, o.threads)),
         ops_(ops_for(o.target)),
-        writer_(model, !o.keep_output_f32) {
+        writer_(model, out_path, !o.keep_output_f32) {
     if (o.algo == Algorithm::kRtn) quantizer_ = std::make_unique<RtnQuantizer>();
     else if (o.algo == Algorithm::kOptq) quantizer_ = std::make_unique<OptqQuantizer>(o.optq);
     else quantizer_ = std::make_unique<GpfqQuantizer>(o.gpfq);
   }
 
-  QuantizeSummary run(const std::string& out_path) {
-    writer_.spill_beside(out_path);
+  QuantizeSummary run() {
     if (quantizer_->calibrated()) run_calibrated();
     else run_direct();
-    const AxeCertificate cert = writer_.write(out_path, qf_, settings_record(model_, o_, dampings_));
+    const AxeCertificate cert = writer_.write(qf_, settings_record(model_, o_, dampings_));
     QuantizeSummary sum;
     sum.layers = cert.layers;
     sum.weight_bits = qf_.weight_bits;
@@ -427,13 +427,13 @@ QuantizeSummary quantize_model(const LlamaModel& model, const QuantizeOptions& o
     check_gguf_format(qf, out_path);
     if (o.rotate_seed)
       fail(AXE_ERR_INVALID_ARGUMENT, out_path + ": a rotated model needs its online transform, which GGUF cannot express");
-    return write_as_gguf(model, o, out_path, [&](const std::string& tmp) { return Driver(model, o, qf).run(tmp); });
+    return write_as_gguf(model, o, out_path, [&](const std::string& tmp) { return Driver(model, o, qf, tmp).run(); });
   }
-  if (!o.rotate_seed) return Driver(model, o, qf).run(out_path);
+  if (!o.rotate_seed) return Driver(model, o, qf, out_path).run();
   if (*o.rotate_seed > static_cast<uint64_t>(INT64_MAX))
     fail(AXE_ERR_INVALID_ARGUMENT, "the rotation seed must be at most 2^63-1 (the .axe file stores it as a JSON integer)");
   RotatedModel rotated(model, *o.rotate_seed, ops_for(o.target));
-  return Driver(rotated.model(), o, qf, &rotated).run(out_path);
+  return Driver(rotated.model(), o, qf, out_path, &rotated).run();
 }
 
 }  // namespace axe

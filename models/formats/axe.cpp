@@ -567,20 +567,13 @@ std::unique_ptr<LlamaModel> load_axe(const std::string& path, bool use_mmap) {
   return m;
 }
 
-AxeWriter::AxeWriter(const LlamaModel& source, bool compact_embedding)
-    : source_(source), compact_embedding_(compact_embedding) {
+AxeWriter::AxeWriter(const LlamaModel& source, const std::string& path, bool compact_embedding)
+    : source_(source), path_(path), compact_embedding_(compact_embedding) {
   if (source.quantized()) fail(AXE_ERR_INVALID_ARGUMENT, source.path + ": the model is already quantized");
-}
-
-AxeWriter::~AxeWriter() {
-  if (spill_fd_ >= 0) ::close(spill_fd_);
-}
-
-void AxeWriter::spill_beside(const std::string& path) {
-  if (spill_fd_ >= 0) return;
   spill_fd_ = create_scratch_beside(path);
-  spill_path_ = path;
 }
+
+AxeWriter::~AxeWriter() { ::close(spill_fd_); }
 
 uint64_t AxeWriter::spill(const void* data, uint64_t bytes) {
   const uint64_t at = spill_end_;
@@ -589,7 +582,7 @@ uint64_t AxeWriter::spill(const void* data, uint64_t bytes) {
     const ssize_t put = ::pwrite(spill_fd_, p + done, static_cast<size_t>(std::min<uint64_t>(bytes - done, 1u << 30)),
                                  static_cast<off_t>(at + done));
     if (put <= 0)
-      fail(AXE_ERR_IO, spill_path_ + ": cannot write the scratch file beside it: " +
+      fail(AXE_ERR_IO, path_ + ": cannot write the scratch file beside it: " +
                            std::strerror(put < 0 ? errno : ENOSPC));
     done += static_cast<uint64_t>(put);
   }
@@ -603,20 +596,17 @@ const PlanCheck& AxeWriter::add_linear(const std::string& name, const std::vecto
   std::vector<uint64_t> shape = axe_scales_shape(rows, cols, lf);
   if (rows * cols != codes.size() || (shape.size() == 1 ? shape[0] : shape[0] * shape[1]) != scales.size())
     fail(AXE_ERR_INTERNAL, name + ": codes and scales disagree with " + std::to_string(rows) + " rows");
-  Layer layer{encode_axe_codes(codes, rows, cols, lf.weight_bits), std::move(scales), std::move(shape), rows,
+  StoredCodes stored = encode_axe_codes(codes, rows, cols, lf.weight_bits);
+  Layer layer{stored.dtype, std::move(stored.shape), std::move(shape), rows,
               check_plan(codes.data(), rows, cols, cols, lf.plan, lf.x_range())};
-  if (spill_fd_ >= 0) {
-    layer.spilled = true;
-    layer.codes_bytes = layer.codes.bytes.size();
-    layer.codes_at = spill(layer.codes.bytes.data(), layer.codes_bytes);
-    layer.scales_at = spill(layer.scales.data(), 4 * layer.scales.size());
-    std::vector<uint8_t>().swap(layer.codes.bytes);
-    std::vector<float>().swap(layer.scales);
-  }
+  layer.codes_bytes = stored.bytes.size();
+  layer.codes_at = spill(stored.bytes.data(), layer.codes_bytes);
+  layer.scales_bytes = 4 * scales.size();
+  layer.scales_at = spill(scales.data(), layer.scales_bytes);
   return (layers_[name] = std::move(layer)).check;
 }
 
-AxeCertificate AxeWriter::write(const std::string& path, const QuantFormat& qf, const nlohmann::json& settings) {
+AxeCertificate AxeWriter::write(const QuantFormat& qf, const nlohmann::json& settings) {
   const LlamaModel& model = source_;
   const LlamaConfig& c = model.config;
   SafetensorsWriter out;
@@ -638,16 +628,10 @@ AxeCertificate AxeWriter::write(const std::string& path, const QuantFormat& qf, 
                            {"worst_outer_use", check.worst_outer_use},
                            {"inner_violations", check.inner_violations},
                            {"outer_violations", check.outer_violations}});
-    if (layer.spilled) {
-      const uint64_t n_scales = layer.scales_shape.size() == 1 ? layer.scales_shape[0]
-                                                                : layer.scales_shape[0] * layer.scales_shape[1];
-      out.add_from_file(axe_codes_name(name), layer.codes.dtype, layer.codes.shape, spill_fd_, layer.codes_at,
-                        layer.codes_bytes);
-      out.add_from_file(axe_scales_name(name), "F32", layer.scales_shape, spill_fd_, layer.scales_at, 4 * n_scales);
-    } else {
-      out.add(axe_codes_name(name), layer.codes.dtype, layer.codes.shape, std::move(layer.codes.bytes));
-      out.add(axe_scales_name(name), "F32", layer.scales_shape, layer.scales.data(), 4 * layer.scales.size());
-    }
+    out.add_from_file(axe_codes_name(name), layer.codes_dtype, layer.codes_shape, spill_fd_, layer.codes_at,
+                      layer.codes_bytes);
+    out.add_from_file(axe_scales_name(name), "F32", layer.scales_shape, spill_fd_, layer.scales_at,
+                      layer.scales_bytes);
     ++sum.layers;
   };
   const uint64_t D = c.dim, V = c.vocab;
@@ -668,7 +652,7 @@ AxeCertificate AxeWriter::write(const std::string& path, const QuantFormat& qf, 
     out.add_borrowed(llama_tensor_name(l, kTensorFfnNorm), "F32", {D}, ly.rms_ffn, 4 * D);
     for (size_t i = 0; i < kLlamaLinears; ++i) {
       const std::string name = llama_tensor_name(l, llama_linears()[i].name);
-      if (!layers_.count(name)) fail(AXE_ERR_INTERNAL, path + ": layer " + name + " was not quantized");
+      if (!layers_.count(name)) fail(AXE_ERR_INTERNAL, path_ + ": layer " + name + " was not quantized");
       add_layer(name);
     }
   }
@@ -706,7 +690,7 @@ AxeCertificate AxeWriter::write(const std::string& path, const QuantFormat& qf, 
                                   {"worst_outer_use", sum.worst_outer_use},
                                   {"plan_holds", sum.inner_violations + sum.outer_violations == 0}}
                        .dump());
-  out.write(path);
+  out.write(path_);
   return sum;
 }
 

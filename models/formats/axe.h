@@ -139,45 +139,40 @@ struct AxeCertificate {
   double worst_inner_use = 0, worst_outer_use = 0;
 };
 
-// Builds the .axe file of a quantized float model. Each linear layer is
-// checked against its plan and encoded as soon as it is added, so only the
-// stored bytes are kept; the float tensors are borrowed from `source`, which
-// must outlive write().
+// Builds the .axe file of a quantized float model at `path`. Each linear
+// layer is checked against its plan and encoded as soon as it is added, and
+// its stored bytes wait in a scratch file beside `path` (create_scratch_beside:
+// a 1.1B model's 4-bit codes are 0.5 GB) until write(); the float tensors
+// are borrowed from `source`, which must outlive write().
 class AxeWriter {
  public:
   // compact_embedding: store the embedding as 8-bit rows with one scale each
   // (symmetric, scale = max |row| / 127) instead of fp32.
-  explicit AxeWriter(const LlamaModel& source, bool compact_embedding = false);
+  AxeWriter(const LlamaModel& source, const std::string& path, bool compact_embedding = false);
   ~AxeWriter();
   AxeWriter(const AxeWriter&) = delete;
   AxeWriter& operator=(const AxeWriter&) = delete;
-  // From now on each added layer's codes and scales wait in a scratch file
-  // beside `path` (create_scratch_beside) rather than in memory: a 1.1B
-  // model's 4-bit codes are 0.5 GB held until write().
-  void spill_beside(const std::string& path);
   // The layer's codes [rows][cols] and scales (axe_scales_shape) under its
   // own format; returns the plan check of its integers.
   const PlanCheck& add_linear(const std::string& name, const std::vector<int8_t>& codes, size_t rows,
                               std::vector<float> scales, const QuantFormat& layer_format);
   // Writes atomically: the tensors in the architecture's order, the plan
   // `format`, the `settings` (how the codes were made) and the certificate.
-  AxeCertificate write(const std::string& path, const QuantFormat& format, const nlohmann::json& settings);
+  AxeCertificate write(const QuantFormat& format, const nlohmann::json& settings);
 
  private:
   struct Layer {
-    StoredCodes codes;  // bytes empty when spilled
-    std::vector<float> scales;  // empty when spilled
-    std::vector<uint64_t> scales_shape;
+    std::string codes_dtype;
+    std::vector<uint64_t> codes_shape, scales_shape;
     uint64_t rows = 0;
     PlanCheck check;
-    bool spilled = false;
-    uint64_t codes_at = 0, codes_bytes = 0, scales_at = 0;  // in the scratch file
+    uint64_t codes_at = 0, codes_bytes = 0, scales_at = 0, scales_bytes = 0;  // in the scratch file
   };
   // Appends bytes to the scratch file; their offset.
   uint64_t spill(const void* data, uint64_t bytes);
   const LlamaModel& source_;
+  std::string path_;
   bool compact_embedding_;
-  std::string spill_path_;  // the output the scratch file sits beside
   int spill_fd_ = -1;
   uint64_t spill_end_ = 0;
   std::map<std::string, Layer> layers_;
