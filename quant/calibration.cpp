@@ -106,34 +106,37 @@ void Calibrator::advance(size_t l, BlockStage stage) {
     fail(AXE_ERR_INTERNAL, "calibration: block " + std::to_string(l) + " captured before block " +
                                std::to_string(saved_layer_) + " was finished");
   saved_layer_ = l;
-  const size_t L = len_, D = dim_, Q = q_dim_;
-  // Saves what run_window(..., stop) leaves for every window of both models.
-  auto save = [&](BlockStage stop) {
-    std::vector<float> att, ref_att;
-    if (stop == BlockStage::kAttentionOut) {
-      att.resize(n_windows_ * L * Q);
-      if (ref_) ref_att.resize(att.size());
-    }
-    arena_.execute([&] {
-      for (int r = 0; r < (ref_ ? 2 : 1); ++r) {
-        const bool reference = r == 1;
-        std::vector<float>& hs = reference ? ref_hidden_ : hidden_;
-        std::vector<float>& out = reference ? ref_att : att;
-        for (size_t s = 0; s < n_windows_; ++s) {
-          const StageInput in = run_window(l, s, reference, stop);
-          if (stop == BlockStage::kAttentionOut)
-            for (size_t m = 0; m < L; ++m) std::copy(in.x + m * in.ld, in.x + m * in.ld + Q, out.begin() + (s * L + m) * Q);
-          else  // the residual stream after attention
-            std::copy(state_.hidden(), state_.hidden() + L * D, hs.begin() + s * L * D);
-        }
-      }
+  const size_t L = len_, Q = q_dim_;
+  if (saved_ < BlockStage::kAttentionOut && stage >= BlockStage::kAttentionOut) {
+    std::vector<float> att(n_windows_ * L * Q), ref_att(ref_ ? att.size() : 0);
+    for_each_window(l, BlockStage::kAttentionOut, [&](size_t s, bool reference, const StageInput& in) {
+      std::vector<float>& out = reference ? ref_att : att;
+      for (size_t m = 0; m < L; ++m) std::copy(in.x + m * in.ld, in.x + m * in.ld + Q, out.begin() + (s * L + m) * Q);
     });
     attention_ = std::move(att);
     ref_attention_ = std::move(ref_att);
-    saved_ = stop;
-  };
-  if (saved_ < BlockStage::kAttentionOut && stage >= BlockStage::kAttentionOut) save(BlockStage::kAttentionOut);
-  if (saved_ < BlockStage::kFfnIn && stage >= BlockStage::kFfnIn) save(BlockStage::kFfnIn);
+    saved_ = BlockStage::kAttentionOut;
+  }
+  if (saved_ < BlockStage::kFfnIn && stage >= BlockStage::kFfnIn) {
+    // The residual stream after attention replaces the block's input.
+    for_each_window(l, BlockStage::kFfnIn, [&](size_t s, bool reference, const StageInput&) { keep_hidden(s, reference); });
+    std::vector<float>().swap(attention_);
+    std::vector<float>().swap(ref_attention_);
+    saved_ = BlockStage::kFfnIn;
+  }
+}
+
+void Calibrator::for_each_window(size_t l, BlockStage stop,
+                                 const std::function<void(size_t, bool, const StageInput&)>& fn) {
+  arena_.execute([&] {
+    for (int r = 0; r < (ref_ ? 2 : 1); ++r)
+      for (size_t s = 0; s < n_windows_; ++s) fn(s, r == 1, run_window(l, s, r == 1, stop));
+  });
+}
+
+void Calibrator::keep_hidden(size_t s, bool reference) {
+  const size_t L = len_, D = dim_;
+  std::copy(state_.hidden(), state_.hidden() + L * D, (reference ? ref_hidden_ : hidden_).begin() + s * L * D);
 }
 
 LayerStats Calibrator::capture_head(int act_bits, bool act_signed, bool with_g,
@@ -206,17 +209,8 @@ LayerStats Calibrator::accumulate(size_t K, int act_bits, bool act_signed, bool 
 }
 
 void Calibrator::finish_block(size_t l) {
-  const size_t L = len_, D = dim_;
-  arena_.execute([&] {
-    for (int r = 0; r < (ref_ ? 2 : 1); ++r) {  // the next block's inputs, through the quantized block
-      const bool reference = r == 1;
-      std::vector<float>& hs = reference ? ref_hidden_ : hidden_;
-      for (size_t s = 0; s < n_windows_; ++s) {
-        run_window(l, s, reference, BlockStage::kEnd);
-        std::copy(state_.hidden(), state_.hidden() + L * D, hs.begin() + s * L * D);
-      }
-    }
-  });
+  // The next block's inputs, through the quantized block.
+  for_each_window(l, BlockStage::kEnd, [&](size_t s, bool reference, const StageInput&) { keep_hidden(s, reference); });
   std::vector<float>().swap(attention_);
   std::vector<float>().swap(ref_attention_);
   saved_ = BlockStage::kAttentionIn;

@@ -86,6 +86,11 @@ class Calibrator {
   // Copies window s's saved rows into the state and runs block l from where
   // they stand up to `stop`.
   StageInput run_window(size_t l, size_t s, bool reference, BlockStage stop);
+  // run_window(l, s, reference, stop) for every window of both models, on
+  // the arena, each result handed to fn(s, reference, input).
+  void for_each_window(size_t l, BlockStage stop, const std::function<void(size_t, bool, const StageInput&)>& fn);
+  // Copies the state's hidden rows over window s's saved ones.
+  void keep_hidden(size_t s, bool reference);
   const Ops& ops_;
   tbb::task_arena& arena_;
   std::unique_ptr<LlamaModel> work_, ref_;
