@@ -17,7 +17,7 @@
 
 #include "runtime/cpu_target.h"
 #include "runtime/tokenizer.h"
-#include "runtime/aligned_vector.h"
+#include "runtime/aligned_buffer.h"
 #include "runtime/ops/ops.h"
 
 namespace {
@@ -28,9 +28,9 @@ void BM_matmul_f32(benchmark::State& state, axe::Target target) {
   std::uniform_real_distribution<float> dist(-1, 1);
   // Cache-line aligned, as the runtime's activations and weights are
   // (unaligned rows cost ~30% at M = 512: docs/PERFORMANCE.md).
-  axe::AlignedVector<float> x(M * K), w(N * K), y(M * N);
-  for (auto& v : x) v = dist(rng);
-  for (auto& v : w) v = dist(rng);
+  axe::AlignedBuffer<float> x(M * K), w(N * K), y(M * N);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = dist(rng);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = dist(rng);
   const axe::Ops& ops = axe::ops_for(target);
   for (auto _ : state) {
     ops.matmul_f32(x.data(), K, M, w.data(), K, K, y.data(), N, 0, N, false);
@@ -55,22 +55,22 @@ void BM_matmul_weights(benchmark::State& state, axe::Target target, WeightType t
   const size_t copies = std::max<size_t>(1, ((size_t{640} << 20) + bytes - 1) / bytes);  // > 480 MiB of L3 here
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> dist(-1, 1);
-  axe::AlignedVector<float> x(M * K), y(M * N);
-  for (auto& v : x) v = dist(rng);
-  axe::AlignedVector<float> wf;
-  axe::AlignedVector<uint16_t> wh;
+  axe::AlignedBuffer<float> x(M * K), y(M * N);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = dist(rng);
+  axe::AlignedBuffer<float> wf;
+  axe::AlignedBuffer<uint16_t> wh;
   // One random copy, then duplicates (their bytes are what matters).
   if (type == WeightType::kF32) {
     wf.resize(copies * N * K);
     for (size_t i = 0; i < N * K; ++i) wf[i] = dist(rng);
-    for (size_t c = 1; c < copies; ++c) std::copy_n(wf.begin(), N * K, wf.begin() + c * N * K);
+    for (size_t c = 1; c < copies; ++c) std::copy_n(wf.data(), N * K, wf.data() + c * N * K);
   } else {
     wh.resize(copies * N * K);
     // Values in about [-1, 1] in either format: sign, exponent, random mantissa.
     for (size_t i = 0; i < N * K; ++i)
       wh[i] = type == WeightType::kBF16 ? uint16_t((rng() & 0x807F) | ((118 + rng() % 9) << 7))
                                         : uint16_t((rng() & 0x83FF) | ((6 + rng() % 9) << 10));
-    for (size_t c = 1; c < copies; ++c) std::copy_n(wh.begin(), N * K, wh.begin() + c * N * K);
+    for (size_t c = 1; c < copies; ++c) std::copy_n(wh.data(), N * K, wh.data() + c * N * K);
   }
   const axe::Ops& ops = axe::ops_for(target);
   size_t c = 0;

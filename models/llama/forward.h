@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "models/llama/model.h"
-#include "runtime/aligned_vector.h"
+#include "runtime/aligned_buffer.h"
 #include "runtime/kv_cache.h"
 #include "runtime/ops/ops.h"
 
@@ -50,7 +50,7 @@ class LlamaState {
   std::vector<float> rope_cos_, rope_sin_;      // [pos][head_dim / 2]
   // Cache-line aligned, and every row too when dim, q_dim, kv_dim and
   // hidden_dim are multiples of 16 (all real shapes).
-  AlignedVector<float> x_, xb_, q_, k_, v_, hb_, hb2_, logits_;
+  AlignedBuffer<float> x_, xb_, q_, k_, v_, hb_, hb2_, logits_;
 };
 
 // Whether row i of an n-token batch wants logits: want_logits[i] != 0, or,

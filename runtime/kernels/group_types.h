@@ -42,8 +42,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "runtime/aligned_buffer.h"
 #include "runtime/half_float.h"
-#include "runtime/kernels/int8_types.h"  // AlignedBuffer
 
 namespace axe {
 
