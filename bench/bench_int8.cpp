@@ -186,24 +186,22 @@ __attribute__((target("avx512bw"))) void peak_i16_512(size_t n) {
 #undef X
   }
 }
-__attribute__((target("avx512vnni"))) void peak_vnni_512(size_t n) {
-  for (size_t i = 0; i < n; ++i) {
-#define X(r) "vpdpbusd %%zmm30, %%zmm31, %%zmm" #r "\n vpdpbusd %%zmm30, %%zmm31, %%zmm1" #r "\n"
-    asm volatile(AXE_CHAINS(X) ::: "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
-                 "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19");
-#undef X
+// 20 independent chains (zmm0-19) of one accumulating instruction, acc =
+// INSN(acc, zmm30, zmm31): VNNI's vpdpbusd, and fp32 FMA, the fp32 GEMM's
+// instruction (its MAC rate is half its GFLOP/s); 20 covers the latency
+// times two ports of either.
+#define AXE_ACC2(INSN, r) INSN " %%zmm30, %%zmm31, %%zmm" #r "\n " INSN " %%zmm30, %%zmm31, %%zmm1" #r "\n"
+#define AXE_ACC20(INSN)                                                                                         \
+  AXE_ACC2(INSN, 0) AXE_ACC2(INSN, 1) AXE_ACC2(INSN, 2) AXE_ACC2(INSN, 3) AXE_ACC2(INSN, 4) AXE_ACC2(INSN, 5) \
+      AXE_ACC2(INSN, 6) AXE_ACC2(INSN, 7) AXE_ACC2(INSN, 8) AXE_ACC2(INSN, 9)
+#define AXE_PEAK_ACC512(NAME, TARGET, INSN)                                                                        \
+  __attribute__((target(TARGET))) void NAME(size_t n) {                                                           \
+    for (size_t i = 0; i < n; ++i)                                                                                \
+      asm volatile(AXE_ACC20(INSN)::: "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", \
+                   "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19");       \
   }
-}
-// fp32 FMA, the fp32 GEMM's instruction (its MAC rate is half its GFLOP/s):
-// 20 independent chains, as many as the FMA latency times two ports needs.
-__attribute__((target("avx512f"))) void peak_fma_512(size_t n) {
-  for (size_t i = 0; i < n; ++i) {
-#define X(r) "vfmadd231ps %%zmm30, %%zmm31, %%zmm" #r "\n vfmadd231ps %%zmm30, %%zmm31, %%zmm1" #r "\n"
-    asm volatile(AXE_CHAINS(X) ::: "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
-                 "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19");
-#undef X
-  }
-}
+AXE_PEAK_ACC512(peak_vnni_512, "avx512vnni", "vpdpbusd")
+AXE_PEAK_ACC512(peak_fma_512, "avx512f", "vfmadd231ps")
 // ymm: accumulators ymm0-5, temporaries ymm6-11, inputs ymm12/13, ones ymm14.
 #define AXE_CHAINS6(X) X(0, 6) X(1, 7) X(2, 8) X(3, 9) X(4, 10) X(5, 11)
 __attribute__((target("avx2"))) void peak_i16_256(size_t n) {
