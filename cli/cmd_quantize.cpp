@@ -69,6 +69,10 @@ int cmd_quantize(int argc, char** argv) {
   qf.load_calibration(algo);
   qf.show_progress();
 
+  // The quantizer reads each float weight once (into its own matrices): the
+  // file's pages in place, rather than a copy into fresh huge pages that
+  // the kernel must first zero (4.4 GB for TinyLlama: ~10 s).
+  mf.use_mmap = true;
   ModelPtr model = load_model(mf);
   check(axe_quantize(model.get(), out.c_str(), &qp), model.get());
   std::fprintf(stderr, "\n");
