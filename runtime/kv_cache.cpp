@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 
 #include "runtime/error.h"
+#include "runtime/parallel.h"
 
 namespace axe {
 
@@ -36,23 +37,27 @@ KvCache::KvCache(size_t n_layers, size_t kv_dim, size_t n_ctx)
       keys_(map_zeros(bytes(n_layers, kv_dim, n_ctx) / 2), Unmap{bytes(n_layers, kv_dim, n_ctx) / 2}),
       values_(map_zeros(bytes(n_layers, kv_dim, n_ctx) / 2), Unmap{bytes(n_layers, kv_dim, n_ctx) / 2}) {}
 
-void KvCache::store(size_t layer, size_t pos0, size_t n, const float* k, const float* v) {
+void KvCache::store(size_t layer, size_t pos0, size_t n, const float* k, const float* v, bool parallel) {
   float* kc = keys(layer);
   float* vc = values(layer);
   // A transpose in blocks of tokens: each cache row receives a contiguous run
-  // of positions while the block's rows stay in cache.
+  // of positions while the block's rows stay in cache. In prefill this is a
+  // few percent of the pass, so rows go to threads (a copy: the bytes do not
+  // depend on the split).
   constexpr size_t kBlock = 32;
-  for (size_t i0 = 0; i0 < n; i0 += kBlock) {
-    const size_t i1 = std::min(n, i0 + kBlock);
-    for (size_t j = 0; j < kv_dim_; ++j) {
-      float* krow = kc + j * ld_ + pos0;
-      float* vrow = vc + j * ld_ + pos0;
-      for (size_t i = i0; i < i1; ++i) {
-        krow[i] = k[i * kv_dim_ + j];
-        vrow[i] = v[i * kv_dim_ + j];
+  parallel_rows(kv_dim_, 16, parallel && n >= kBlock, [&](size_t j0, size_t j1) {
+    for (size_t i0 = 0; i0 < n; i0 += kBlock) {
+      const size_t i1 = std::min(n, i0 + kBlock);
+      for (size_t j = j0; j < j1; ++j) {
+        float* krow = kc + j * ld_ + pos0;
+        float* vrow = vc + j * ld_ + pos0;
+        for (size_t i = i0; i < i1; ++i) {
+          krow[i] = k[i * kv_dim_ + j];
+          vrow[i] = v[i * kv_dim_ + j];
+        }
       }
     }
-  }
+  });
 }
 
 }  // namespace axe

@@ -17,8 +17,9 @@ class KvCache {
   size_t ld() const { return ld_; }
   float* keys(size_t layer) { return keys_.get() + layer * ld_ * kv_dim_; }
   float* values(size_t layer) { return values_.get() + layer * ld_ * kv_dim_; }
-  // Writes n positions from pos0 on: k and v rows of kv_dim (row stride kv_dim).
-  void store(size_t layer, size_t pos0, size_t n, const float* k, const float* v);
+  // Writes n positions from pos0 on: k and v rows of kv_dim (row stride kv_dim);
+  // with parallel, cache rows are split over the current arena's threads.
+  void store(size_t layer, size_t pos0, size_t n, const float* k, const float* v, bool parallel = false);
   // What a cache of this shape takes: keys and values.
   static uint64_t bytes(size_t n_layers, size_t kv_dim, size_t n_ctx);
 

@@ -93,7 +93,10 @@ TEST_CASE("batched prefill gives bitwise the same logits as token-by-token decod
     CAPTURE(t);
     auto a = th::context(m.get(), t.c_str(), 2);
     auto b = th::context(m.get(), t.c_str(), 1);
-    const std::vector<axe_token> toks{1, 403, 407, 261, 378, 290, 41, 5, 88, 199, 300, 301};
+    // 40 tokens: enough for the prefill's threaded paths (KV cache rows,
+    // several attention blocks), which start at 32 tokens.
+    std::vector<axe_token> toks{1, 403, 407, 261, 378, 290, 41, 5, 88, 199, 300, 301};
+    while (toks.size() < 40) toks.push_back(static_cast<axe_token>((toks.size() * 37 + 11) % 500));
     std::vector<int32_t> pos(toks.size());
     for (size_t i = 0; i < pos.size(); ++i) pos[i] = static_cast<int32_t>(i);
     std::vector<int8_t> want(toks.size(), 1);

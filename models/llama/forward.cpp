@@ -173,7 +173,7 @@ StageInput LlamaBlockRun::run(const LlamaModel& model, const Ops& ops, LlamaStat
         rope(&s.k_[i * KV], KV, HD, &s.rope_cos_[p * half], &s.rope_sin_[p * half], c.rope_halves);
       }
     });
-    s.kv_.store(l, pos0, n, s.k_.data(), s.v_.data());
+    s.kv_.store(l, pos0, n, s.k_.data(), s.v_.data(), parallel);
     // Attention: jobs of (block of kAttnBlock consecutive tokens, head), each
     // independent, in a fixed order: the blocks alternate from both ends (0,
     // last, 1, last - 1, ...) so that the contiguous job ranges of the threads
