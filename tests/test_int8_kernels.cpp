@@ -77,6 +77,65 @@ TEST_CASE("check_plan computes the exact worst case per tile and per row") {
   CHECK(AccumulationPlan{TileKind::kLanes, 4, 16, 15}.invalid_reason() != "");
 }
 
+// The definition, column by column through tile_of: what check_plan's
+// tile-by-tile and pair-by-pair walk must reproduce in every field.
+PlanCheck check_plan_by_columns(const int8_t* codes, size_t rows, size_t cols, const AccumulationPlan& plan,
+                                ActivationRange x) {
+  PlanCheck r;
+  const uint32_t n_tiles = plan.n_tiles(cols);
+  const int64_t inner = AccumulationPlan::acc_limit(plan.inner_bits), outer = AccumulationPlan::acc_limit(plan.outer_bits);
+  for (size_t row = 0; row < rows; ++row) {
+    std::vector<int64_t> pos(n_tiles), neg(n_tiles);
+    for (size_t k = 0; k < cols; ++k) (codes[row * cols + k] > 0 ? pos : neg)[plan.tile_of(k)] += codes[row * cols + k];
+    int64_t pr = 0, nr = 0;
+    for (uint32_t t = 0; t < n_tiles; ++t) {
+      const int64_t m = worst_case_magnitude(pos[t], neg[t], x);
+      r.worst_inner_use = std::max(r.worst_inner_use, static_cast<double>(m) / inner);
+      if (m > inner) {
+        if (r.first_bad_row < 0) r.first_bad_row = static_cast<int64_t>(row), r.first_bad_tile = t;
+        ++r.inner_violations;
+      }
+      pr += pos[t];
+      nr += neg[t];
+    }
+    const int64_t m = worst_case_magnitude(pr, nr, x);
+    r.worst_outer_use = std::max(r.worst_outer_use, static_cast<double>(m) / outer);
+    if (m > outer) {
+      if (r.first_bad_row < 0) r.first_bad_row = static_cast<int64_t>(row), r.first_bad_tile = -1;
+      ++r.outer_violations;
+    }
+    r.tiles += n_tiles;
+  }
+  r.rows = rows;
+  return r;
+}
+
+TEST_CASE("check_plan gives the column-by-column definition's result for both tile kinds and odd widths") {
+  const ActivationRange u8 = ActivationRange::of(8, false);
+  for (TileKind kind : {TileKind::kContiguous, TileKind::kLanes})
+    for (uint32_t tile : {1u, 3u, 16u, 64u})
+      for (size_t cols : {size_t{1}, size_t{2}, size_t{5}, size_t{31}, size_t{33}, size_t{200}, size_t{333}})
+        for (uint32_t inner : {12u, 16u, 20u}) {
+          const AccumulationPlan plan{kind, tile, inner, 22};
+          if (!plan.invalid_reason().empty()) continue;
+          CAPTURE(static_cast<int>(kind));
+          CAPTURE(tile);
+          CAPTURE(cols);
+          CAPTURE(inner);
+          const std::vector<int8_t> q = codes_for_plan(7, cols, 8, nullptr, u8, false, static_cast<uint32_t>(cols + tile));
+          const PlanCheck a = check_plan(q.data(), 7, cols, cols, plan, u8);
+          const PlanCheck b = check_plan_by_columns(q.data(), 7, cols, plan, u8);
+          CHECK(a.rows == b.rows);
+          CHECK(a.tiles == b.tiles);
+          CHECK(a.inner_violations == b.inner_violations);
+          CHECK(a.outer_violations == b.outer_violations);
+          CHECK(a.first_bad_row == b.first_bad_row);
+          CHECK(a.first_bad_tile == b.first_bad_tile);
+          CHECK(a.worst_inner_use == b.worst_inner_use);
+          CHECK(a.worst_outer_use == b.worst_outer_use);
+        }
+}
+
 TEST_CASE("clip_codes_to_plan makes any codes satisfy the plan, and the budget binds") {
   for (const AccumulationPlan& plan : {AccumulationPlan{TileKind::kContiguous, 64, 16, 32},
                                        AccumulationPlan{TileKind::kLanes, 16, 16, 18},

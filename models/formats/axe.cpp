@@ -265,17 +265,24 @@ namespace {
 std::vector<int8_t> decode_codes(const TensorView& t, uint64_t rows, uint64_t cols, int bits, const std::string& what) {
   std::vector<int8_t> q(rows * cols);
   const int limit = (1 << (bits - 1)) - 1;
-  if (bits <= 4) {
-    const size_t per_row = (cols + 1) / 2;
-    for (size_t r = 0; r < rows; ++r)
-      for (size_t c = 0; c < cols; ++c) {
-        const uint8_t b = t.data[r * per_row + c / 2];
-        q[r * cols + c] = static_cast<int8_t>((c % 2 ? b >> 4 : b & 0x0F) - 8);
+  if (bits <= 4) {  // byte j of a row: column 2j in the low, 2j + 1 in the high nibble
+    const size_t per_row = (cols + 1) / 2, pairs = cols / 2;
+    for (size_t r = 0; r < rows; ++r) {
+      const uint8_t* src = t.data + r * per_row;
+      int8_t* dst = q.data() + r * cols;
+      for (size_t j = 0; j < pairs; ++j) {
+        dst[2 * j] = static_cast<int8_t>((src[j] & 0x0F) - 8);
+        dst[2 * j + 1] = static_cast<int8_t>((src[j] >> 4) - 8);
       }
+      if (cols % 2) dst[cols - 1] = static_cast<int8_t>((src[pairs] & 0x0F) - 8);
+    }
   } else {
     std::memcpy(q.data(), t.data, q.size());
   }
-  for (size_t i = 0; i < q.size(); ++i)
+  // One pass without early exit (it vectorizes), then the first offender named.
+  bool bad = false;
+  for (size_t i = 0; i < q.size(); ++i) bad |= (q[i] < -limit) | (q[i] > limit);
+  for (size_t i = 0; bad && i < q.size(); ++i)
     if (q[i] < -limit || q[i] > limit)
       fail(AXE_ERR_FORMAT, what + ": code " + std::to_string(q[i]) + " at row " + std::to_string(i / cols) +
                                ", column " + std::to_string(i % cols) + " is outside the " + std::to_string(bits) +

@@ -47,6 +47,51 @@ std::string AccumulationPlan::describe() const {
          ", P_I=" + std::to_string(inner_bits) + ", P_O=" + std::to_string(outer_bits);
 }
 
+namespace {
+
+// Each tile's sums of positive and of negative codes in one row: what
+// plan.tile_of assigns, walked tile by tile (contiguous) or pair by pair
+// (lanes) rather than dividing for every column (that division was most of
+// a load's plan check and of `axe verify`).
+void tile_sums(const int8_t* q, size_t cols, const AccumulationPlan& plan, int64_t* pos, int64_t* neg) {
+  const uint32_t n_tiles = plan.n_tiles(cols);
+  std::fill(pos, pos + n_tiles, 0);
+  std::fill(neg, neg + n_tiles, 0);
+  if (n_tiles == 0) return;
+  if (plan.kind == TileKind::kContiguous) {
+    for (uint32_t t = 0; t < n_tiles; ++t) {
+      int64_t p = 0, n = 0;
+      for (size_t k = size_t{t} * plan.tile, e = std::min(cols, size_t{t + 1} * plan.tile); k < e; ++k) {
+        const int32_t v = q[k];
+        p += v > 0 ? v : 0;
+        n += v < 0 ? v : 0;
+      }
+      pos[t] = p;
+      neg[t] = n;
+    }
+    return;
+  }
+  // Lanes: columns 2j and 2j + 1 go to tile j % plan.tile, so every period
+  // of 2 * plan.tile columns gives each tile one pair.
+  const size_t period = 2 * size_t{plan.tile};
+  size_t k0 = 0;
+  for (; k0 + period <= cols; k0 += period) {
+    const int8_t* p = q + k0;
+    for (uint32_t j = 0; j < plan.tile; ++j) {
+      const int32_t a = p[2 * j], b = p[2 * j + 1];
+      pos[j] += (a > 0 ? a : 0) + (b > 0 ? b : 0);
+      neg[j] += (a < 0 ? a : 0) + (b < 0 ? b : 0);
+    }
+  }
+  for (size_t k = k0; k < cols; ++k) {
+    const int32_t v = q[k];
+    pos[(k - k0) / 2] += v > 0 ? v : 0;
+    neg[(k - k0) / 2] += v < 0 ? v : 0;
+  }
+}
+
+}  // namespace
+
 PlanCheck check_plan(const int8_t* codes, size_t rows, size_t cols, size_t ld, const AccumulationPlan& plan,
                      ActivationRange x) {
   PlanCheck r;
@@ -55,13 +100,7 @@ PlanCheck check_plan(const int8_t* codes, size_t rows, size_t cols, size_t ld, c
   const int64_t outer = AccumulationPlan::acc_limit(plan.outer_bits);
   std::vector<int64_t> pos(n_tiles), neg(n_tiles);
   for (size_t row = 0; row < rows; ++row) {
-    std::fill(pos.begin(), pos.end(), 0);
-    std::fill(neg.begin(), neg.end(), 0);
-    const int8_t* q = codes + row * ld;
-    for (size_t k = 0; k < cols; ++k) {
-      const uint32_t t = plan.tile_of(k);
-      (q[k] > 0 ? pos[t] : neg[t]) += q[k];
-    }
+    tile_sums(codes + row * ld, cols, plan, pos.data(), neg.data());
     int64_t pos_row = 0, neg_row = 0;
     for (uint32_t t = 0; t < n_tiles; ++t) {
       const int64_t m = worst_case_magnitude(pos[t], neg[t], x);
