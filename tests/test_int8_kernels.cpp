@@ -82,31 +82,26 @@ TEST_CASE("check_plan computes the exact worst case per tile and per row") {
 PlanCheck check_plan_by_columns(const int8_t* codes, size_t rows, size_t cols, const AccumulationPlan& plan,
                                 ActivationRange x) {
   PlanCheck r;
-  const uint32_t n_tiles = plan.n_tiles(cols);
-  const int64_t inner = AccumulationPlan::acc_limit(plan.inner_bits), outer = AccumulationPlan::acc_limit(plan.outer_bits);
-  for (size_t row = 0; row < rows; ++row) {
-    std::vector<int64_t> pos(n_tiles), neg(n_tiles);
-    for (size_t k = 0; k < cols; ++k) (codes[row * cols + k] > 0 ? pos : neg)[plan.tile_of(k)] += codes[row * cols + k];
-    int64_t pr = 0, nr = 0;
-    for (uint32_t t = 0; t < n_tiles; ++t) {
-      const int64_t m = worst_case_magnitude(pos[t], neg[t], x);
-      r.worst_inner_use = std::max(r.worst_inner_use, static_cast<double>(m) / inner);
-      if (m > inner) {
-        if (r.first_bad_row < 0) r.first_bad_row = static_cast<int64_t>(row), r.first_bad_tile = t;
-        ++r.inner_violations;
-      }
-      pr += pos[t];
-      nr += neg[t];
-    }
-    const int64_t m = worst_case_magnitude(pr, nr, x);
-    r.worst_outer_use = std::max(r.worst_outer_use, static_cast<double>(m) / outer);
-    if (m > outer) {
-      if (r.first_bad_row < 0) r.first_bad_row = static_cast<int64_t>(row), r.first_bad_tile = -1;
-      ++r.outer_violations;
-    }
-    r.tiles += n_tiles;
-  }
   r.rows = rows;
+  const uint32_t n = plan.n_tiles(cols);  // index n: the whole row
+  for (size_t row = 0; row < rows; ++row) {
+    std::vector<int64_t> pos(n + 1), neg(n + 1);
+    for (size_t k = 0; k < cols; ++k) {
+      const int v = codes[row * cols + k];
+      for (uint32_t t : {plan.tile_of(k), n}) (v > 0 ? pos : neg)[t] += v;
+    }
+    for (uint32_t t = 0; t <= n; ++t) {
+      const bool whole = t == n;
+      const int64_t m = worst_case_magnitude(pos[t], neg[t], x);
+      const int64_t limit = AccumulationPlan::acc_limit(whole ? plan.outer_bits : plan.inner_bits);
+      double& worst = whole ? r.worst_outer_use : r.worst_inner_use;
+      worst = std::max(worst, static_cast<double>(m) / limit);
+      if (m <= limit) continue;
+      ++(whole ? r.outer_violations : r.inner_violations);
+      if (r.first_bad_row < 0) r.first_bad_row = static_cast<int64_t>(row), r.first_bad_tile = whole ? int64_t{-1} : int64_t{t};
+    }
+    r.tiles += n;
+  }
   return r;
 }
 
