@@ -71,6 +71,24 @@ TEST_CASE("a NaN or infinite weight stops the forward pass at the layer where it
     CHECK(decode_all(m.get(), &err) == AXE_ERR_NUMERIC);
     CHECK(err.find("layer 0: the input of attention.wq/wk/wv is not finite at position 1") != std::string::npos);
   }
+  SUBCASE("in a long prefill on two threads, the error names the first bad position") {
+    // 300 tokens, the damaged one (403) at positions 97, 151 and 290: the
+    // check runs in chunks on both threads, each stopping at its own first
+    // bad row; the report must still be position 97, as a serial scan gives.
+    auto m = th::load(dir.write("emb2.bin", with_value(0, 0, 403 * 64, nan)), test_paths::tok512().c_str());
+    auto c = th::context(m.get(), nullptr, 2);
+    std::vector<axe_token> toks(300);
+    std::vector<int32_t> pos(300);
+    for (size_t i = 0; i < toks.size(); ++i) {
+      toks[i] = static_cast<axe_token>(260 + i % 100);
+      if (toks[i] == 403) toks[i] = 404;
+      pos[i] = static_cast<int32_t>(i);
+    }
+    toks[97] = toks[151] = toks[290] = 403;
+    CHECK(axe_decode(c.get(), toks.data(), pos.data(), toks.size(), nullptr) == AXE_ERR_NUMERIC);
+    CHECK(std::string(axe_context_last_error(c.get()))
+              .find("layer 0: the input of attention.wq/wk/wv is not finite at position 97 ") != std::string::npos);
+  }
   SUBCASE("the quantizer refuses it, naming the tensor and the element") {
     auto m = th::load(dir.write("nanq.bin", with_value(2, 2, 5, nan)), test_paths::tok512().c_str());
     axe_quantize_params p = axe_quantize_default_params();
