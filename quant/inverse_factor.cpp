@@ -13,14 +13,6 @@ namespace {
 
 constexpr Eigen::Index kBlock = 128;
 
-// y (m x n, stride ldy) += x (m x k) * w^T, w: n x k; rows of w in parallel.
-void gemm_nt(const Ops& ops, const RowMatrixF& x, const RowMatrixF& w, float* y, size_t ldy) {
-  const size_t m = static_cast<size_t>(x.rows()), k = static_cast<size_t>(x.cols()), n = static_cast<size_t>(w.rows());
-  parallel_rows(n, 16, m * n * k >= (size_t{1} << 18), [&](size_t r0, size_t r1) {
-    ops.matmul_f32(x.data(), k, m, w.data(), k, k, y, ldy, r0, r1, true);
-  });
-}
-
 // In-place lower Cholesky of the symmetric a (only its lower part is read).
 // A pivot below 1e-6 of its column's original diagonal is cancellation
 // noise in fp32 (a numerically singular matrix): refused.
@@ -46,20 +38,44 @@ bool blocked_cholesky(const Ops& ops, RowMatrixF& a) {
           l11.triangularView<Eigen::Lower>().solve(a.block(j + b + r0, j, rn, b).transpose()).transpose();
     });
     a.block(j + b, j, m, b) = l21;
-    // A22 -= L21 L21^T (the whole block; only its lower part is used later).
+    // A22 -= L21 L21^T, its lower part only (nothing later reads above the
+    // diagonal): the strip of columns [r0, r1) needs rows r0.. of it. Every
+    // element is the whole-block product's (matmul_f32's contract), at half
+    // the work; strips get uneven, so the threads take them as they free up.
     const RowMatrixF neg = -l21;
-    gemm_nt(ops, neg, l21, a.data() + (j + b) * K + (j + b), static_cast<size_t>(K));
+    float* a22 = a.data() + (j + b) * K + (j + b);
+    const size_t mm = static_cast<size_t>(m), bb = static_cast<size_t>(b), lda = static_cast<size_t>(K);
+    parallel_rows_balanced(mm, 16, 8, mm * mm * bb >= (size_t{1} << 19), [&](size_t r0, size_t r1) {
+      ops.matmul_f32(neg.data() + r0 * bb, bb, mm - r0, l21.data(), bb, bb, a22 + r0 * lda, lda, r0, r1, true);
+    });
   }
   a.triangularView<Eigen::StrictlyUpper>().setZero();
   return a.allFinite();
 }
 
 // y (m x n, stride ldy) += x (m x k, stride ldx) * w^T, w: n x k (stride
-// ldw); rows of w in parallel (gemm_nt on views).
+// ldw); rows of w in parallel. Each output is a dot product over k in
+// matmul_f32's K blocks, added in order; a block of exact zeros adds +0 and
+// so leaves the output's bits as they are. Two shapes of zeros are skipped:
+//  - kLeadingZeros: w's row r is zero before column r (its leading whole K
+//    blocks then contribute nothing);
+//  - kTrailingZeros: x's row i is zero after column i (the products past a
+//    block of x rows' last column are exact zeros).
+enum class Zeros { kLeadingZeros, kTrailingZeros };
 void gemm_nt_view(const Ops& ops, const float* x, size_t ldx, size_t m, size_t k, const float* w, size_t ldw, size_t n,
-                  float* y, size_t ldy) {
-  parallel_rows(n, 16, m * n * k >= (size_t{1} << 18), [&](size_t r0, size_t r1) {
-    ops.matmul_f32(x, ldx, m, w, ldw, k, y, ldy, r0, r1, true);
+                  float* y, size_t ldy, Zeros zeros) {
+  constexpr size_t kKBlock = 1024;  // matmul_f32's K block (matmul_f32-inl.h kKC): skips are whole blocks
+  constexpr size_t kXRows = 256;    // rows of x per call where their zeros shorten k
+  parallel_rows_balanced(n, 16, 4, m * n * k >= (size_t{1} << 18), [&](size_t r0, size_t r1) {
+    if (zeros == Zeros::kLeadingZeros) {
+      const size_t skip = std::min(k, r0) / kKBlock * kKBlock;
+      ops.matmul_f32(x + skip, ldx, m, w + skip, ldw, k - skip, y, ldy, r0, r1, true);
+      return;
+    }
+    for (size_t i0 = 0; i0 < m; i0 += kXRows) {
+      const size_t i1 = std::min(m, i0 + kXRows);
+      ops.matmul_f32(x + i0 * ldx, ldx, i1 - i0, w, ldw, std::min(k, i1), y + i0 * ldy, ldy, r0, r1, true);
+    }
   });
 }
 
@@ -85,12 +101,12 @@ void lower_inverse(const Ops& ops, float* l, size_t ld, Eigen::Index n) {
   RowMatrixF t = RowMatrixF::Zero(n2, n1);  // T = L21 X11
   {
     const RowMatrixF x11t = View(l, n1, n1, Stride(ld_i)).transpose();
-    gemm_nt_view(ops, l21, ld, u2, u1, x11t.data(), u1, u1, t.data(), u1);
+    gemm_nt_view(ops, l21, ld, u2, u1, x11t.data(), u1, u1, t.data(), u1, Zeros::kLeadingZeros);
   }
   const RowMatrixF tt = t.transpose();
   t = RowMatrixF();
   View(l21, n2, n1, Stride(ld_i)).setZero();  // L21 is no longer needed: X21 = -X22 T goes there
-  gemm_nt_view(ops, l22, ld, u2, u2, tt.data(), u2, u1, l21, ld);
+  gemm_nt_view(ops, l22, ld, u2, u2, tt.data(), u2, u1, l21, ld, Zeros::kTrailingZeros);
   View(l21, n2, n1, Stride(ld_i)) *= -1.0f;
 }
 
