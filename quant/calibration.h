@@ -40,8 +40,13 @@ std::vector<std::vector<int32_t>> calibration_windows(const Tokenizer& tokenizer
 // Calibration statistics of one stage's input.
 // Both hold sums of fp32 products accumulated in fp32: h is symmetric with
 // both triangles filled; g is empty unless asked for.
+struct OptqFactor;  // quant/optq.h
+
 struct LayerStats {
   RowMatrixF h, g;
+  // OPTQ's factor of h, made by the first layer quantized with these
+  // statistics and reused by the others that read the same input.
+  mutable std::shared_ptr<const OptqFactor> optq_factor;
 };
 
 class Calibrator {

@@ -46,8 +46,12 @@ std::vector<int8_t> OptqQuantizer::quantize(const LayerJob& job, double* damping
   o.threads = job.threads;
   o.toward_zero = job.toward_zero;
   o.ops = &job.ops;
-  return optq_quantize(job.layer.data(), job.layer.rows(), job.layer.cols(), job.stats->h, job.scales,
-                       job.format.weight_bits, job.axe, o, damping);
+  // The layers reading one input share its statistics, and so the factor.
+  if (!job.stats->optq_factor) job.stats->optq_factor = optq_factor(job.stats->h, o);
+  const OptqFactor& f = *job.stats->optq_factor;
+  if (damping) *damping = f.damping;
+  return optq_quantize(job.layer.data(), job.layer.rows(), job.layer.cols(), f, job.scales, job.format.weight_bits,
+                       job.axe, o);
 }
 
 std::vector<int8_t> GpfqQuantizer::quantize(const LayerJob& job, double*) const {

@@ -4,6 +4,7 @@
 #include <tbb/task_arena.h>
 
 #include <algorithm>
+#include <memory>
 
 #include "quant/greedy_columns.h"
 #include "quant/inverse_factor.h"
@@ -16,10 +17,9 @@ namespace {
 // H symmetric, double column-major or fp32 row-major: column c of H is the
 // contiguous h.data() + c K either way.
 template <class HMatrix>
-std::vector<int8_t> optq_impl(const float* w_in, size_t rows, size_t cols, const HMatrix& h, ScaleGrid scales,
-                              int bits, AxeConstraint* axe, const OptqOptions& o, double* damping_used) {
-  const Eigen::Index K = static_cast<Eigen::Index>(cols);
-  const Eigen::Map<const RowMatrixF> W(w_in, static_cast<Eigen::Index>(rows), K);
+std::shared_ptr<const OptqFactor> factor_impl(const HMatrix& h, const OptqOptions& o) {
+  auto f = std::make_shared<OptqFactor>();
+  const Eigen::Index K = h.rows();
 
   // Dead columns: no signal in the calibration data; their weights are zeroed
   // (and their diagonal taken as 1).
@@ -32,19 +32,7 @@ std::vector<int8_t> optq_impl(const float* w_in, size_t rows, size_t cols, const
     }
   // Act order: the quantization order; tiles stay in the original order.
   const std::vector<Eigen::Index> perm = column_order(diag, o.act_order);
-  // W in quantization order (dead columns zero), row by row.
-  RowMatrixF Wp(static_cast<Eigen::Index>(rows), K);
   tbb::task_arena arena(std::max(1, o.threads));
-  arena.execute([&] {
-    tbb::parallel_for(Eigen::Index{0}, static_cast<Eigen::Index>(rows), [&](Eigen::Index r) {
-      const float* wr = W.data() + r * K;
-      float* out = Wp.data() + r * K;
-      for (Eigen::Index i = 0; i < K; ++i) {
-        const Eigen::Index c = perm[static_cast<size_t>(i)];
-        out[i] = dead[static_cast<size_t>(c)] ? 0.0f : wr[c];
-      }
-    });
-  });
   // H in quantization order, hp(i, j) = H(perm[i], perm[j]), is never formed:
   // the factor's input J (hp + damp I) J is built in fp32 straight from H
   // (H holds fp32 values, so this equals casting the damped double hp).
@@ -82,8 +70,35 @@ std::vector<int8_t> optq_impl(const float* w_in, size_t rows, size_t cols, const
     damp = damp > 0 ? damp * 10 : 1e-6 * std::max(mean_diag, 1e-12);
   }
   a = RowMatrixF();  // consumed by the factorization
-  if (damping_used) *damping_used = damp / std::max(mean_diag, 1e-300);
+  f->damping = damp / std::max(mean_diag, 1e-300);
+  U.transposeInPlace();  // the loop's products want U^T; U itself is no longer needed
+  f->ut = std::move(U);
+  f->perm = perm;
+  f->dead = std::move(dead);
+  f->act_order = o.act_order;
+  f->damp = o.damp;
+  return f;
+}
 
+std::vector<int8_t> quantize_impl(const float* w_in, size_t rows, size_t cols, const OptqFactor& f, ScaleGrid scales,
+                                  int bits, AxeConstraint* axe, const OptqOptions& o) {
+  const Eigen::Index K = static_cast<Eigen::Index>(cols);
+  if (f.ut.rows() != K || f.act_order != o.act_order || f.damp != o.damp)
+    fail(AXE_ERR_INTERNAL, "OPTQ: a factor made for other columns or options");
+  const Eigen::Map<const RowMatrixF> W(w_in, static_cast<Eigen::Index>(rows), K);
+  // W in quantization order (dead columns zero), row by row.
+  RowMatrixF Wp(static_cast<Eigen::Index>(rows), K);
+  tbb::task_arena arena(std::max(1, o.threads));
+  arena.execute([&] {
+    tbb::parallel_for(Eigen::Index{0}, static_cast<Eigen::Index>(rows), [&](Eigen::Index r) {
+      const float* wr = W.data() + r * K;
+      float* out = Wp.data() + r * K;
+      for (Eigen::Index i = 0; i < K; ++i) {
+        const Eigen::Index c = f.perm[static_cast<size_t>(i)];
+        out[i] = f.dead[static_cast<size_t>(c)] ? 0.0f : wr[c];
+      }
+    });
+  });
   GreedyColumns g;
   g.feedback = Feedback::kRoundingError;
   g.full_error = o.full_error;
@@ -91,20 +106,34 @@ std::vector<int8_t> optq_impl(const float* w_in, size_t rows, size_t cols, const
   g.toward_zero = o.toward_zero;
   g.threads = o.threads;
   g.ops = o.ops;
-  U.transposeInPlace();  // the loop's products want U^T; U itself is no longer needed
-  return greedy_quantize_columns_transposed(Wp, U, perm, scales, bits, axe, g);
+  return greedy_quantize_columns_transposed(Wp, f.ut, f.perm, scales, bits, axe, g);
 }
 
 }  // namespace
 
+std::shared_ptr<const OptqFactor> optq_factor(const Eigen::MatrixXd& h, const OptqOptions& o) {
+  return factor_impl(h, o);
+}
+
+std::shared_ptr<const OptqFactor> optq_factor(const RowMatrixF& h, const OptqOptions& o) { return factor_impl(h, o); }
+
+std::vector<int8_t> optq_quantize(const float* w, size_t rows, size_t cols, const OptqFactor& f, ScaleGrid scales,
+                                  int bits, AxeConstraint* axe, const OptqOptions& o) {
+  return quantize_impl(w, rows, cols, f, scales, bits, axe, o);
+}
+
 std::vector<int8_t> optq_quantize(const float* w, size_t rows, size_t cols, const Eigen::MatrixXd& h, ScaleGrid scales,
                                   int bits, AxeConstraint* axe, const OptqOptions& o, double* damping_used) {
-  return optq_impl(w, rows, cols, h, scales, bits, axe, o, damping_used);
+  const auto f = factor_impl(h, o);
+  if (damping_used) *damping_used = f->damping;
+  return quantize_impl(w, rows, cols, *f, scales, bits, axe, o);
 }
 
 std::vector<int8_t> optq_quantize(const float* w, size_t rows, size_t cols, const RowMatrixF& h, ScaleGrid scales,
                                   int bits, AxeConstraint* axe, const OptqOptions& o, double* damping_used) {
-  return optq_impl(w, rows, cols, h, scales, bits, axe, o, damping_used);
+  const auto f = factor_impl(h, o);
+  if (damping_used) *damping_used = f->damping;
+  return quantize_impl(w, rows, cols, *f, scales, bits, axe, o);
 }
 
 }  // namespace axe

@@ -9,6 +9,7 @@
 #include <Eigen/Dense>
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "quant/axe_constraint.h"
@@ -28,6 +29,28 @@ struct OptqOptions {
   int threads = 1;
   const Ops* ops = nullptr;  // the SIMD table products run on; null: best_ops()
 };
+
+// What OPTQ derives from H alone: the quantization order, the dead columns
+// and U^T, U the upper Cholesky factor of (H + damping)^-1 in that order. The
+// layers that read one input (wq/wk/wv, w1/w3) share H, so they can share
+// this too: made once, it saves two thirds of their factorizations.
+struct OptqFactor {
+  std::vector<Eigen::Index> perm;  // perm[i]: the column quantized i-th
+  std::vector<char> dead;          // by original column: diag(H) == 0
+  RowMatrixF ut;                   // U^T, in quantization order
+  double damping = 0;              // the damping used, as a fraction of mean(diag(H))
+  bool act_order = false;          // the options it was made with
+  double damp = 0;
+};
+
+// The factor of H (either storage) with `options`' damping and order; the
+// damping grows tenfold until the factorization succeeds.
+std::shared_ptr<const OptqFactor> optq_factor(const Eigen::MatrixXd& h, const OptqOptions& options);
+std::shared_ptr<const OptqFactor> optq_factor(const RowMatrixF& h, const OptqOptions& options);
+// One layer's codes from a factor of its H, made with the same act_order and
+// damp (checked).
+std::vector<int8_t> optq_quantize(const float* w, size_t rows, size_t cols, const OptqFactor& factor, ScaleGrid scales,
+                                  int bits, AxeConstraint* axe, const OptqOptions& options);
 
 // H: cols x cols, sum of x~ x~^T over calibration tokens (quantized inputs).
 // Returns codes [rows][cols] in the original column order. `axe` (may be
