@@ -55,8 +55,9 @@ bool blocked_cholesky(const Ops& ops, RowMatrixF& a) {
 
 // y (m x n, stride ldy) += x (m x k, stride ldx) * w^T, w: n x k (stride
 // ldw); rows of w in parallel. Each output is a dot product over k in
-// matmul_f32's K blocks, added in order; a block of exact zeros adds +0 and
-// so leaves the output's bits as they are. Two shapes of zeros are skipped:
+// matmul_f32's K blocks (kMatMulKBlock), added in order; a block of exact
+// zeros adds +0 and so leaves the output's bits as they are. Two shapes of
+// zeros are skipped:
 //  - kLeadingZeros: w's row r is zero before column r (its leading whole K
 //    blocks then contribute nothing);
 //  - kTrailingZeros: x's row i is zero after column i (the products past a
@@ -64,11 +65,10 @@ bool blocked_cholesky(const Ops& ops, RowMatrixF& a) {
 enum class Zeros { kLeadingZeros, kTrailingZeros };
 void gemm_nt_view(const Ops& ops, const float* x, size_t ldx, size_t m, size_t k, const float* w, size_t ldw, size_t n,
                   float* y, size_t ldy, Zeros zeros) {
-  constexpr size_t kKBlock = 1024;  // matmul_f32's K block (matmul_f32-inl.h kKC): skips are whole blocks
   constexpr size_t kXRows = 256;    // rows of x per call where their zeros shorten k
   parallel_rows_balanced(n, 16, 4, m * n * k >= (size_t{1} << 18), [&](size_t r0, size_t r1) {
     if (zeros == Zeros::kLeadingZeros) {
-      const size_t skip = std::min(k, r0) / kKBlock * kKBlock;
+      const size_t skip = std::min(k, r0) / kMatMulKBlock * kMatMulKBlock;  // whole K blocks
       ops.matmul_f32(x + skip, ldx, m, w + skip, ldw, k - skip, y, ldy, r0, r1, true);
       return;
     }

@@ -39,12 +39,12 @@ TEST_CASE("inverse_upper_factor matches Cholesky(inverse(H)) and refuses indefin
 }
 
 // The factor's triangular inverse skips products it knows are zero
-// (quant/inverse_factor.cpp, gemm_nt_view): whole K blocks (1024, matmul_f32's
-// kKC) of leading zeros in w's rows, and the zeros after the last nonzero
+// (quant/inverse_factor.cpp, gemm_nt_view): whole K blocks (kMatMulKBlock) of
+// leading zeros in w's rows, and the zeros after the last nonzero
 // column of a block of x's rows. Either must leave every output's bits as the
 // full product gives them, or the .axe bytes would depend on the skip.
 TEST_CASE("matmul_f32: skipping leading zero K blocks or trailing zeros keeps every output's bits") {
-  constexpr size_t K = 2600, M = 9, N = 48, kKBlock = 1024;
+  constexpr size_t K = 2600, M = 9, N = 48, kKBlock = kMatMulKBlock;
   std::mt19937 rng(7);
   std::normal_distribution<float> normal;
   auto fill = [&](std::vector<float>& v) {

@@ -16,6 +16,7 @@
 #include <type_traits>
 
 #include "hwy/highway.h"
+#include "runtime/ops/ops.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace axe {
@@ -29,7 +30,7 @@ namespace matmul_detail {
 // of 48). 1024 beat 512 by 10-30% at M = 512 once rows were cache-line
 // aligned (docs/PERFORMANCE.md); it sets the summation order (K blocks), the
 // same for prefill and decode.
-constexpr size_t kKC = 1024;
+constexpr size_t kKC = kMatMulKBlock;
 // Token block: as many tokens as keep their K block within 512 KiB of L2
 // (128 tokens at K >= 1024); a weight panel is fetched from memory once per
 // token block. 1 MiB was slower (L2 is 2 MiB on the Sapphire Rapids-class

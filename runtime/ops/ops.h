@@ -10,6 +10,12 @@
 
 namespace axe {
 
+// matmul_f32's K block: each output sums its products in blocks of this many
+// k, lane-wise, and adds the blocks in order. It is part of the summation
+// order, so code that skips whole blocks of zero products (the quantizer's
+// triangular inverse) relies on it; tuned in runtime/kernels/matmul_f32-inl.h.
+constexpr size_t kMatMulKBlock = 1024;
+
 struct Ops {
   Target target;
   // y[m][n] (+)= sum_k x[m][k] * w[n][k] for m < M and n in [n_begin, n_end).
