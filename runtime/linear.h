@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "runtime/ops/ops.h"
+#include "runtime/parallel.h"
 
 namespace axe {
 
@@ -15,6 +16,15 @@ namespace axe {
 // W4A8 pp512 at two threads +2-8%, W8A8 neutral, decode -4% (so not there),
 // F32 prefill -3..-9% (its GEMM packs per call: not there either).
 constexpr size_t kBalancedTokens = 32;
+
+// An integer layer's output rows [0, rows) over the arena's threads, in
+// blocks of `align`: 8 balanced chunks per thread from kBalancedTokens
+// tokens on, one static share per thread below.
+template <typename Fn>
+void parallel_output_rows(size_t n_tokens, size_t rows, size_t align, bool parallel, Fn&& fn) {
+  if (n_tokens >= kBalancedTokens) parallel_rows_balanced(rows, align, 8, parallel, fn);
+  else parallel_rows(rows, align, parallel, fn);
+}
 
 class LinearF32;
 class LinearHalf;

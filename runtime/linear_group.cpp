@@ -39,9 +39,8 @@ void LinearGroup::forward(const Ops& ops, const float* x, size_t ldx, size_t n_t
   out.accumulate = accumulate;
   const bool big = parallel && n_tokens * rows() * cols() >= (size_t{1} << 16);
   // Whole panels of 16 rows per thread: a kernel computes a panel at once.
-  auto run = [&](size_t r0, size_t r1) { k.run(acts, 0, n_tokens, *w_, r0, r1, out); };
-  if (n_tokens >= kBalancedTokens) parallel_rows_balanced(rows(), 64, 8, big, run);
-  else parallel_rows(rows(), 64, big, run);
+  parallel_output_rows(n_tokens, rows(), 64, big,
+                       [&](size_t r0, size_t r1) { k.run(acts, 0, n_tokens, *w_, r0, r1, out); });
 }
 
 }  // namespace axe

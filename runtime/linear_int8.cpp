@@ -33,9 +33,8 @@ void LinearInt8::forward(const Ops&, const float* x, size_t ldx, size_t n_tokens
   const Int8Kernel& k = kernels_.for_tokens(n_tokens);
   const Int8Output out{nullptr, 0, y, ldy, nullptr, accumulate};
   const bool big = parallel && n_tokens * rows() * cols() >= (size_t{1} << 16);
-  auto run = [&](size_t r0, size_t r1) { k.run(acts, 0, n_tokens, *w_, r0, r1, out); };
-  if (n_tokens >= kBalancedTokens) parallel_rows_balanced(rows(), 16, 8, big, run);
-  else parallel_rows(rows(), 16, big, run);
+  parallel_output_rows(n_tokens, rows(), 16, big,
+                       [&](size_t r0, size_t r1) { k.run(acts, 0, n_tokens, *w_, r0, r1, out); });
 }
 
 }  // namespace axe
